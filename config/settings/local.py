@@ -1,0 +1,16 @@
+"""Development: embedded services, console email, debug pages."""
+
+from config import embedded
+
+embedded.export_service_urls()
+
+from config.env import env
+
+from .base import *  # noqa: E402, F403
+
+DEBUG = env("DJANGO_DEBUG", True, bool)
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+# Static files come from runserver / the test client directly; WhiteNoise is for gunicorn.
+MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405

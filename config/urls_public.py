@@ -1,0 +1,13 @@
+"""URLs of the public host (APP_DOMAIN): the platform site, sign-up, support console."""
+
+from django.urls import path
+
+from accounts import views as account_views
+from tenants import public_views
+
+urlpatterns = [
+    path("", public_views.landing, name="landing"),
+    path("security/", public_views.security, name="security"),
+    path("signup/", account_views.sign_up, name="sign-up"),
+    path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
+]

@@ -1,0 +1,46 @@
+"""How a tenant view declares the capability it needs; the gate enforces it.
+
+Invariant: a tenant URL whose view carries no declaration is refused by the gate (fail
+closed), and the URL sweep test fails on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .capabilities import ALL_CAPABILITIES, PUBLIC
+
+_DECLARATION = "required_capability"
+
+
+def require_capability(capability: str) -> Callable:
+    """Declare the capability a function view needs."""
+    _check(capability)
+
+    def decorate(view: Callable) -> Callable:
+        setattr(view, _DECLARATION, capability)
+        return view
+
+    return decorate
+
+
+class CapabilityRequiredMixin:
+    """Class-based views set ``required_capability``; the gate reads it before dispatch."""
+
+    required_capability: str | None = None
+
+
+def declared_capability(view_func: Callable) -> str | None:
+    """The capability a resolved view function declares, or None if it declares nothing."""
+    capability = getattr(view_func, _DECLARATION, None)
+    view_class = getattr(view_func, "view_class", None)
+    if capability is None and view_class is not None:
+        capability = getattr(view_class, _DECLARATION, None)
+    if capability is not None:
+        _check(capability)
+    return capability
+
+
+def _check(capability: str) -> None:
+    if capability != PUBLIC and capability not in ALL_CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")

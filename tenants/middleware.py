@@ -1,0 +1,125 @@
+"""The gate: every request to a workspace host passes through here.
+
+Invariant: for a tenant host, a view runs only if (1) the host resolved to a live workspace,
+(2) the view declares a capability, and (3) either the view is PUBLIC (sign-in and friends)
+or the signed-in user holds an active Membership of this workspace whose role grants that
+capability. Non-members get exactly the 404 a missing object gets; members lacking the
+capability get 403; anonymous visitors are sent to this workspace's sign-in page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import Http404
+from django.urls import reverse
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from rbac.capabilities import PUBLIC, capabilities_for
+from rbac.decorators import declared_capability
+from rbac.models import Membership
+
+from .logging import current_request_id
+from .models import Tenant
+from .selectors import tenant_for_hostname
+
+logger = logging.getLogger("tenants.gate")
+
+SESSION_WORKSPACE_KEY = "workspace_schema"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+WORKSPACE_READ_ONLY_MESSAGE = (
+    "This workspace has been cancelled and is read-only. Owners can still export its data."
+)
+
+
+class TenantHostMiddleware(TenantMainMiddleware):
+    """Resolves host -> tenant through a cached lookup; unknown hosts get a friendly 404."""
+
+    def get_tenant(self, domain_model, hostname):
+        tenant = tenant_for_hostname(hostname)
+        if tenant is None:
+            raise domain_model.DoesNotExist
+        return tenant
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (kept from a sane X-Request-ID) for logs and the audit stream."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = current_request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class WorkspaceGateMiddleware:
+    """Membership, capability and lifecycle check for every workspace view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.membership = None
+        request.capabilities = frozenset()
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and request.user.is_authenticated:
+            bound = request.session.get(SESSION_WORKSPACE_KEY)
+            if bound != tenant.schema_name:
+                # A session is valid only on the host it was created on; a copied cookie
+                # presented elsewhere is treated as no session at all.
+                logger.warning("session presented on a host it was not created for")
+                logout(request)
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        tenant: Tenant | None = getattr(request, "tenant", None)
+        if tenant is None or tenant.is_public:
+            return None
+        capability = declared_capability(view_func)
+        if capability is None:
+            raise ImproperlyConfigured(
+                f"{view_func.__module__}.{view_func.__name__} declares no capability"
+            )
+        if tenant.state == Tenant.State.ARCHIVED:
+            raise Http404("workspace archived")
+        if capability == PUBLIC:
+            return None
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
+        membership = (
+            Membership.objects.filter(user=request.user, tenant=tenant, is_active=True)
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            logger.warning(
+                "gate refused user %s: no membership of workspace %s", request.user.pk, tenant.slug
+            )
+            raise Http404("not a member")
+        request.membership = membership
+        request.capabilities = capabilities_for(membership)
+        if capability not in request.capabilities:
+            raise PermissionDenied(f"needs {capability}")
+        if (
+            tenant.state == Tenant.State.CANCELLED
+            and request.method not in _SAFE_METHODS
+            and not getattr(view_func, "allowed_when_cancelled", False)
+        ):
+            raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)
+        return None

@@ -1,0 +1,140 @@
+"""Provisioning workspaces: one schema each, cloned from a migrated template.
+
+Invariant: a workspace schema is created only here. The template schema is brought up to
+date before it is cloned, and the clone is verified against the migration graph, so a stale
+template can never yield a workspace that silently lacks a migration (django-tenants'
+TENANT_CREATION_FAKES_MIGRATIONS would otherwise mark it applied).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.migrations.loader import MigrationLoader
+from django_tenants.clone import CloneSchema
+from django_tenants.utils import schema_exists
+
+from .models import Domain, Tenant
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+RESERVED_SLUGS = frozenset(
+    {
+        "www", "admin", "api", "support", "public", "static", "media", "mail", "email",
+        "app", "apps", "help", "status", "billing", "security", "docs", "blog", "login",
+        "signin", "signup", "account", "accounts", "auth", "sso", "dashboard", "template",
+        "root", "system", "internal", "test", "demo-template", "localhost",
+    }
+)
+SLUG_INVALID = (
+    "Use 3 to 40 lowercase letters, digits or hyphens, starting and ending with a letter or digit."
+)
+SLUG_RESERVED = "This address is reserved. Please choose another."
+SLUG_TAKEN = "This address is already taken. Please choose another."
+TEMPLATE_LOCK_KEY = 0x5EED_7E3A  # pg_advisory_xact_lock key serialising template migrations
+
+
+class ProvisioningError(RuntimeError):
+    """The new schema does not match the migration graph; nothing was committed."""
+
+
+def slug_validate(slug: str) -> None:
+    """Raise ValidationError with the user-facing message for a bad workspace slug."""
+    if not SLUG_PATTERN.match(slug or "") or "--" in slug:
+        raise ValidationError(SLUG_INVALID, code="invalid")
+    if slug in RESERVED_SLUGS:
+        raise ValidationError(SLUG_RESERVED, code="reserved")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ValidationError(SLUG_TAKEN, code="taken")
+
+
+def schema_name_for(slug: str) -> str:
+    # Slugs never contain "_", so mapping "-" to "_" cannot make two slugs collide.
+    return "ws_" + slug.replace("-", "_")
+
+
+def hostname_for(slug: str) -> str:
+    return f"{slug}.{settings.APP_DOMAIN}"
+
+
+@cache
+def _expected_migrations() -> frozenset[tuple[str, str]]:
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return frozenset(loader.graph.nodes)
+
+
+def _applied_migrations(schema_name: str) -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        # The one schema-qualified read: it inspects a schema that is not the current one.
+        cursor.execute("SELECT app, name FROM " + _qualified(schema_name, "django_migrations"))  # noqa: S608
+        return set(cursor.fetchall())
+
+
+def _qualified(schema_name: str, table: str) -> str:
+    return f"{connection.ops.quote_name(schema_name)}.{connection.ops.quote_name(table)}"
+
+
+def schema_is_current(schema_name: str) -> bool:
+    """True when every migration in the graph is recorded as applied in ``schema_name``."""
+    return _expected_migrations() <= _applied_migrations(schema_name)
+
+
+def template_ensure_current(*, verbosity: int = 0) -> None:
+    """Create or migrate the template schema if it is missing or behind the code."""
+    template = settings.TENANT_BASE_SCHEMA
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TEMPLATE_LOCK_KEY])
+        connection.set_schema_to_public()
+        if not schema_exists(template):
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE SCHEMA {connection.ops.quote_name(template)}")
+        elif schema_is_current(template):
+            return
+    call_command(
+        "migrate_schemas", tenant=True, schema_name=template, interactive=False,
+        verbosity=verbosity, migrate_template=False,
+    )
+    connection.set_schema_to_public()
+
+
+def tenant_provision(*, slug: str, name: str) -> Tenant:
+    """Create a workspace: row, hostname, and a verified schema cloned from the template.
+
+    Runs inside the caller's transaction when there is one, so a failure later in sign-up
+    leaves no half-made workspace behind.
+    """
+    slug_validate(slug)
+    template_ensure_current()
+    schema_name = schema_name_for(slug)
+    with transaction.atomic():
+        connection.set_schema_to_public()
+        tenant = Tenant.objects.create(schema_name=schema_name, slug=slug, name=name)
+        Domain.objects.create(domain=hostname_for(slug), tenant=tenant, is_primary=True)
+        CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA")
+        # The clone carries the template's migration records with it. If anything is missing
+        # (a template that fell behind between the check and the clone), apply it for real.
+        if not schema_is_current(schema_name):
+            call_command(
+                "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False,
+                verbosity=0, migrate_template=False,
+            )
+            connection.set_schema_to_public()
+        if not schema_is_current(schema_name):
+            raise ProvisioningError(f"schema {schema_name} is missing migrations after provisioning")
+    return tenant
+
+
+def public_tenant_ensure() -> Tenant:
+    """The platform's own tenant (schema public) and its hostname, created once."""
+    tenant, _ = Tenant.objects.get_or_create(
+        schema_name=settings.PUBLIC_SCHEMA_NAME, defaults={"slug": "public", "name": "Platform"}
+    )
+    Domain.objects.get_or_create(
+        domain=settings.APP_DOMAIN, defaults={"tenant": tenant, "is_primary": True}
+    )
+    return tenant
