@@ -1,0 +1,208 @@
+"""Writing the audit stream: the one helper every service calls.
+
+Invariant: :func:`audit_event_record` is the only writer of ``AuditEvent``. It runs inside
+the caller's transaction (so a rolled-back change leaves no event) and appends to exactly one
+stream: the schema that is current, or the one named by ``stream``. Appends to a stream are
+serialised by a transaction-scoped advisory lock keyed by that schema, so concurrent writers
+can never fork its hash chain; the lock is held until the caller's transaction ends.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context, tenant_context
+
+from rbac.capabilities import AUDIT_EXPORT, AUDIT_READ, require
+
+from .chain import GENESIS_HASH, event_hash, json_safe
+from .context import ActorKind, audit_context_get, clean_text
+from .events import Event, record_event
+from .models import AuditEvent, Outcome
+from .selectors import AuditFilters
+
+# First key of pg_advisory_xact_lock(int, int); the second is hashtext(current_schema()).
+# A hashtext collision between two schemas only makes them wait for each other.
+AUDIT_LOCK_NAMESPACE = 0x41554454  # "AUDT"
+PLATFORM_STREAM = "public"
+_FROM_CONTEXT: Any = object()
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an event is about when it is not a model instance at hand."""
+
+    type: str
+    id: str
+    label: str = ""
+
+
+def target_of(obj: Any) -> Target:
+    if isinstance(obj, Target):
+        return obj
+    if isinstance(obj, models.Model):
+        label = str(obj)
+        email = (
+            getattr(obj, "email", "")
+            if obj._meta.label_lower == settings.AUTH_USER_MODEL.lower()
+            else ""
+        )
+        if email and email not in label:
+            label = f"{label} <{email}>"
+        return Target(obj._meta.label_lower, str(obj.pk), label)
+    raise TypeError(f"cannot audit a target of type {type(obj).__name__}")
+
+
+def audit_event_record(
+    *,
+    event_type: Event,
+    target: models.Model | Target | None = None,
+    outcome: str = Outcome.SUCCESS,
+    changes: dict | None = None,
+    data: dict | None = None,
+    stream: Any = None,
+    actor: Any = _FROM_CONTEXT,
+    actor_kind: str | None = None,
+    action: int | None = None,
+) -> AuditEvent:
+    """Append one event to a stream and return it.
+
+    ``stream``: None for the schema that is current (a workspace's own events), a Tenant for
+    that workspace's stream, or ``PLATFORM_STREAM`` for the platform's. ``actor`` defaults to
+    the audit context (the signed-in user, or the system outside requests); pass it to name
+    someone else (the user who just signed up) or None for nobody. ``changes`` is
+    ``{field: [before, after]}``; ``data`` holds event details (the attempted email, filters).
+    """
+    context = audit_context_get()
+    if actor is _FROM_CONTEXT:
+        actor = context.current_actor()
+        kind = actor_kind or context.current_actor_kind()
+    elif actor_kind:
+        kind = actor_kind
+    elif actor is not None:
+        kind = ActorKind.USER
+    else:
+        kind = ActorKind.ANONYMOUS if context.request is not None else ActorKind.SYSTEM
+    actor_id, actor_name, actor_email = _snapshot(actor)
+    on_behalf_of_id, on_behalf_of_name, on_behalf_of_email = _snapshot(context.on_behalf_of)
+    about = target_of(target) if target is not None else Target("", "")
+    fields = {
+        "event_type": int(Event(event_type)),
+        "outcome": Outcome(outcome).value,
+        "action": action,
+        "actor_kind": ActorKind(kind).value,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "actor_email": actor_email,
+        "on_behalf_of_id": on_behalf_of_id,
+        "on_behalf_of_name": on_behalf_of_name,
+        "on_behalf_of_email": on_behalf_of_email,
+        "remote_addr": context.ip,
+        "user_agent": context.user_agent,
+        "request_id": clean_text(context.request_id, 64),
+        "target_type": clean_text(about.type, 100),
+        "target_id": clean_text(about.id, 64),
+        "target_label": clean_text(about.label, 200),
+        "changes": json_safe(changes) if changes is not None else None,
+        "additional_data": json_safe(data) if data is not None else None,
+    }
+    with _stream_context(stream):
+        return _append(fields)
+
+
+def _snapshot(person: Any) -> tuple[int | None, str, str]:
+    """(id, name, email) as they are now: the event keeps them after the user is gone."""
+    if person is None:
+        return None, "", ""
+    name = clean_text(getattr(person, "full_name", "") or "", 150)
+    return person.pk, name, clean_text(getattr(person, "email", "") or "", 254)
+
+
+def audit_record_change(*, instance: models.Model, action: int, changes: dict | None) -> AuditEvent:
+    """A registered model's create/update/delete (called by django-auditlog's receivers)."""
+    return audit_event_record(
+        event_type=record_event(instance._meta.label_lower, action),
+        target=instance,
+        changes=changes,
+        action=action,
+    )
+
+
+def _stream_context(stream: Any):
+    if stream is None:
+        return nullcontext()
+    schema_name = stream if isinstance(stream, str) else stream.schema_name
+    if schema_name == getattr(connection, "schema_name", None):
+        return nullcontext()
+    if isinstance(stream, str):
+        return schema_context(schema_name)
+    return tenant_context(stream)
+
+
+# Two statements, one round trip: take the stream's lock, then read its head. Under READ
+# COMMITTED each statement has its own snapshot, so the head read after the lock is the one
+# the previous holder committed. No parameters: psycopg sends both in one simple query.
+_LOCK_AND_READ_HEAD = (
+    f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_NAMESPACE:d}, hashtext(current_schema())); "  # noqa: S608 - an int constant
+    "SELECT sequence, hash FROM audit_auditevent ORDER BY sequence DESC LIMIT 1"
+)
+
+
+def _append(fields: dict[str, Any]) -> AuditEvent:
+    # savepoint=False: inside the caller's transaction a failure here must fail the caller's
+    # change too; outside one, this opens the transaction that scopes the lock.
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_AND_READ_HEAD)
+            cursor.nextset()
+            head = cursor.fetchone()
+        sequence, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        event = AuditEvent(
+            sequence=sequence, prev_hash=prev_hash, timestamp=timezone.now(), **fields
+        )
+        event.hash = event_hash(event)
+        # bulk_create: one INSERT, and no pre_save receivers that could change a hashed field.
+        AuditEvent.objects.bulk_create([event])
+    return event
+
+
+# --- The audit log's own events: reading it is itself audited.
+
+
+def audit_log_view(*, viewer, filters: AuditFilters, page: int) -> AuditEvent:
+    require(viewer, AUDIT_READ)
+    with transaction.atomic():
+        return audit_event_record(
+            event_type=Event.AUDIT_LOG_VIEWED, data={"filters": filters.as_data(), "page": page}
+        )
+
+
+def audit_event_view(*, viewer, event: AuditEvent) -> AuditEvent:
+    require(viewer, AUDIT_READ)
+    with transaction.atomic():
+        return audit_event_record(
+            event_type=Event.AUDIT_EVENT_VIEWED,
+            target=Target("audit.auditevent", str(event.pk), str(event)),
+        )
+
+
+def audit_log_export(
+    *, viewer, filters: AuditFilters, export_format: str, up_to_sequence: int
+) -> AuditEvent:
+    """Record an export before the first byte leaves; it covers events up to
+    ``up_to_sequence`` (the head when the export started)."""
+    require(viewer, AUDIT_EXPORT)
+    with transaction.atomic():
+        return audit_event_record(
+            event_type=Event.AUDIT_LOG_EXPORTED,
+            data={
+                "filters": filters.as_data(),
+                "format": export_format,
+                "up_to_sequence": up_to_sequence,
+            },
+        )

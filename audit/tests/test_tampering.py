@@ -1,0 +1,249 @@
+"""An attacker with full database rights (the embedded superuser) disables the trigger and
+edits, deletes, inserts or re-orders rows; ``audit_verify`` names the first bad event.
+
+The test database is shared with the session's seeded workspaces, and the attacker's
+connection only sees committed rows, so these tests use a workspace of their own, committed
+outside the per-test transaction, restore its rows after each tampering, and drop it at the end.
+The attacker switches the trigger off for their own session (``session_replication_role``,
+superuser only): ``ALTER TABLE ... DISABLE TRIGGER`` would wait for the test transaction's
+read lock on the table.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from contextlib import contextmanager
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django_tenants.utils import tenant_context
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from audit.events import Event
+from audit.services import Target, audit_event_record
+from audit.tests.streams import committed_workspace
+
+LAB_EVENTS = 6
+TABLE = "audit_auditevent"
+
+pytestmark = [
+    # The mark also makes pytest-django create the test database when this module runs alone.
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        not os.environ.get("EMBEDDED_POSTGRES"),
+        reason="needs the embedded server's superuser to play the privileged attacker",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def attacker(django_db_setup):
+    """A psycopg connection to the TEST database as the embedded superuser."""
+    import psycopg
+
+    from config.embedded import privileged_database_url
+
+    url = urlparse(privileged_database_url())
+    test_database = settings.DATABASES["default"]["NAME"]
+    conn = psycopg.connect(urlunparse(url._replace(path="/" + test_database)))
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (True,)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def lab(django_db_blocker, attacker):
+    """A committed workspace whose stream holds LAB_EVENTS events; rows kept for restoring."""
+    with committed_workspace("tamper-lab", django_db_blocker) as tenant:
+        with django_db_blocker.unblock(), tenant_context(tenant):
+            for number in range(1, LAB_EVENTS + 1):
+                audit_event_record(
+                    event_type=Event.MEMBER_ADDED,
+                    target=Target("t", str(number), f"row {number}"),
+                    data={"n": number},
+                )
+        with attacker.cursor() as cursor:
+            cursor.execute(f"SET search_path = {tenant.schema_name}")
+            cursor.execute("CREATE TEMP TABLE lab_backup AS SELECT * FROM audit_auditevent")
+        attacker.commit()
+        yield tenant
+
+
+@contextmanager
+def tampered(attacker, *statements):
+    """Commit the attacker's statements with the trigger off for them; restore afterwards."""
+    _as_attacker_without_trigger(attacker, *statements)
+    try:
+        yield
+    finally:
+        _as_attacker_without_trigger(
+            attacker,
+            "DELETE FROM audit_auditevent",
+            "INSERT INTO audit_auditevent SELECT * FROM lab_backup",
+        )
+
+
+def _as_attacker_without_trigger(attacker, *statements) -> None:
+    with attacker.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.execute("SET session_replication_role = origin")
+    attacker.commit()
+
+
+def verify(django_db_blocker, *args) -> tuple[int, str]:
+    out = io.StringIO()
+    with django_db_blocker.unblock():
+        try:
+            call_command("audit_verify", *args, stdout=out)
+        except CommandError as error:
+            return error.returncode, out.getvalue()
+    return 0, out.getvalue()
+
+
+def lab_row(attacker, sequence: int) -> dict:
+    with attacker.cursor() as cursor:
+        cursor.execute("SELECT id, hash FROM audit_auditevent WHERE sequence = %s", [sequence])
+        row_id, digest = cursor.fetchone()
+    return {"id": row_id, "hash": digest}
+
+
+def test_untouched_stream_verifies_and_prints_its_head(lab, attacker, django_db_blocker):
+    code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 0
+    head = f"{LAB_EVENTS}:{lab_row(attacker, LAB_EVENTS)['hash']}"
+    assert out == f"tamper-lab: OK, {LAB_EVENTS} events, head {head}\n"
+
+
+def test_all_streams_of_the_seeded_database_verify(lab, django_db_blocker):
+    code, out = verify(django_db_blocker, "--all")
+    assert code == 0
+    assert [line.split(":")[0] for line in out.splitlines()] == [
+        "platform",
+        "acme",
+        "globex",
+        "tamper-lab",
+    ]
+
+
+def test_superuser_is_refused_too_while_the_trigger_is_on(lab, attacker):
+    import psycopg
+
+    for sql in (
+        "UPDATE audit_auditevent SET target_label = 'x'",
+        "DELETE FROM audit_auditevent",
+        "TRUNCATE audit_auditevent",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            attacker.execute(sql)
+        attacker.rollback()
+
+
+def test_edited_row_is_named(lab, attacker, django_db_blocker):
+    third = lab_row(attacker, 3)
+    with tampered(
+        attacker, "UPDATE audit_auditevent SET target_label = 'row 99' WHERE sequence = 3"
+    ):
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert f"BROKEN at event #3 (id {third['id']}): content does not match its hash" in out
+
+
+def test_deleted_row_is_named_by_the_next_one(lab, attacker, django_db_blocker):
+    fourth = lab_row(attacker, 4)
+    with tampered(attacker, "DELETE FROM audit_auditevent WHERE sequence = 3"):
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert f"BROKEN at event #4 (id {fourth['id']}): event 3 is missing (deleted row)" in out
+
+
+def test_inserted_row_is_named(lab, attacker, django_db_blocker):
+    second = lab_row(attacker, 2)
+    renumber = [
+        "UPDATE audit_auditevent SET sequence = sequence + 1000 WHERE sequence >= 3",
+        "UPDATE audit_auditevent SET sequence = sequence - 999 WHERE sequence >= 1000",
+    ]
+    columns = (
+        "changes, timestamp, additional_data, event_type, outcome, action, actor_kind, "
+        "actor_name, actor_email, on_behalf_of_name, on_behalf_of_email, remote_addr, user_agent, "
+        "request_id, target_type, target_id, prev_hash, hash, actor_id, on_behalf_of_id"
+    )
+    # A copy of the (renumbered) third event, linked to the second, slipped in at #3.
+    forge = (
+        f"INSERT INTO audit_auditevent (sequence, target_label, {columns}) "  # noqa: S608 - test constants
+        f"SELECT 3, 'forged row', {columns} FROM audit_auditevent WHERE sequence = 4"
+    )
+    with tampered(attacker, *renumber, forge):
+        with attacker.cursor() as cursor:
+            cursor.execute("SELECT id FROM audit_auditevent WHERE target_label = 'forged row'")
+            (forged_id,) = cursor.fetchone()
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert f"BROKEN at event #3 (id {forged_id})" in out
+    assert second["id"] != forged_id
+
+
+def test_reordered_rows_are_named_at_the_earlier_position(lab, attacker, django_db_blocker):
+    fifth = lab_row(attacker, 5)
+    swap = [
+        "UPDATE audit_auditevent SET sequence = 1002 WHERE sequence = 2",
+        "UPDATE audit_auditevent SET sequence = 2 WHERE sequence = 5",
+        "UPDATE audit_auditevent SET sequence = 5 WHERE sequence = 1002",
+    ]
+    with tampered(attacker, *swap):
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert f"BROKEN at event #2 (id {fifth['id']})" in out
+
+
+def test_deleted_newest_rows_are_caught_against_a_head_kept_elsewhere(
+    lab, attacker, django_db_blocker
+):
+    head = f"{LAB_EVENTS}:{lab_row(attacker, LAB_EVENTS)['hash']}"
+    with tampered(attacker, "DELETE FROM audit_auditevent WHERE sequence >= 5"):
+        assert verify(django_db_blocker, "--workspace", "tamper-lab")[0] == 0
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab", "--expect-head", head)
+    assert code == 1
+    assert "BROKEN at event #5: events 5..6 were recorded earlier and are gone" in out
+
+
+COLUMNS = {
+    "event_type": "event_type + 1",
+    "outcome": "'failure'",
+    "actor_email": "'mallory@example.com'",
+    "actor_id": "coalesce(actor_id, 0) + 1",
+    "remote_addr": "'10.6.6.6'",
+    "request_id": "request_id || 'x'",
+    "target_label": "target_label || '!'",
+    "timestamp": "timestamp + interval '1 microsecond'",
+    "additional_data": """'{"n": 0}'::jsonb""",
+    "changes": """'{"name": ["a", "b"]}'::jsonb""",
+    "prev_hash": "repeat('a', 64)",
+    "hash": "repeat('b', 64)",
+}
+
+
+@hypothesis_settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sequence=st.integers(1, LAB_EVENTS), column=st.sampled_from(sorted(COLUMNS)))
+def test_any_column_of_any_row_edited_in_the_database_is_named(
+    lab, attacker, django_db_blocker, sequence, column
+):
+    edited = lab_row(attacker, sequence)
+    statement = (
+        f"UPDATE audit_auditevent SET {column} = {COLUMNS[column]} "  # noqa: S608 - test constants
+        f"WHERE sequence = {sequence}"
+    )
+    with tampered(attacker, statement):
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert f"BROKEN at event #{sequence} (id {edited['id']})" in out

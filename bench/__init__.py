@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`). Never collected by the test suite."""

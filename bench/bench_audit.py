@@ -1,0 +1,364 @@
+"""What the audit stream costs: per audited write, under concurrent writers, and per export.
+
+All on one throw-away database (created here, dropped at the end), each measurement in its own
+subprocess (development settings, DEBUG off):
+
+* **update**: one shop update through ``shop.services.company_update`` (row lock, checks,
+  full_clean, save, in its transaction) with django-auditlog writing its event into the
+  hash-chained stream, against the very same call with auditing switched off
+  (``auditlog.context.disable_auditlog``); interleaved in rounds, medians, as a ratio.
+  Also the bare ``Model.save()`` in a transaction, where the audit share is largest.
+* **writers**: events/second appended to ONE workspace's stream by 1 and by 4 concurrent
+  processes (one event per transaction, like one request each), all serialised by the
+  stream's advisory lock; then the chain is verified to prove nothing forked.
+* **export**: 100,000 events streamed as CSV and as JSON Lines, events/second and the
+  process's peak RSS against its RSS before the export; for scale, the peak of loading the
+  same events as a list of model instances. Also ``audit_verify``'s speed on that stream.
+
+Uses the embedded PostgreSQL and Redis, or DATABASE_URL / REDIS_URL when they are set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+WORKSPACE = "bench-audit"
+UPDATE_ROUNDS = 8
+UPDATES_PER_ROUND = 50
+WRITER_SECONDS = 5.0
+EXPORT_EVENTS = 100_000
+CHUNK = 2000
+
+
+def _setup_django():
+    import django
+
+    django.setup()
+
+
+def _tenant():
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(slug=WORKSPACE)
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# --- Subprocess sides -----------------------------------------------------------------------
+
+
+def _prepare_side() -> dict:
+    _setup_django()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import User
+    from rbac.models import Membership
+    from rbac.roles import Role
+    from tenants.services import tenant_provision
+
+    call_command("migrate_schemas", interactive=False, verbosity=0)
+    tenant = tenant_provision(slug=WORKSPACE, name="Bench Audit Signs")
+    owner = User.objects.create_user(email="owner@bench.example", password=None, full_name="Owner")
+    Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
+    connection.set_schema_to_public()
+    return {"ok": True}
+
+
+def _update_side() -> dict:
+    _setup_django()
+    from auditlog.context import disable_auditlog
+    from django.db import transaction
+    from django_tenants.utils import tenant_context
+
+    from accounts.models import User
+    from audit.context import ActorKind, audit_context
+    from rbac.models import Membership
+    from shop import services
+
+    tenant = _tenant()
+    owner = User.objects.get(email="owner@bench.example")
+    actor = Membership.objects.select_related("user", "tenant").get(user=owner, tenant=tenant)
+    timings: dict[str, list[float]] = {"service": [], "service_off": [], "save": [], "save_off": []}
+    with tenant_context(tenant), audit_context(actor_kind=ActorKind.USER, actor=owner):
+        company = services.company_create(tenant=tenant, actor=actor, name="Bench Company")
+        counter = 0
+
+        def service_update():
+            nonlocal company, counter
+            counter += 1
+            company = services.company_update(
+                tenant=tenant, actor=actor, company=company, name=f"Bench Company {counter}"
+            )
+
+        def save_update():
+            nonlocal counter
+            counter += 1
+            with transaction.atomic():
+                company.name = f"Bench Company {counter}"
+                company.save(update_fields=["name"])
+
+        def timed(kind: str, work, audited: bool) -> None:
+            for _ in range(UPDATES_PER_ROUND):
+                started = time.perf_counter()
+                if audited:
+                    work()
+                else:
+                    with disable_auditlog():
+                        work()
+                timings[kind].append(time.perf_counter() - started)
+
+        for _ in range(10):  # warm-up
+            service_update()
+        for _ in range(UPDATE_ROUNDS):
+            timed("service", service_update, True)
+            timed("service_off", service_update, False)
+            timed("save", save_update, True)
+            timed("save_off", save_update, False)
+    return {kind: statistics.median(values) * 1000 for kind, values in timings.items()}
+
+
+def _writer_side(start_at: float, seconds: float) -> dict:
+    _setup_django()
+    from django.db import connection, transaction
+
+    from audit.events import Event
+    from audit.services import Target, audit_event_record
+
+    connection.set_tenant(_tenant())
+    audit_event_record(event_type=Event.MEMBER_ADDED)  # connect and warm up before the start
+    while time.time() < start_at:
+        time.sleep(0.005)
+    written, waits = 0, []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        with transaction.atomic():
+            audit_event_record(
+                event_type=Event.MEMBER_ROLE_CHANGED, target=Target("bench", str(written), "w")
+            )
+        waits.append(time.perf_counter() - started)
+        written += 1
+    return {"events": written, "median_ms": statistics.median(waits) * 1000}
+
+
+def _fill_side(count: int) -> dict:
+    """Append ``count`` valid, chained events fast (bulk insert under the stream lock)."""
+    _setup_django()
+    import datetime as dt
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from audit.chain import GENESIS_HASH, event_hash, json_safe
+    from audit.models import AuditEvent
+    from audit.services import AUDIT_LOCK_NAMESPACE
+
+    connection.set_tenant(_tenant())
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))",
+                [AUDIT_LOCK_NAMESPACE],
+            )
+        head = AuditEvent.objects.order_by("-sequence").values_list("sequence", "hash").first()
+        sequence, previous = head if head else (0, GENESIS_HASH)
+        start = timezone.now() - dt.timedelta(days=300)
+        batch = []
+        for index in range(count):
+            sequence += 1
+            event = AuditEvent(
+                sequence=sequence,
+                prev_hash=previous,
+                event_type=1002,
+                outcome="success",
+                action=1,
+                actor_kind="user",
+                actor_id=1,
+                actor_name="Bench Owner",
+                actor_email="owner@bench.example",
+                remote_addr="192.0.2.1",
+                user_agent="Mozilla/5.0 (bench)",
+                request_id=f"{index:032x}",
+                target_type="shop.company",
+                target_id=str(index % 500),
+                target_label=f"Company {index % 500:04d} Signs & Print",
+                timestamp=start + dt.timedelta(seconds=index * 200),
+                changes=json_safe({"name": [f"Old {index}", f"New {index}"], "phone": ["1", "2"]}),
+                additional_data=None,
+            )
+            event.hash = event_hash(event)
+            previous = event.hash
+            batch.append(event)
+            if len(batch) == 5000:
+                AuditEvent.objects.bulk_create(batch)
+                batch.clear()
+        AuditEvent.objects.bulk_create(batch)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE audit_auditevent")
+    return {"head": sequence}
+
+
+def _export_side(kind: str) -> dict:
+    _setup_django()
+    from django.db import connection
+
+    from audit import export
+    from audit.models import AuditEvent
+
+    tenant = _tenant()
+    connection.set_tenant(tenant)
+    events = AuditEvent.objects.filter(event_type=1002).order_by("sequence")
+    list(events[:10])  # warm: connection, query compilation
+    baseline = _rss_mib()
+    started = time.perf_counter()
+    rows = size = 0
+    if kind == "list":
+        loaded = list(events)
+        rows = len(loaded)
+    else:
+        writer = export.csv_chunks if kind == "csv" else export.jsonl_chunks
+        for piece in writer(events, schema_name=tenant.schema_name, chunk_size=CHUNK):
+            size += len(piece)
+            rows += piece.count("\n")
+        rows -= kind == "csv"  # the header
+    elapsed = time.perf_counter() - started
+    return {
+        "rows": rows,
+        "seconds": elapsed,
+        "bytes": size,
+        "baseline_mib": baseline,
+        "peak_mib": _rss_mib(),
+    }
+
+
+def _verify_side() -> dict:
+    _setup_django()
+    from audit.selectors import audit_stream_verify
+
+    started = time.perf_counter()
+    report = audit_stream_verify(schema_name=_tenant().schema_name)
+    return {"ok": report.ok, "events": report.events, "seconds": time.perf_counter() - started}
+
+
+SIDES = {
+    "prepare": _prepare_side,
+    "update": _update_side,
+    "writer": lambda: _writer_side(float(sys.argv[2]), float(sys.argv[3])),
+    "fill": lambda: _fill_side(int(sys.argv[2])),
+    "export": lambda: _export_side(sys.argv[2]),
+    "verify": _verify_side,
+}
+
+
+# --- The runner's entry point ---------------------------------------------------------------
+
+
+def _environment(database: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings_stack",
+        "BENCH_DATABASE": database,
+    }
+
+
+def _start(database: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - our interpreter and module
+        [sys.executable, "-m", "bench.bench_audit", *args],
+        env=_environment(database),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _result(process: subprocess.Popen) -> dict:
+    stdout, stderr = process.communicate(timeout=900)
+    if process.returncode != 0:
+        raise RuntimeError(f"{process.args[3:]} failed:\n{stdout}\n{stderr}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _side(database: str, *args: str) -> dict:
+    return _result(_start(database, *args))
+
+
+def _writers(database: str, count: int) -> dict:
+    start_at = time.time() + 8  # every process set up and connected before the start
+    processes = [
+        _start(database, "writer", str(start_at), str(WRITER_SECONDS)) for _ in range(count)
+    ]
+    results = [_result(process) for process in processes]
+    return {
+        "rate": sum(r["events"] for r in results) / WRITER_SECONDS,
+        "median_ms": statistics.median(r["median_ms"] for r in results),
+    }
+
+
+def _admin_sql(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(statement)
+
+
+def run() -> list[str]:
+    from config import embedded
+
+    embedded.export_service_urls()
+    database = f"bench_audit_{os.getpid()}"
+    _admin_sql(f'CREATE DATABASE "{database}"')
+    try:
+        _side(database, "prepare")
+        update = _side(database, "update")
+        one = _writers(database, 1)
+        four = _writers(database, 4)
+        chain_after_writers = _side(database, "verify")
+        _side(database, "fill", str(EXPORT_EVENTS))
+        exports = {kind: _side(database, "export", kind) for kind in ("csv", "jsonl", "list")}
+        verify = _side(database, "verify")
+    finally:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    def export_line(label: str, result: dict) -> str:
+        return (
+            f"{label}: {result['rows'] / result['seconds']:9,.0f} events/s  "
+            f"({result['rows']:,} in {result['seconds']:.2f} s, "
+            f"{result['bytes'] / 2**20:5.1f} MiB)  "
+            f"peak RSS {result['peak_mib']:.0f} MiB (before {result['baseline_mib']:.0f} MiB, "
+            f"+{result['peak_mib'] - result['baseline_mib']:.0f})"
+        )
+
+    listed = exports["list"]
+    return [
+        f"audited shop update (company_update service, auditlog on vs off), median of "
+        f"{UPDATE_ROUNDS * UPDATES_PER_ROUND}: {update['service']:.2f} ms vs "
+        f"{update['service_off']:.2f} ms = {update['service'] / update['service_off']:.2f}x "
+        f"(+{update['service'] - update['service_off']:.2f} ms)",
+        f"bare Model.save() in a transaction, audited vs not: {update['save']:.2f} ms vs "
+        f"{update['save_off']:.2f} ms = {update['save'] / update['save_off']:.2f}x",
+        f"one stream, 1 writer : {one['rate']:7.0f} events/s (median {one['median_ms']:.2f} ms "
+        f"per event+commit)",
+        f"one stream, 4 writers: {four['rate']:7.0f} events/s (median {four['median_ms']:.2f} ms "
+        f"per event+commit, serialised by the stream lock)",
+        f"chain after the writers: {'intact' if chain_after_writers['ok'] else 'BROKEN'} "
+        f"({chain_after_writers['events']} events)",
+        export_line("export CSV   100k", exports["csv"]),
+        export_line("export JSONL 100k", exports["jsonl"]),
+        f"for scale, list(queryset) of the same 100k: peak RSS {listed['peak_mib']:.0f} MiB "
+        f"(+{listed['peak_mib'] - listed['baseline_mib']:.0f}) in {listed['seconds']:.2f} s",
+        f"audit_verify: {verify['events'] / verify['seconds']:,.0f} events/s "
+        f"({verify['events']:,} events, {'intact' if verify['ok'] else 'BROKEN'})",
+    ]
+
+
+if __name__ == "__main__":
+    print(json.dumps(SIDES[sys.argv[1]]()))
