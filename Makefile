@@ -24,4 +24,4 @@ bench: install
 	$(UV) run --frozen python -m bench
 
 stop: install
-	$(UV) run --frozen python -m config.embedded stop
+	$(UV) run --frozen python -m config.devrun stop
