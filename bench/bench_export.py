@@ -1,0 +1,313 @@
+"""Workspace export at size: throughput, peak memory, and the import of the result.
+
+On one throw-away database (created here, dropped at the end) and a throw-away private
+storage folder, two workspaces are filled with bulk_create and random-bytes files:
+
+* **large**: 100,000 records (companies, contacts, quotes, quote lines, files) and 200 MB of
+  files (200 files of 1 MiB);
+* **small**: a tenth of that (10,000 records, 20 MB), to show memory does not grow with size.
+
+Each export runs the task body (``services.export_job_build``) in a fresh subprocess and
+reports records/s, MB/s, and the process's peak RSS (``resource.getrusage``) next to its RSS
+before the export started. Then the large archive is verified and imported into a new
+workspace (``manage.py import_workspace``'s code path) in another subprocess. Purge time is
+reported once a purge service exists.
+
+Uses the embedded PostgreSQL and Redis, or DATABASE_URL / REDIS_URL when they are set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {
+    # name: (companies, contacts, quotes, lines per quote, files, file bytes)
+    "large": (2_000, 17_800, 20_000, 3, 200, 1024 * 1024),  # 100,000 records, 200 MiB
+    "small": (200, 1_780, 2_000, 3, 20, 1024 * 1024),  # 10,000 records, 20 MiB
+}
+BATCH = 5_000
+
+
+def _rss_kb() -> int:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _current_rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# --- Subprocess sides -----------------------------------------------------------------------
+
+
+def _seed_side() -> dict:
+    import django
+
+    django.setup()
+    from datetime import date
+    from decimal import Decimal
+
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from shop.models import Company, Contact, Quote, QuoteLine, StoredFile
+    from shop.storage import private_storage
+    from tenants.services import tenant_provision
+
+    call_command("migrate_schemas", interactive=False, verbosity=0)
+    counts = {}
+    for name, (companies, contacts, quotes, lines, files, file_bytes) in SIZES.items():
+        tenant = tenant_provision(slug=f"bench-{name}", name=f"Bench {name}")
+        with tenant_context(tenant):
+            Company.objects.bulk_create(
+                (
+                    Company(
+                        name=f"Company {index:05d} Signs & Print",
+                        email=f"office@c{index}.example",
+                        billing_address=f"{index} Long Road\nSpringfield",
+                        notes="Prefers matte vinyl. " * 3,
+                    )
+                    for index in range(companies)
+                ),
+                batch_size=BATCH,
+            )
+            company_ids = list(Company.objects.values_list("pk", flat=True))
+            Contact.objects.bulk_create(
+                (
+                    Contact(
+                        company_id=company_ids[index % companies],
+                        name=f"Person {index}",
+                        email=f"person{index}@c.example",
+                        phone="+1 555 0100",
+                    )
+                    for index in range(contacts)
+                ),
+                batch_size=BATCH,
+            )
+            Quote.objects.bulk_create(
+                (
+                    Quote(
+                        company_id=company_ids[index % companies],
+                        number=f"Q-{index + 1:06d}",
+                        title=f"Storefront sign {index}",
+                        tax_rate=Decimal("8.25"),
+                        valid_until=date(2030, 1, 1),
+                        subtotal=Decimal("1497.50"),
+                        tax_amount=Decimal("123.54"),
+                        total=Decimal("1621.04"),
+                    )
+                    for index in range(quotes)
+                ),
+                batch_size=BATCH,
+            )
+            quote_ids = list(Quote.objects.values_list("pk", flat=True))
+            QuoteLine.objects.bulk_create(
+                (
+                    QuoteLine(
+                        quote_id=quote_id,
+                        position=position,
+                        description=f"Item {position}: aluminium composite panel, printed",
+                        quantity=Decimal("2.50"),
+                        unit_price=Decimal("199.67"),
+                    )
+                    for quote_id in quote_ids
+                    for position in range(1, lines + 1)
+                ),
+                batch_size=BATCH,
+            )
+            storage = private_storage()
+            stored = []
+            for index in range(files):
+                key = f"{tenant.schema_name}/files/bench-{index:05d}"
+                storage.save(key, ContentFile(os.urandom(file_bytes)))
+                stored.append(
+                    StoredFile(
+                        company_id=company_ids[index % companies],
+                        kind="artwork",
+                        original_filename=f"artwork-{index}.pdf",
+                        content_type="application/pdf",
+                        extension="pdf",
+                        size=file_bytes,
+                        sha256="0" * 64,
+                        storage_key=key,
+                    )
+                )
+            StoredFile.objects.bulk_create(stored, batch_size=BATCH)
+        connection.set_schema_to_public()
+        counts[name] = companies + contacts + quotes + quotes * lines + files
+    return {"records": counts}
+
+
+def _export_side(name: str) -> dict:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from exports import services
+    from exports.models import ExportJob
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=f"bench-{name}")
+    with tenant_context(tenant):
+        job = ExportJob.objects.create()
+        connection.close()  # start the measurement from a fresh connection
+        rss_before = _current_rss_kb()
+        started = time.perf_counter()
+        outcome = services.export_job_build(tenant=tenant, job_id=job.pk)
+        seconds = time.perf_counter() - started
+        job.refresh_from_db()
+    if outcome != services.READY:
+        raise RuntimeError(f"export ended {outcome}: {job.error_message}")
+    target = Path(os.environ["BENCH_ARCHIVE_DIR"]) / f"{name}.zip"
+    from shop.storage import private_storage
+
+    with private_storage().open(job.archive_key, "rb") as source, open(target, "wb") as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
+    return {
+        "seconds": seconds,
+        "records": job.record_count,
+        "files": job.file_count,
+        "archive_bytes": job.archive_size,
+        "rss_before_kb": rss_before,
+        "rss_peak_kb": _rss_kb(),
+        "chunk_size": settings.EXPORT_CHUNK_SIZE,
+        "archive": str(target),
+    }
+
+
+def _import_side(archive: str) -> dict:
+    import django
+
+    django.setup()
+    from exports.importer import workspace_import
+    from exports.reader import archive_verify
+
+    rss_before = _current_rss_kb()
+    started = time.perf_counter()
+    verified = archive_verify(archive)
+    verify_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    report = workspace_import(archive=verified, slug="bench-imported")
+    import_seconds = time.perf_counter() - started
+    result = {
+        "verify_seconds": verify_seconds,
+        "import_seconds": import_seconds,
+        "records": sum(report.records.values()),
+        "files": report.files,
+        "rss_before_kb": rss_before,
+        "rss_peak_kb": _rss_kb(),
+    }
+    try:
+        from tenants import services as tenant_services
+
+        purge = getattr(tenant_services, "tenant_purge", None)
+    except ImportError:
+        purge = None
+    if purge is not None:
+        started = time.perf_counter()
+        purge(tenant=report.tenant)
+        result["purge_seconds"] = time.perf_counter() - started
+    return result
+
+
+# --- The runner's entry point ---------------------------------------------------------------
+
+
+def _run_side(*arguments: str, environment: dict) -> dict:
+    completed = subprocess.run(  # noqa: S603 - our interpreter and module
+        [sys.executable, "-m", "bench.bench_export", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=3600,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{arguments} failed:\n{completed.stdout}\n{completed.stderr}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _admin_sql(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(statement)
+
+
+def run() -> list[str]:
+    from config import embedded
+
+    embedded.export_service_urls()
+    database = f"bench_export_{os.getpid()}"
+    scratch = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    for folder in ("private", "tmp", "archives"):
+        (scratch / folder).mkdir()
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings_stack",
+        "BENCH_DATABASE": database,
+        "PRIVATE_MEDIA_ROOT": str(scratch / "private"),
+        "EXPORT_TEMP_DIR": str(scratch / "tmp"),
+        "BENCH_ARCHIVE_DIR": str(scratch / "archives"),
+        # Side effects (the "ready" email) run inline instead of queueing on the shared Redis.
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    }
+    _admin_sql(f'CREATE DATABASE "{database}"')
+    try:
+        started = time.perf_counter()
+        seeded = _run_side("seed", environment=environment)["records"]
+        seed_seconds = time.perf_counter() - started
+        exports = {name: _run_side("export", name, environment=environment) for name in SIZES}
+        imported = _run_side("import", exports["large"]["archive"], environment=environment)
+    finally:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    lines = [f"seeded {seeded['large']:,} + {seeded['small']:,} records in {seed_seconds:.1f} s"]
+    for name in ("small", "large"):
+        result = exports[name]
+        mb = result["archive_bytes"] / 1e6
+        lines.append(
+            f"export {name:5}: {result['records']:>7,} records + {result['files']} files, "
+            f"{mb:6.1f} MB archive in {result['seconds']:5.1f} s = "
+            f"{result['records'] / result['seconds']:8,.0f} records/s, "
+            f"{mb / result['seconds']:5.1f} MB/s; RSS {result['rss_before_kb'] / 1024:.0f} MB "
+            f"before, peak {result['rss_peak_kb'] / 1024:.0f} MB "
+            f"(chunk {result['chunk_size']})"
+        )
+    growth = (exports["large"]["rss_peak_kb"] - exports["small"]["rss_peak_kb"]) / 1024
+    lines.append(f"peak RSS growth small -> large (10x data): {growth:+.1f} MB")
+    lines.append(
+        f"import large: verify {imported['verify_seconds']:.1f} s, import "
+        f"{imported['import_seconds']:.1f} s ({imported['records']:,} records, "
+        f"{imported['files']} files); RSS peak {imported['rss_peak_kb'] / 1024:.0f} MB"
+    )
+    if "purge_seconds" in imported:
+        lines.append(f"purge: {imported['purge_seconds']:.1f} s")
+    else:
+        lines.append("purge: not yet implemented")
+    return lines
+
+
+if __name__ == "__main__":
+    command, *rest = sys.argv[1:]
+    sides = {"seed": _seed_side, "export": _export_side, "import": _import_side}
+    print(json.dumps(sides[command](*rest)))
