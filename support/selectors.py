@@ -1,0 +1,139 @@
+"""Support reads.
+
+Invariant: the console sees billing-level aggregates only (counts, sizes, dates, the owner's
+billing contact). Nothing here returns a business record, a file name or a member's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Max, Sum
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from accounts.models import UserSession
+from rbac.models import Membership
+from rbac.roles import Role
+from tenants.models import Tenant
+
+from .models import ImpersonationSession, SupportAccessGrant
+from .services import (
+    SESSION_ABSOLUTE,
+    grant_live,
+    impersonation_ends_at,
+    support_access_disabled,
+)
+
+
+@dataclass(frozen=True)
+class WorkspaceSummary:
+    tenant: Tenant
+    plan: str
+    billing_status: str
+    member_count: int
+    owner_billing_contact: str
+    record_counts: dict
+    storage_bytes: int
+    last_active_at: datetime | None
+    support_disabled: bool
+    live_grant: SupportAccessGrant | None
+
+
+def console_workspaces() -> list[Tenant]:
+    return list(Tenant.objects.exclude(schema_name="public").order_by("name"))
+
+
+def console_workspace_get(slug: str) -> Tenant:
+    from django.http import Http404
+
+    tenant = Tenant.objects.exclude(schema_name="public").filter(slug=slug).first()
+    if tenant is None:
+        raise Http404("no such workspace")
+    return tenant
+
+
+def workspace_summary(tenant: Tenant) -> WorkspaceSummary:
+    from shop.models import Company, Contact, Invoice, Order, Quote, StoredFile
+
+    with tenant_context(tenant):
+        counts = {
+            "companies": Company.objects.count(),
+            "contacts": Contact.objects.count(),
+            "quotes": Quote.objects.count(),
+            "orders": Order.objects.count(),
+            "invoices": Invoice.objects.count(),
+            "files": StoredFile.objects.count(),
+        }
+        storage = StoredFile.objects.aggregate(total=Sum("size"))["total"] or 0
+    owner = (
+        Membership.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True)
+        .select_related("user")
+        .order_by("created_at")
+        .first()
+    )
+    last_active = UserSession.objects.filter(tenant=tenant).aggregate(last=Max("last_seen_at"))[
+        "last"
+    ]
+    return WorkspaceSummary(
+        tenant=tenant,
+        # No billing app yet: the console shows what billing will fill in.
+        plan=getattr(tenant, "plan", "") or "not tracked yet",
+        billing_status=getattr(tenant, "billing_status", "") or "not tracked yet",
+        member_count=Membership.objects.filter(tenant=tenant, is_active=True).count(),
+        owner_billing_contact=owner.user.email if owner else "",
+        record_counts=counts,
+        storage_bytes=storage,
+        last_active_at=last_active,
+        support_disabled=support_access_disabled(tenant),
+        live_grant=grant_live(tenant),
+    )
+
+
+def impersonation_targets(tenant: Tenant) -> list[tuple[int, str]]:
+    """(membership id, label) of members an agent may act as: role and member number only,
+    except the owner's billing contact."""
+    rows = []
+    for membership in (
+        Membership.objects.filter(tenant=tenant, is_active=True, user__is_active=True)
+        .exclude(user__is_support_agent=True)
+        .select_related("user")
+        .order_by("role", "pk")
+    ):
+        label = f"{membership.get_role_display()} · member #{membership.pk}"
+        if membership.role == Role.OWNER:
+            label += f" ({membership.user.email})"
+        rows.append((membership.pk, label))
+    return rows
+
+
+def agent_live_session(agent) -> ImpersonationSession | None:
+    from .services import impersonation_end_reason
+
+    now = timezone.now()
+    for session in ImpersonationSession.objects.filter(
+        agent=agent, ended_at__isnull=True, started_at__gt=now - SESSION_ABSOLUTE
+    ).select_related("tenant", "grant", "acting_as"):
+        if impersonation_end_reason(session, now) is None:
+            return session
+    return None
+
+
+def workspace_support_active_until(tenant: Tenant) -> datetime | None:
+    """When the latest live support session in ``tenant`` ends at the latest, or None."""
+    now = timezone.now()
+    ends = [
+        impersonation_ends_at(session)
+        for session in ImpersonationSession.objects.filter(
+            tenant=tenant, ended_at__isnull=True, started_at__gt=now - SESSION_ABSOLUTE
+        ).select_related("grant")
+        if session.grant.is_live(now)
+    ]
+    return max(ends) if ends else None
+
+
+def workspace_grants(tenant: Tenant):
+    return SupportAccessGrant.objects.filter(tenant=tenant).select_related(
+        "granted_by", "revoked_by"
+    )[:50]

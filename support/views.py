@@ -1,0 +1,158 @@
+"""The platform support console, on the public host (namespace "support").
+
+Only a platform support agent who signed in here with password and authenticator code reaches
+these pages; anyone else signed in gets 404, as for a page that does not exist.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import throttle
+from accounts.services import session_sign_in, session_sign_out
+from accounts.twofactor.selectors import totp_device_confirmed
+from audit.context import ActorKind, client_ip
+from audit.events import Event
+from audit.services import PLATFORM_STREAM, audit_event_record
+from tenants.selectors import workspace_url
+
+from . import selectors, services
+from .forms import ConsoleSignInForm, ImpersonationStartForm
+
+CONSOLE_VERIFIED_KEY = "support_console_verified"
+SIGN_IN_FAILED = "Those details are not right, or this account is not platform support."
+SESSION_STARTED = "Opening the workspace as the chosen member."
+SESSION_ENDED = "Support session ended."
+
+
+def console_view(view):
+    """Public host only; a verified support agent only; everyone else 404 (or sign-in)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or not tenant.is_public:
+            raise Http404("console lives on the public host")
+        if not request.user.is_authenticated:
+            return redirect("support:sign-in")
+        if not (
+            services.agent_is_verified(request.user) and request.session.get(CONSOLE_VERIFIED_KEY)
+        ):
+            raise Http404("not platform support")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_http_methods(["GET", "POST"])
+def sign_in(request):
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or not tenant.is_public:
+        raise Http404("console lives on the public host")
+    form = ConsoleSignInForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        ip = client_ip(request)
+        try:
+            throttle.sign_in_attempt_check(email=email, ip=ip)
+        except throttle.Throttled:
+            form.add_error(None, SIGN_IN_FAILED)
+        else:
+            user = authenticate(request, username=email, password=form.cleaned_data["password"])
+            device = totp_device_confirmed(user) if user is not None else None
+            if (
+                user is not None
+                and user.is_support_agent
+                and device is not None
+                and device.verify_token(form.cleaned_data["code"])
+            ):
+                with transaction.atomic():
+                    throttle.sign_in_success_record(email=email, ip=ip)
+                    session_sign_in(request=request, user=user)
+                    request.session[CONSOLE_VERIFIED_KEY] = True
+                    audit_event_record(
+                        event_type=Event.SUPPORT_CONSOLE_SIGNED_IN,
+                        stream=PLATFORM_STREAM,
+                        actor=user,
+                        actor_kind=ActorKind.SUPPORT_AGENT,
+                        target=user,
+                    )
+                return redirect("support:console")
+            throttle.sign_in_failure_record(email=email, ip=ip, factor="password")
+            form.add_error(None, SIGN_IN_FAILED)
+    status = 400 if form.errors else 200
+    return render(request, "support/sign_in.html", {"form": form}, status=status)
+
+
+@console_view
+@require_POST
+def sign_out(request):
+    session_sign_out(request=request)
+    return redirect("support:sign-in")
+
+
+@console_view
+@require_http_methods(["GET"])
+def console(request):
+    summaries = [selectors.workspace_summary(tenant) for tenant in selectors.console_workspaces()]
+    return render(
+        request,
+        "support/console.html",
+        {"summaries": summaries, "live_session": selectors.agent_live_session(request.user)},
+    )
+
+
+@console_view
+@require_http_methods(["GET", "POST"])
+def workspace(request, slug: str):
+    tenant = selectors.console_workspace_get(slug)
+    summary = selectors.workspace_summary(tenant)
+    form = ImpersonationStartForm(
+        request.POST or None, targets=selectors.impersonation_targets(tenant)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            _session, token = services.impersonation_start(
+                agent=request.user,
+                tenant=tenant,
+                acting_as_id=form.cleaned_data["acting_as"],
+                reason=form.cleaned_data["reason"],
+                ticket_ref=form.cleaned_data["ticket_ref"],
+                write=form.cleaned_data["write"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            return HttpResponseRedirect(workspace_url(tenant, f"/support-session/enter/{token}/"))
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "support/workspace.html",
+        {
+            "summary": summary,
+            "form": form,
+            "live_session": selectors.agent_live_session(request.user),
+        },
+        status=status,
+    )
+
+
+@console_view
+@require_POST
+def session_end(request):
+    """End the agent's live session from the console (a lost tab, a closed browser)."""
+    live = selectors.agent_live_session(request.user)
+    if live is not None:
+        services.impersonation_end(session=live, reason=live.EndReason.AGENT)
+        messages.success(request, SESSION_ENDED)
+    return redirect("support:console")
