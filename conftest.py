@@ -22,13 +22,33 @@ def member_email(slug: str, role: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def _private_storage_in_tmp(tmp_path_factory):
+    """Files the suite uploads go to a temporary folder, never the developer's .local/private."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    private = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path_factory.mktemp("private")), "base_url": None},
+    }
+    with override_settings(STORAGES={**settings.STORAGES, "default": private, "private": private}):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp):
     """Provision the two shared workspaces once, after the test database is migrated."""
+    from django.db import connection as _connection
+
     from tests.seeding import seed_workspaces
 
+    name = _connection.settings_dict["NAME"]
+    # Never seed a developer's real database (pytest-django creates no test database when
+    # no collected test asks for one).
+    if not name.startswith("test_"):
+        raise RuntimeError(f"refusing to seed non-test database {name!r}")
     with django_db_blocker.unblock():
         seed_workspaces(WORKSPACES, password=PASSWORD)
-    yield
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +92,10 @@ def sign_in_client(client: Client, user, tenant) -> Client:
     session = client.session
     session[SESSION_WORKSPACE_KEY] = tenant.schema_name
     session.save()
+    # The gate honours only sessions that session_sign_in tracked; record this one likewise.
+    from accounts.tests.factories import tracked_session_for
+
+    tracked_session_for(session_key=session.session_key, user=user, tenant=tenant)
     return client
 
 

@@ -2,7 +2,8 @@
 
 Invariant: one User per email address, stored lower-cased; a user reaches a workspace only
 through rbac.Membership. Passwords are argon2id hashes; nothing here stores a secret in
-plain text (hand-off tokens are stored as SHA-256 digests).
+plain text (hand-off tokens, password-reset tokens and session keys are stored as SHA-256
+digests).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **fields) -> User:
@@ -21,17 +22,27 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
-    def get_by_natural_key(self, username: str) -> User:
-        return self.get(email=username.strip().lower())
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=(username or "").strip().lower())
 
 
-class User(AbstractBaseUser):
+class User(AbstractBaseUser):  # type: ignore[django-manager-missing]  # 2FA device in a subpackage
     """A person who signs in with email and password."""
 
     email = models.EmailField(unique=True)
     full_name = models.CharField(max_length=150)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Guessing defence (accounts.throttle): consecutive failed proofs of identity, reset by a
+    # successful sign-in; at the limit the account is locked until a password reset.
+    failed_sign_in_count = models.PositiveIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    # Someone else chose the current password (an admin's temporary one): the gate sends the
+    # user to the change page before anything else, in every workspace.
+    must_change_password = models.BooleanField(default=False)
+    # Platform support staff (support app): set only by ``manage.py create_support_agent``;
+    # such a user is never a workspace member and reaches workspaces only by impersonation.
+    is_support_agent = models.BooleanField(default=False)
 
     objects = UserManager()
 
@@ -67,3 +78,52 @@ class SignInHandoff(models.Model):
 
     def __str__(self) -> str:
         return f"hand-off for {self.user_id} to {self.tenant_id}"
+
+
+class UserSession(models.Model):
+    """One signed-in browser session on one workspace host, as its owner sees it.
+
+    Invariant: created only by ``accounts.services.session_sign_in``; the gate refuses an
+    authenticated session that has no row here (revoking = deleting the row). Only the SHA-256
+    of Django's session key is stored, so this table never yields a usable cookie and the key
+    is never displayed. ``tenant`` is the host the session is bound to.
+    """
+
+    key_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "tenant"], name="usersession_user_tenant")]
+        ordering = ["-last_seen_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id} on {self.tenant_id}"
+
+
+class PasswordResetToken(models.Model):
+    """A single-use, expiring password-reset link for one user on one workspace host.
+
+    Only the SHA-256 of the token is stored. Redeeming it sets a new password and nothing
+    else: it never signs anyone in. Issuing a new one, or any password change, spends the
+    older ones.
+    """
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"password reset for {self.user_id} on {self.tenant_id}"
+
+
+# Second-factor models live in their own module; importing them here registers them with the
+# accounts app (and its migrations).
+from .twofactor.models import ActionCode, EncryptedTOTPDevice, RecoveryCode  # noqa: E402, F401

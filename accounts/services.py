@@ -1,35 +1,45 @@
-"""Account writes: sign-up (with its workspace), sign-in, hand-off between hosts.
+"""Account writes: sign-up (with its workspace), sign-in, sign-out, hand-off between hosts,
+and ending sessions (one, all of a user's, or all but the current one).
 
 Invariant: every function here takes keyword-only arguments and runs in one transaction;
-emails and other side effects are scheduled with ``transaction.on_commit``.
+emails and other side effects are scheduled with ``transaction.on_commit``. Each records its
+audit events in that transaction (a failed sign-in records its failure event, committed, and
+then raises the one generic error).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.context import ActorKind, client_ip
+from audit.events import Event
+from audit.models import Outcome
+from audit.services import PLATFORM_STREAM, audit_event_record
 from rbac.models import Membership
 from rbac.roles import Role
 from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 
-from .models import SignInHandoff, User
+from . import sessions, throttle
+from .models import SignInHandoff, User, UserSession
 
 HANDOFF_SECONDS = 60
 SIGN_IN_FAILED = "The email or password is incorrect."
 HANDOFF_INVALID = "This sign-in link is invalid or has expired. Please sign in."
+# A message, not a secret (S105 sees "PASSWORD" in the name).
 SIGN_UP_EXISTING_PASSWORD = (
-    "If you already have an account with this email, enter its current password to add a "
+    "If you already have an account with this email, enter its current password to add a "  # noqa: S105
     "workspace to it."
 )
 
@@ -46,26 +56,66 @@ def _digest(token: str) -> str:
 
 
 def workspace_sign_up(
-    *, email: str, password: str, full_name: str, workspace_name: str, slug: str
+    *, email: str, password: str, full_name: str, workspace_name: str, slug: str, ip: str = ""
 ) -> SignUpResult:
-    """Create (or reuse, with its password) the account, the workspace, and the ownership."""
+    """Create (or reuse, with its password) the account, the workspace, and the ownership.
+
+    Raises ``throttle.Throttled`` when the existing account's password may not be tried now.
+    """
     from .tasks import send_welcome_email
 
     email = email.strip().lower()
+    existing = User.objects.filter(email=email).first()
+    if existing is not None:
+        # Adding a workspace to an existing account proves its password: the same guessing
+        # defence as sign-in, with the failure counted outside the transaction below.
+        throttle.sign_in_attempt_check(email=email, ip=ip)
+        if not existing.check_password(password):
+            throttle.sign_in_failure_record(email=email, ip=ip, factor=throttle.Factor.PASSWORD)
+            raise ValidationError({"password": SIGN_UP_EXISTING_PASSWORD})
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
+        new_account = user is None
         if user is None:
             validate_password(password, User(email=email, full_name=full_name))
             user = User.objects.create_user(email=email, password=password, full_name=full_name)
-        elif not user.check_password(password):
-            raise ValidationError({"password": SIGN_UP_EXISTING_PASSWORD})
+        elif existing is None or user.pk != existing.pk:
+            raise ValidationError({"password": SIGN_UP_EXISTING_PASSWORD})  # raced a sign-up
         tenant = tenant_provision(slug=slug, name=workspace_name)
         Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
+        _sign_up_audit(user=user, tenant=tenant, new_account=new_account)
         token = handoff_create(user=user, tenant=tenant)
         transaction.on_commit(
             lambda: send_welcome_email.delay(tenant_schema=tenant.schema_name, user_id=user.pk)
         )
     return SignUpResult(user=user, tenant=tenant, handoff_token=token)
+
+
+def _sign_up_audit(*, user: User, tenant: Tenant, new_account: bool) -> None:
+    """Platform stream: the account (if new) and the workspace; the workspace's own stream
+    starts with its creation and its first member."""
+    workspace = {"slug": tenant.slug}
+    if new_account:
+        audit_event_record(
+            event_type=Event.USER_SIGNED_UP, stream=PLATFORM_STREAM, actor=user, target=user
+        )
+    audit_event_record(
+        event_type=Event.WORKSPACE_CREATED,
+        stream=PLATFORM_STREAM,
+        actor=user,
+        target=tenant,
+        data=workspace,
+    )
+    audit_event_record(
+        event_type=Event.WORKSPACE_CREATED, stream=tenant, actor=user, target=tenant, data=workspace
+    )
+    audit_event_record(
+        event_type=Event.MEMBER_ADDED,
+        stream=tenant,
+        actor=user,
+        target=user,
+        data={"role": Role.OWNER.value},
+    )
 
 
 def handoff_create(*, user: User, tenant: Tenant) -> str:
@@ -98,33 +148,115 @@ def handoff_redeem(*, request, token: str) -> User:
             raise ValidationError(HANDOFF_INVALID)
         handoff.used_at = timezone.now()
         handoff.save(update_fields=["used_at"])
+        from .twofactor import services as two_factor
+
+        if two_factor.user_has_2fa(handoff.user):
+            # An existing account that added a workspace proved only its password: the
+            # second factor is still asked for (the view sends the visitor to that step).
+            two_factor.pending_sign_in_start(request=request, user=handoff.user)
+            return handoff.user
         session_sign_in(request=request, user=handoff.user)
+        audit_event_record(
+            event_type=Event.SIGN_IN_SUCCEEDED,
+            actor=handoff.user,
+            target=handoff.user,
+            data={"method": "handoff"},
+        )
     return handoff.user
 
 
 def session_sign_in(*, request, user: User) -> None:
-    """Start a session on the current host (new session key) bound to this workspace."""
+    """The one place a session starts: a new session key, bound to this workspace's host,
+    expiring with the workspace's absolute timeout, and tracked (``UserSession``) so the gate
+    can enforce timeouts and the member can see and revoke it."""
+    previous_key = request.session.session_key
     user.backend = "django.contrib.auth.backends.ModelBackend"
     login(request, user)
+    # login() keeps the key when the same user signs in again; a sign-in always gets a new one.
+    request.session.cycle_key()
     request.session[SESSION_WORKSPACE_KEY] = request.tenant.schema_name
+    _idle, absolute = sessions.session_limits(request.tenant)
+    request.session.set_expiry(
+        int(absolute.total_seconds()) + sessions.SESSION_COOKIE_GRACE_SECONDS
+    )
+    sessions.session_track_forget(session_key=previous_key)
+    sessions.session_track_start(request=request, user=user, tenant=request.tenant)
 
 
 def password_sign_in(*, request, email: str, password: str) -> User:
     """Check credentials and membership of the current workspace; same error for every failure.
 
     authenticate() runs the password hasher even for unknown emails, so timing does not tell
-    whether an account exists.
+    whether an account exists. Raises ``throttle.Throttled`` (before any hashing) when this
+    email or address must wait or the account is locked.
+
+    A user with two-factor authentication is not signed in here: the session only remembers,
+    for five minutes, who is half signed in (``twofactor.services.pending_sign_in_start``),
+    and the failure count is reset only once the second factor passes.
     """
-    user = authenticate(request, username=email.strip().lower(), password=password)
+    from .twofactor import services as two_factor
+
+    email = email.strip().lower()
+    ip = client_ip(request)
+    two_factor.pending_sign_in_clear(request)
+    throttle.sign_in_attempt_check(email=email, ip=ip)
+    user = authenticate(request, username=email, password=password)
     tenant = request.tenant
-    if user is None:
+    if user is None or (
+        not tenant.is_public
+        and not Membership.objects.filter(user=user, tenant=tenant, is_active=True).exists()
+    ):
+        # A right password without membership counts too: otherwise the missing delay would
+        # tell a guesser the password was right.
+        _sign_in_failure_audit(tenant=tenant, email=email)
+        throttle.sign_in_failure_record(email=email, ip=ip, factor=throttle.Factor.PASSWORD)
         raise ValidationError(SIGN_IN_FAILED)
-    if not tenant.is_public and not Membership.objects.filter(
-        user=user, tenant=tenant, is_active=True
-    ).exists():
-        raise ValidationError(SIGN_IN_FAILED)
-    session_sign_in(request=request, user=user)
+    if two_factor.user_has_2fa(user):
+        two_factor.pending_sign_in_start(request=request, user=user)
+        return user
+    with transaction.atomic():
+        throttle.sign_in_success_record(email=email, ip=ip)
+        session_sign_in(request=request, user=user)
+        audit_event_record(
+            event_type=Event.SIGN_IN_SUCCEEDED,
+            actor=user,
+            target=user,
+            data={"method": "password"},
+        )
     return user
+
+
+def _sign_in_failure_audit(*, tenant: Tenant, email: str) -> None:
+    """Record a failed sign-in in the stream of the host it was tried on.
+
+    The event never says why it failed: an owner reading it must not learn whether some email
+    has an account elsewhere on the platform. It names the target only when the email belongs
+    to a member of this workspace, which the owner knows anyway. The same query runs on every
+    failure, so its timing tells the visitor nothing either.
+    """
+    member = None
+    if not tenant.is_public:
+        member = User.objects.filter(
+            email=email, memberships__tenant=tenant, memberships__is_active=True
+        ).first()
+    with transaction.atomic():
+        audit_event_record(
+            event_type=Event.SIGN_IN_FAILED,
+            outcome=Outcome.FAILURE,
+            actor=None,
+            actor_kind=ActorKind.ANONYMOUS,
+            target=member,
+            data={"email": email[:254]},
+        )
+
+
+def session_sign_out(*, request) -> None:
+    """Record the sign-out (naming who leaves) and end the session."""
+    with transaction.atomic():
+        if request.user.is_authenticated:
+            audit_event_record(event_type=Event.SIGNED_OUT, target=request.user)
+        sessions.session_track_forget(session_key=request.session.session_key)
+        logout(request)
 
 
 def workspaces_for_email(*, email: str) -> list[Tenant]:
@@ -135,3 +267,84 @@ def workspaces_for_email(*, email: str) -> list[Tenant]:
             state__in=[Tenant.State.ACTIVE, Tenant.State.CANCELLED],
         ).order_by("name")
     )
+
+
+# --- Ending sessions. Revoking is deleting the tracking row: the gate signs the cookie out on
+# its next request (see accounts.sessions).
+
+
+class SessionEndReason:
+    """Why sessions were ended (the ``reason`` in the audit data). Callers may pass their own
+    short snake_case string when none of these fits."""
+
+    # Reason names, not secrets (S105 sees "password" in the names).
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105
+    PASSWORD_RESET = "password_reset"  # noqa: S105
+    TEMPORARY_PASSWORD_SET = "temporary_password_set"  # noqa: S105
+    SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"
+    MEMBER_REMOVED = "member_removed"
+    ROLE_CHANGED = "role_changed"
+
+
+def user_sessions_end(
+    *,
+    user: User,
+    tenant: Tenant | None = None,
+    except_session_key: str | None = None,
+    reason: str,
+) -> int:
+    """End ``user``'s sessions - in every workspace, or only ``tenant``'s - except the one whose
+    Django session key is ``except_session_key`` (the caller's own, to stay signed in).
+
+    Returns how many were ended. Each affected workspace's stream gets one SESSIONS_ENDED event
+    (target: the user; data: reason and count); nothing is recorded when nothing was ended.
+    Runs in the caller's transaction when there is one (so a rolled-back removal ends
+    nothing). The ended cookies are refused by the gate from their next request on.
+    """
+    with transaction.atomic():
+        rows = UserSession.objects.filter(user=user)
+        if tenant is not None:
+            rows = rows.filter(tenant=tenant)
+        if except_session_key:
+            rows = rows.exclude(key_digest=sessions.session_key_digest(except_session_key))
+        ended = list(rows.select_for_update().values_list("pk", "tenant_id"))
+        UserSession.objects.filter(pk__in=[pk for pk, _ in ended]).delete()
+        per_workspace = Counter(tenant_id for _, tenant_id in ended)
+        workspaces = Tenant.objects.in_bulk(list(per_workspace))
+        for tenant_id, count in sorted(per_workspace.items()):
+            audit_event_record(
+                event_type=Event.SESSIONS_ENDED,
+                stream=workspaces[tenant_id],
+                target=user,
+                data={"reason": reason, "count": count},
+            )
+    return len(ended)
+
+
+def user_session_revoke(*, request, user_session: UserSession) -> None:
+    """The member ends one of their own sessions in this workspace (``user_session`` comes
+    from ``selectors.user_session_get``, which already narrowed it to them). Revoking the
+    current session signs this request out too."""
+    current = request.session.session_key
+    is_current = bool(current) and (user_session.key_digest == sessions.session_key_digest(current))
+    with transaction.atomic():
+        audit_event_record(
+            event_type=Event.SESSION_REVOKED,
+            target=request.user,
+            data={
+                "device": sessions.device_label(user_session.user_agent),
+                "ip": user_session.ip or "",
+                "current": is_current,
+            },
+        )
+        user_session.delete()
+        if is_current:
+            logout(request)
+
+
+def user_sign_out_everywhere(*, request) -> int:
+    """End every session of the signed-in user, in every workspace, this one included."""
+    with transaction.atomic():
+        count = user_sessions_end(user=request.user, reason=SessionEndReason.SIGNED_OUT_EVERYWHERE)
+        logout(request)
+    return count

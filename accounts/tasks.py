@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template
 
 from tenants.selectors import public_url, workspace_url
 from tenants.tasks import TenantTask
@@ -13,10 +14,16 @@ from tenants.tasks import TenantTask
 from .models import User
 
 
+def _render_plain_text(name: str, context: dict) -> str:
+    # Plain-text mail is not HTML: escaping would turn "O'Brien" into "O&#x27;Brien".
+    template = get_template(name).template  # type: ignore[attr-defined]  # Django backend
+    return template.render(Context(context, autoescape=False))
+
+
 def send_templated_email(*, to: str, template: str, context: dict) -> None:
-    """Render ``emails/<template>.txt`` (and .html when present) and send it."""
-    subject = render_to_string(f"emails/{template}.subject.txt", context).strip()
-    body = render_to_string(f"emails/{template}.txt", context)
+    """Render ``emails/<template>.subject.txt`` and ``.txt`` (plain text, unescaped), send it."""
+    subject = " ".join(_render_plain_text(f"emails/{template}.subject.txt", context).split())
+    body = _render_plain_text(f"emails/{template}.txt", context)
     message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
     message.send()
 
@@ -46,4 +53,64 @@ def send_workspace_list_email(*, email: str, workspace_ids: list[int]) -> None:
         to=email,
         template="workspace_list",
         context={"workspaces": workspaces, "signup_url": public_url("/signup/")},
+    )
+
+
+@shared_task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=30)
+def send_password_reset_email(self, *, tenant_schema: str, user_id: int, token: str) -> None:
+    """The reset link for the workspace host it was asked on (the token exists only here and in
+    the email; the database holds its digest)."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return
+    from .passwords import PASSWORD_RESET_SECONDS
+
+    send_templated_email(
+        to=user.email,
+        template="password_reset",
+        context={
+            "user": user,
+            "workspace": self.tenant,
+            "url": workspace_url(self.tenant, f"/accounts/password-reset/link/{token}/"),
+            "minutes": PASSWORD_RESET_SECONDS // 60,
+        },
+    )
+
+
+def _security_notice_context(user: User, workspace_id: int | None) -> dict:
+    from tenants.models import Tenant
+
+    workspace = Tenant.objects.filter(pk=workspace_id).first() if workspace_id else None
+    return {
+        "user": user,
+        "workspace": workspace,
+        "reset_url": workspace_url(workspace, "/accounts/password-reset/")
+        if workspace
+        else public_url("/find-workspaces/"),
+    }
+
+
+@shared_task
+def send_password_changed_email(*, user_id: int, workspace_id: int | None) -> None:
+    """Security notice: the password was changed (or reset); reads public tables only."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    send_templated_email(
+        to=user.email,
+        template="password_changed",
+        context=_security_notice_context(user, workspace_id),
+    )
+
+
+@shared_task
+def send_account_locked_email(*, user_id: int, workspace_id: int | None) -> None:
+    """Security notice: too many failed sign-ins locked the account until a password reset."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    send_templated_email(
+        to=user.email,
+        template="account_locked",
+        context=_security_notice_context(user, workspace_id),
     )

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 
-PASSWORD_TOO_LONG = "Use at most %(max_length)d characters."
+PASSWORD_TOO_LONG = "Use at most %(max_length)d characters."  # noqa: S105 - a message
 
 
 class MaximumLengthValidator:

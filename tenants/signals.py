@@ -21,4 +21,9 @@ def _tenant_changed(sender, instance: Tenant, **kwargs) -> None:
     hostnames = list(Domain.objects.filter(tenant_id=instance.pk).values_list("domain", flat=True))
     for hostname in hostnames:
         tenant_host_cache_forget(hostname)
-    transaction.on_commit(lambda: [tenant_host_cache_forget(h) for h in hostnames])
+
+    def forget_all() -> None:
+        for hostname in hostnames:
+            tenant_host_cache_forget(hostname)
+
+    transaction.on_commit(forget_all)

@@ -2,13 +2,17 @@
 
 Invariant: a TenantTask is called with ``tenant_schema=...``; before the body runs, the
 connection is switched to that tenant (and back to public afterwards), so a task can never
-run against whatever schema a previous task left behind.
+run against whatever schema a previous task left behind. Afterwards the connection goes back
+to the tenant that was active before (public for a worker; the calling request's tenant when
+the task runs eagerly inside it).
 """
 
 from __future__ import annotations
 
 from celery import Task
 from django.db import connection
+
+from audit.context import ActorKind, audit_context
 
 
 class TenantTask(Task):
@@ -17,11 +21,21 @@ class TenantTask(Task):
     def __call__(self, *args, tenant_schema: str, **kwargs):
         from .models import Tenant
 
+        previous = getattr(connection, "tenant", None)
         connection.set_schema_to_public()
         tenant = Tenant.objects.get(schema_name=tenant_schema)
         self.tenant = tenant
         connection.set_tenant(tenant)
+        # Audit events a task writes are the system's, whatever request queued it (eager
+        # tasks run inside that request); the task id stands in for a request id.
+        system = {"actor_kind": ActorKind.SYSTEM, "actor": None, "on_behalf_of": None}
         try:
-            return super().__call__(*args, tenant_schema=tenant_schema, **kwargs)
+            with audit_context(
+                **system, ip="", user_agent="", request=None, request_id=self.request.id or ""
+            ):
+                return super().__call__(*args, tenant_schema=tenant_schema, **kwargs)
         finally:
-            connection.set_schema_to_public()
+            if previous is not None and getattr(previous, "schema_name", "public") != "public":
+                connection.set_tenant(previous)
+            else:
+                connection.set_schema_to_public()

@@ -5,12 +5,22 @@ from __future__ import annotations
 from django.db import connection
 
 from accounts.models import User
+from audit.events import Event
+from audit.services import audit_event_record
+from exports.tests.seed import seed_export_jobs
 from rbac.models import Membership
 from rbac.roles import CUSTOMER_ROLES, Role
+from rbac.tests.seed import seed_invitations
+from shop.tests.seed import seed_shop_records
+from support.tests.seed import seed_support_grants
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 
 SEED_HOOKS: list = []
+SEED_HOOKS.append(seed_shop_records)  # companies, customer members, quotes... per workspace
+SEED_HOOKS.append(seed_export_jobs)  # one finished export per workspace (after the records)
+SEED_HOOKS.append(seed_invitations)  # open invitations (staff and company) per workspace
+SEED_HOOKS.append(seed_support_grants)  # one support grant that has already run out
 
 
 def seed_workspaces(slugs, *, password: str) -> None:
@@ -25,6 +35,14 @@ def seed_workspaces(slugs, *, password: str) -> None:
                 full_name=f"{slug.capitalize()} {role.label}",
             )
             Membership.objects.create(user=user, tenant=tenant, role=role)
+            # What membership_add will record; seeds bypass services, so say it here.
+            audit_event_record(
+                event_type=Event.MEMBER_ADDED,
+                stream=tenant,
+                actor=None,
+                target=user,
+                data={"role": role.value},
+            )
         for hook in SEED_HOOKS:
             hook(tenant, password=password)
         connection.set_schema_to_public()

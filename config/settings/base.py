@@ -61,6 +61,9 @@ SHARED_APPS = [
     "accounts",
     "rbac",
     "audit",
+    # django-auditlog's machinery (receivers, registry); its LogEntry is swapped for
+    # audit.AuditEvent and its migrations are switched off below, so it owns no table.
+    "auditlog",
     "support",
 ]
 TENANT_APPS = [
@@ -69,9 +72,11 @@ TENANT_APPS = [
     "shop",
     "exports",
 ]
-INSTALLED_APPS = ["tenants"] + [app for app in SHARED_APPS if app != "tenants"] + [
-    app for app in TENANT_APPS if app not in SHARED_APPS
-]
+INSTALLED_APPS = (
+    ["tenants"]
+    + [app for app in SHARED_APPS if app != "tenants"]
+    + [app for app in TENANT_APPS if app not in SHARED_APPS]
+)
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
@@ -93,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.WorkspaceGateMiddleware",
@@ -109,12 +115,23 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.workspace",
+                "support.context_processors.support",
             ],
         },
     }
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+
+# --- Audit stream (audit/): django-auditlog writes its field-level entries into our model.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEvent"
+AUDITLOG_STORE_JSON_CHANGES = True  # before/after keep their JSON types (null stays null)
+MIGRATION_MODULES = {"auditlog": None}  # the swapped-out auditlog.LogEntry gets no table
+# How many reverse proxies of ours sit in front of the app; 0 = trust only REMOTE_ADDR.
+AUDIT_TRUSTED_PROXY_COUNT = env("AUDIT_TRUSTED_PROXY_COUNT", 0, int)
+AUDIT_PAGE_SIZE = 50
+AUDIT_DEFAULT_DAYS = 90
+AUDIT_EXPORT_CHUNK_SIZE = 2000  # rows fetched per server-side cursor round trip
 
 # --- Accounts
 AUTH_USER_MODEL = "accounts.User"
@@ -135,6 +152,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ARGON2_TIME_COST = env("ARGON2_TIME_COST", 3, int)
 ARGON2_MEMORY_COST_KIB = env("ARGON2_MEMORY_COST_KIB", 65536, int)
 LOGIN_URL = "accounts:sign-in"
+# Fernet keys that encrypt TOTP seeds at rest (accounts.twofactor.crypto): comma-separated,
+# newest first. New seeds use the first; every listed key still decrypts, so a key rotates by
+# prepending its successor (then `manage.py totp_keys_rotate` and dropping the old one).
+TOTP_ENCRYPTION_KEYS = env("TOTP_ENCRYPTION_KEYS", cast=list)
 
 # Host-only cookies: no SESSION_COOKIE_DOMAIN, so a session at acme. is worthless at globex.
 SESSION_COOKIE_DOMAIN = None
@@ -176,13 +197,38 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", False, bool)
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Support access grants that ran out: audited and emailed once (support/tasks.py).
+    "support-grants-expire": {
+        "task": "support.tasks.support_grants_expire",
+        "schedule": 5 * 60,
+    },
+    # Workspace exports (exports/tasks.py): each sweep walks every workspace itself.
+    "exports-expire-archives": {
+        "task": "exports.tasks.exports_expire_archives",
+        "schedule": 60 * 60,
+    },
+    "exports-recover-stalled": {
+        "task": "exports.tasks.exports_recover_stalled",
+        "schedule": 2 * 60,
+    },
+}
 
 # --- Files: private by default; S3-compatible when a bucket is configured.
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / ".local" / "private")))
 FILE_UPLOAD_MAX_BYTES = env("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, int)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SIGNED_FILE_URL_SECONDS = 60
+# --- Workspace exports (exports/): archives in STORAGES["private"] under <schema>/exports/.
+EXPORT_ARCHIVE_DAYS = 7  # an archive is deleted this long after it was made
+EXPORT_CHUNK_SIZE = env("EXPORT_CHUNK_SIZE", 2000, int)  # rows per server-side cursor fetch
+EXPORT_MAX_ATTEMPTS = 3  # builds (interrupted or failed) before a job is marked failed
+EXPORT_RETRY_DELAY_SECONDS = 60
+EXPORT_MAX_RUNTIME_SECONDS = env("EXPORT_MAX_RUNTIME_SECONDS", 6 * 60 * 60, int)
+EXPORT_REQUEUE_QUEUED_AFTER_SECONDS = 15 * 60  # a queued job nobody picked up is sent again
+EXPORT_EMAIL_LINK_SECONDS = 24 * 60 * 60  # the link in the "export ready" email
+EXPORT_PAGE_LINK_SECONDS = 60  # a link minted by the Download button, followed at once
+EXPORT_TEMP_DIR = env("EXPORT_TEMP_DIR", None)  # local scratch space; None = the system's
 if is_set("S3_BUCKET"):
     _private_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",

@@ -4,7 +4,7 @@ from config import embedded
 
 embedded.export_service_urls()
 
-from config.env import env
+from config.env import env  # noqa: E402
 
 from .base import *  # noqa: E402, F403
 

@@ -4,7 +4,7 @@ from config import embedded
 
 embedded.export_service_urls()
 
-import os
+import os  # noqa: E402
 
 from .base import *  # noqa: E402, F403
 

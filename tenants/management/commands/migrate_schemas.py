@@ -13,7 +13,10 @@ class Command(TenantsMigrateCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument(
-            "--no-template", action="store_false", dest="migrate_template", default=True,
+            "--no-template",
+            action="store_false",
+            dest="migrate_template",
+            default=True,
             help="Do not migrate the template schema (used internally while provisioning).",
         )
 

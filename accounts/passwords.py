@@ -1,0 +1,293 @@
+"""Password writes: change, reset by email, and an admin's temporary password.
+
+Invariant: every function takes keyword-only arguments, runs in one transaction, records its
+audit events in it (the workspace stream of the host it happened on and, for changes to the
+account itself, the platform stream), and sends email only after commit. A password change
+of any kind ends the user's other sessions and spends outstanding reset links. A reset never
+signs anyone in: afterwards the user signs in normally, second factor and all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.password_validation import validate_password
+from django.core.cache import caches
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.context import ActorKind, client_ip
+from audit.events import Event
+from audit.models import Outcome
+from audit.services import PLATFORM_STREAM, audit_event_record
+from rbac.capabilities import MEMBERS_MANAGE, require
+from rbac.models import Membership
+
+from . import sessions, throttle
+from .models import PasswordResetToken, User
+from .services import SessionEndReason, user_sessions_end
+
+PASSWORD_RESET_SECONDS = 60 * 60
+# Reset requests: per typed email and per client address, in a fixed window.
+PASSWORD_RESET_PER_EMAIL = 3
+PASSWORD_RESET_PER_IP = 10
+PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
+
+# Messages users see (S105 sees "PASSWORD" in the names; these are not secrets).
+CURRENT_PASSWORD_WRONG = "Your current password is not correct."  # noqa: S105
+PASSWORD_RESET_LINK_INVALID = (
+    "This password reset link is invalid, has already been used or has expired. "  # noqa: S105
+    "Please ask for a new one."
+)
+PASSWORD_RESET_THROTTLED_MESSAGE = (
+    "Too many password reset requests. Please wait a while and try again."  # noqa: S105
+)
+TEMPORARY_PASSWORD_NOT_ALLOWED = (
+    "A temporary password can only be set for an account that belongs to this workspace "  # noqa: S105
+    "alone."
+)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _password_validate(password: str, user: User, field: str) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({field: error.error_list}) from error
+
+
+def _current_workspace_member(user: User) -> bool:
+    return Membership.objects.filter(
+        user=user, tenant__schema_name=connection.schema_name, is_active=True
+    ).exists()
+
+
+def _account_event(*, event_type: Event, user: User, data: dict | None = None) -> None:
+    """An account-level event: platform stream always; this workspace's stream when the user
+    is one of its members (the owner may see what happens to their members' accounts)."""
+    audit_event_record(event_type=event_type, stream=PLATFORM_STREAM, target=user, data=data)
+    if connection.schema_name != "public" and _current_workspace_member(user):
+        audit_event_record(event_type=event_type, target=user, data=data)
+
+
+def _reset_links_spend(*, user: User, now) -> None:
+    PasswordResetToken.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
+
+
+def _workspace_id() -> int | None:
+    from tenants.models import Tenant
+
+    return (
+        Tenant.objects.filter(schema_name=connection.schema_name)
+        .exclude(schema_name="public")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _password_changed_email(user: User) -> None:
+    from .tasks import send_password_changed_email
+
+    user_id, workspace_id = user.pk, _workspace_id()
+    transaction.on_commit(
+        lambda: send_password_changed_email.delay(user_id=user_id, workspace_id=workspace_id)
+    )
+
+
+# --- Change (signed in)
+
+
+def password_change(*, request, current_password: str, new_password: str) -> None:
+    """The signed-in user changes their password.
+
+    Proves the current password under the same guessing defence as sign-in (raises
+    ``throttle.Throttled``), validates the new one, gives this session a new key, ends every
+    other session of the user, clears ``must_change_password``, and emails a notice.
+    """
+    user: User = request.user
+    ip = client_ip(request)
+    throttle.sign_in_attempt_check(email=user.email, ip=ip)
+    if not user.check_password(current_password):
+        throttle.sign_in_failure_record(email=user.email, ip=ip, factor=throttle.Factor.PASSWORD)
+        raise ValidationError({"current_password": CURRENT_PASSWORD_WRONG})
+    _password_validate(new_password, user, "new_password")
+    with transaction.atomic():
+        throttle.sign_in_success_record(email=user.email, ip=ip)
+        was_required = user.must_change_password
+        user.set_password(new_password)
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
+        _reset_links_spend(user=user, now=timezone.now())
+        old_key = request.session.session_key
+        update_session_auth_hash(request, user)  # new session key, still signed in
+        sessions.session_track_rekey(old_key=old_key, new_key=request.session.session_key)
+        user_sessions_end(
+            user=user,
+            except_session_key=request.session.session_key,
+            reason=SessionEndReason.PASSWORD_CHANGED,
+        )
+        _account_event(
+            event_type=Event.PASSWORD_CHANGED,
+            user=user,
+            data={"required": was_required},
+        )
+        _password_changed_email(user)
+
+
+# --- Reset by email (anonymous, on a workspace host)
+
+
+def _reset_rate_limit(*, email: str, ip: str) -> None:
+    cache = caches["platform"]
+    counted = []
+    for kind, value, limit in (
+        ("email", email, PASSWORD_RESET_PER_EMAIL),
+        ("ip", throttle.ip_bucket(ip), PASSWORD_RESET_PER_IP),
+    ):
+        key = f"password-reset:{kind}:{throttle.key_id(kind, value)}"
+        cache.add(key, 0, PASSWORD_RESET_WINDOW_SECONDS)
+        try:
+            counted.append(cache.incr(key) > limit)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, PASSWORD_RESET_WINDOW_SECONDS)
+            counted.append(False)
+    if any(counted):
+        with transaction.atomic():
+            audit_event_record(
+                event_type=Event.PASSWORD_RESET_THROTTLED,
+                outcome=Outcome.FAILURE,
+                actor=None,
+                actor_kind=ActorKind.ANONYMOUS,
+                data={"email": email[:254]},
+            )
+        raise throttle.Throttled(PASSWORD_RESET_WINDOW_SECONDS, PASSWORD_RESET_THROTTLED_MESSAGE)
+
+
+def password_reset_request(*, request, email: str) -> None:
+    """Email a single-use reset link if ``email`` belongs to an active member of this workspace.
+
+    Answers the same way either way (the caller shows one message); the only difference is a
+    row and an email after commit. Rate-limited per email and per address, also the same way
+    for unknown emails (raises ``throttle.Throttled``). Earlier unused links are spent.
+    """
+    from .tasks import send_password_reset_email
+
+    email = throttle.email_normalise(email)
+    tenant = request.tenant
+    _reset_rate_limit(email=email, ip=client_ip(request))
+    user = User.objects.filter(
+        email=email, is_active=True, memberships__tenant=tenant, memberships__is_active=True
+    ).first()
+    with transaction.atomic():
+        audit_event_record(
+            event_type=Event.PASSWORD_RESET_REQUESTED,
+            actor=None,
+            actor_kind=ActorKind.ANONYMOUS,
+            target=user,
+            data={"email": email[:254]},
+        )
+        if user is None:
+            return
+        now = timezone.now()
+        _reset_links_spend(user=user, now=now)
+        token = secrets.token_urlsafe(32)
+        PasswordResetToken.objects.create(
+            token_digest=_digest(token),
+            user=user,
+            tenant=tenant,
+            created_at=now,
+            expires_at=now + timedelta(seconds=PASSWORD_RESET_SECONDS),
+        )
+        user_id, tenant_schema = user.pk, tenant.schema_name
+        transaction.on_commit(
+            lambda: send_password_reset_email.delay(
+                tenant_schema=tenant_schema, user_id=user_id, token=token
+            )
+        )
+
+
+def password_reset_token_get(*, tenant, token: str, lock: bool = False) -> PasswordResetToken:
+    """The live reset link ``token`` names on ``tenant``'s host, or ValidationError with the one
+    message for missing, used, expired, or no longer a member."""
+    tokens = PasswordResetToken.objects.select_related("user")
+    if lock:
+        tokens = tokens.select_for_update()
+    found = tokens.filter(token_digest=_digest(token or ""), tenant=tenant).first()
+    if (
+        found is None
+        or found.used_at is not None
+        or found.expires_at <= timezone.now()
+        or not found.user.is_active
+        or not Membership.objects.filter(user=found.user, tenant=tenant, is_active=True).exists()
+    ):
+        raise ValidationError(PASSWORD_RESET_LINK_INVALID, code="invalid_link")
+    return found
+
+
+def password_reset_complete(*, request, token: str, new_password: str) -> User:
+    """Spend the link and set the new password; unlocks the account, ends every session of the
+    user (and signs this request out), emails a notice. Does not sign in."""
+    with transaction.atomic():
+        link = password_reset_token_get(tenant=request.tenant, token=token, lock=True)
+        user = User.objects.select_for_update().get(pk=link.user_id)
+        _password_validate(new_password, user, "new_password")
+        now = timezone.now()
+        was_locked = user.locked_at is not None
+        user.set_password(new_password)
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
+        _reset_links_spend(user=user, now=now)
+        throttle.sign_in_lock_clear(user=user)
+        user_sessions_end(user=user, reason=SessionEndReason.PASSWORD_RESET)
+        if request.user.is_authenticated:
+            logout(request)
+        _account_event(
+            event_type=Event.PASSWORD_RESET_COMPLETED, user=user, data={"unlocked": was_locked}
+        )
+        _password_changed_email(user)
+    return user
+
+
+# --- Temporary password (an admin, for a member they created)
+
+
+def password_temporary_set(*, actor: Membership, user: User, password: str) -> None:
+    """An admin sets a temporary password for ``user``, a member of the admin's workspace only.
+
+    ``actor`` is the admin's Membership (needs ``members:manage``). Refused for an account
+    that belongs to any other workspace: a global account's password is not one workspace's
+    to choose. When the workspace requires it (``first_sign_in_password_change``), the user
+    must choose their own password before reaching anything. Ends the user's sessions.
+    """
+    require(actor, MEMBERS_MANAGE)
+    tenant = actor.tenant
+    memberships = Membership.objects.filter(user=user)
+    if (
+        not memberships.filter(tenant=tenant).exists()
+        or memberships.exclude(tenant=tenant).exists()
+    ):
+        raise ValidationError(TEMPORARY_PASSWORD_NOT_ALLOWED)
+    _password_validate(password, user, "password")
+    with transaction.atomic():
+        user.set_password(password)
+        user.must_change_password = tenant.first_sign_in_password_change
+        user.save(update_fields=["password", "must_change_password"])
+        _reset_links_spend(user=user, now=timezone.now())
+        user_sessions_end(user=user, reason=SessionEndReason.TEMPORARY_PASSWORD_SET)
+        data = {"must_change": user.must_change_password}
+        audit_event_record(
+            event_type=Event.PASSWORD_TEMPORARY_SET,
+            stream=PLATFORM_STREAM,
+            target=user,
+            data=data,
+        )
+        audit_event_record(
+            event_type=Event.PASSWORD_TEMPORARY_SET, stream=tenant, target=user, data=data
+        )

@@ -1,0 +1,77 @@
+"""The welcome email leaves only after the sign-up transaction commits."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.db import transaction
+
+from accounts.services import workspace_sign_up
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+SIGN_UP = {
+    "email": "Wile@Initech.example",
+    "password": "a long passphrase for initech",
+    "full_name": "Wile Coyote",
+    "workspace_name": "Initech Signs",
+    "slug": "initech",
+}
+
+
+def test_welcome_email_is_sent_after_sign_up_commits_not_before(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        workspace_sign_up(**SIGN_UP)
+    assert mail.outbox == []  # inside the transaction nothing has left yet
+
+    assert callbacks  # the welcome email waits among the on-commit callbacks
+    for callback in callbacks:
+        callback()
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["wile@initech.example"]
+    assert message.subject == "Welcome to Initech Signs on Shopsafe"
+    assert "http://initech.localhost:8000/" in message.body
+
+
+def test_no_welcome_email_when_sign_up_is_rolled_back(django_capture_on_commit_callbacks):
+    def sign_up_then_fail_later_in_the_request():
+        with transaction.atomic():
+            workspace_sign_up(**SIGN_UP)
+            raise RuntimeError("a later step of the request failed")
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        sign_up_then_fail_later_in_the_request()
+
+    assert callbacks == []
+    assert mail.outbox == []
+    assert not Tenant.objects.filter(slug="initech").exists()
+
+
+def test_plain_text_emails_are_not_html_escaped(mailoutbox):
+    from accounts.tasks import send_templated_email
+
+    class Person:
+        email = "obrien@example.com"
+
+        def get_short_name(self):
+            return "Seán O'Brien & <Co>"
+
+    send_templated_email(
+        to="obrien@example.com",
+        template="welcome",
+        context={
+            "user": Person(),
+            "workspace": {"name": "O'Brien Signs"},
+            "url": "http://x/?a=1&b=2",
+        },
+    )
+    body = mailoutbox[0].body
+    assert "Seán O'Brien & <Co>" in body
+    assert "http://x/?a=1&b=2" in body
+    assert mailoutbox[0].subject == "Welcome to O'Brien Signs on Shopsafe"

@@ -1,0 +1,384 @@
+"""Two-factor pages: the member's own (set up, recovery codes, remove), the second sign-in
+step, and the workspace's "require 2FA" switch.
+
+Every view declares its capability; the sign-in step is PUBLIC because whoever is on it is
+not signed in yet (the half-signed-in state grants nothing). Pages that show a seed or
+recovery codes are never cached.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import segno
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts.throttle import Throttled
+from rbac.capabilities import PROFILE_MANAGE, PUBLIC, SETTINGS_SECURITY
+from rbac.decorators import require_capability
+from rbac.models import Membership
+
+from . import services
+from .action_codes import Action
+from .forms import (
+    EnrollmentConfirmForm,
+    ReauthenticateForm,
+    RecoveryCodeForm,
+    TotpCodeForm,
+)
+from .recovery import RECOVERY_CODE_COUNT
+from .selectors import recovery_codes_remaining, user_has_2fa, users_with_2fa
+from .stepup import action_confirmation_step
+
+GET_POST = ["GET", "POST"]
+
+TWO_FACTOR_ALREADY_ON = "Two-factor authentication is already on."
+TWO_FACTOR_REMOVED = "Two-factor authentication has been turned off for your account."
+REQUIREMENT_ON = (
+    "Two-factor authentication is now required. Members without it will set it up at their "
+    "next sign-in."
+)
+REQUIREMENT_OFF = "Two-factor authentication is no longer required in this workspace."
+REQUIREMENT_ALREADY = "Nothing changed: the setting already had that value."
+SIGNED_OUT_EVERYONE = (
+    "{count} session(s) ended. Everyone else signs in again, under the current requirement."
+)
+
+
+def _safe_next(request, default: str = "/") -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or default
+    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
+        return candidate
+    return default
+
+
+def _throttled(request, template: str, context: dict, error: Throttled) -> HttpResponse:
+    context["form"].add_error(None, error.message)
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
+def _status(form) -> int:
+    return 400 if form.is_bound and form.errors else 200
+
+
+def _qr_svg(uri: str) -> str:
+    return segno.make(uri, error="m").svg_inline(
+        scale=5, border=2, title="QR code for your authenticator app", dark="#111827"
+    )
+
+
+def _recovery_codes_page(request, *, codes: list[str], continue_url: str, reason: str):
+    text = "\n".join(
+        [
+            f"Shopsafe recovery codes for {request.user.email}",
+            "",
+            *codes,
+            "",
+            "Each code works once. Generating new codes makes these stop working.",
+        ]
+    )
+    return render(
+        request,
+        "accounts/twofactor/recovery_codes.html",
+        {
+            "codes": codes,
+            "download_href": "data:text/plain;charset=utf-8," + quote(text + "\n"),
+            "download_name": f"shopsafe-recovery-codes-{request.tenant.slug}.txt",
+            "continue_url": continue_url,
+            "reason": reason,
+        },
+    )
+
+
+# --- The member's own two-factor settings
+
+
+@require_capability(PROFILE_MANAGE)
+@require_http_methods(["GET"])
+@never_cache
+def overview(request):
+    enabled = user_has_2fa(request.user)
+    return render(
+        request,
+        "accounts/twofactor/overview.html",
+        {
+            "enabled": enabled,
+            "remaining": recovery_codes_remaining(request.user) if enabled else 0,
+            "total": RECOVERY_CODE_COUNT,
+            "required": request.tenant.require_2fa,
+        },
+    )
+
+
+@require_capability(PROFILE_MANAGE)
+@require_http_methods(GET_POST)
+@never_cache
+def setup(request):
+    """Scan, then confirm with a first code; the response shows the recovery codes once."""
+    if user_has_2fa(request.user):
+        messages.info(request, TWO_FACTOR_ALREADY_ON)
+        return redirect("accounts:two-factor")
+    forced = services.two_factor_enrollment_required(request)
+    password_needed = not services.session_is_recent(request)
+    form = EnrollmentConfirmForm(request.POST or None, password_needed=password_needed)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.totp_enrollment_confirm(
+                request=request,
+                code=form.cleaned_data["code"],
+                current_password=form.cleaned_data.get("current_password"),
+            )
+        except Throttled as error:
+            enrollment = services.totp_enrollment_start(user=request.user)
+            return _throttled(
+                request,
+                "accounts/twofactor/setup.html",
+                _setup_context(request, form, enrollment, forced),
+                error,
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return _recovery_codes_page(
+                request,
+                codes=codes,
+                continue_url=_safe_next(request, "/" if forced else reverse("accounts:two-factor")),
+                reason="enabled",
+            )
+    enrollment = services.totp_enrollment_start(user=request.user)
+    return render(
+        request,
+        "accounts/twofactor/setup.html",
+        _setup_context(request, form, enrollment, forced),
+        status=_status(form),
+    )
+
+
+def _setup_context(request, form, enrollment, forced: bool) -> dict:
+    return {
+        "form": form,
+        "qr_svg": _qr_svg(enrollment.provisioning_uri),
+        "manual_key": enrollment.manual_key,
+        "forced": forced,
+        "next": _safe_next(request, ""),
+    }
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@require_capability(PROFILE_MANAGE)
+@require_http_methods(GET_POST)
+@never_cache
+def recovery_codes_regenerate(request):
+    if not user_has_2fa(request.user):
+        return redirect("accounts:two-factor")
+    form = ReauthenticateForm(request.POST or None)
+    context = {"form": form}
+    template = "accounts/twofactor/recovery_codes_regenerate.html"
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.recovery_codes_regenerate(
+                request=request,
+                current_password=form.cleaned_data["current_password"],
+                code=form.cleaned_data["code"],
+            )
+        except Throttled as error:
+            return _throttled(request, template, context, error)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return _recovery_codes_page(
+                request,
+                codes=codes,
+                continue_url=reverse("accounts:two-factor"),
+                reason="regenerated",
+            )
+    return render(request, template, context, status=_status(form))
+
+
+@require_capability(PROFILE_MANAGE)
+@require_http_methods(GET_POST)
+@never_cache
+def disable(request):
+    if not user_has_2fa(request.user):
+        return redirect("accounts:two-factor")
+    form = ReauthenticateForm(request.POST or None)
+    context = {"form": form, "required": request.tenant.require_2fa}
+    template = "accounts/twofactor/disable.html"
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.two_factor_disable(
+                request=request,
+                current_password=form.cleaned_data["current_password"],
+                code=form.cleaned_data["code"],
+            )
+        except Throttled as error:
+            return _throttled(request, template, context, error)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, TWO_FACTOR_REMOVED)
+            return redirect("accounts:two-factor")
+    return render(request, template, context, status=_status(form))
+
+
+for _view in (overview, setup, recovery_codes_regenerate, disable):
+    _view.allowed_when_cancelled = True
+# Enrolling is the one thing a member who must enroll can do (besides signing out).
+setup.allowed_during_two_factor_enrollment = True
+
+
+# --- The second step of sign-in (the visitor is not signed in yet)
+
+
+def _second_factor_step(request, *, method: str, form_class, template: str):
+    pending = services.pending_sign_in_get(request)
+    if pending is None:
+        messages.error(request, services.PENDING_EXPIRED)
+        return redirect("accounts:sign-in")
+    form = form_class(request.POST or None)
+    context = {"form": form, "next": _safe_next(request, ""), "email": pending.user.email}
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.second_factor_sign_in(
+                request=request, code=form.cleaned_data["code"], method=method
+            )
+        except Throttled as error:
+            return _throttled(request, template, context, error)
+        except ValidationError as error:
+            if error.code == "restart":
+                messages.error(request, error.messages[0])
+                return redirect("accounts:sign-in")
+            form.add_error("code", error.messages[0])
+        else:
+            if result.new_recovery_codes:
+                return _recovery_codes_page(
+                    request,
+                    codes=result.new_recovery_codes,
+                    continue_url=_safe_next(request),
+                    reason="rotated",
+                )
+            return HttpResponseRedirect(_safe_next(request))
+    return render(request, template, context, status=_status(form))
+
+
+@require_capability(PUBLIC)
+@require_http_methods(GET_POST)
+@never_cache
+def verify(request):
+    return _second_factor_step(
+        request,
+        method=services.Method.TOTP,
+        form_class=TotpCodeForm,
+        template="accounts/twofactor/verify.html",
+    )
+
+
+@require_capability(PUBLIC)
+@require_http_methods(GET_POST)
+@never_cache
+def verify_recovery(request):
+    return _second_factor_step(
+        request,
+        method=services.Method.RECOVERY_CODE,
+        form_class=RecoveryCodeForm,
+        template="accounts/twofactor/verify_recovery.html",
+    )
+
+
+verify.allowed_when_cancelled = True
+verify_recovery.allowed_when_cancelled = True
+
+
+# --- The workspace's requirement (settings:security)
+
+
+@require_capability(SETTINGS_SECURITY)
+@require_http_methods(GET_POST)
+def workspace_requirement(request):
+    """Shows the switch and who has 2FA; POST turns the requirement on."""
+    tenant = request.tenant
+    if request.method == "POST":
+        try:
+            changed = services.workspace_two_factor_require(tenant=tenant, actor=request.membership)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, REQUIREMENT_ON if changed else REQUIREMENT_ALREADY)
+        return redirect("two-factor-workspace:settings")
+    members = list(
+        Membership.objects.filter(tenant=tenant, is_active=True).values_list("user_id", flat=True)
+    )
+    with_2fa = users_with_2fa(members)
+    return render(
+        request,
+        "accounts/twofactor/workspace_requirement.html",
+        {
+            "required": tenant.require_2fa,
+            "since": tenant.require_2fa_since,
+            "actor_has_2fa": request.user.pk in with_2fa,
+            "members_total": len(members),
+            "members_with_2fa": len(with_2fa),
+        },
+    )
+
+
+@require_capability(SETTINGS_SECURITY)
+@require_http_methods(GET_POST)
+def workspace_requirement_off(request):
+    """Turning the requirement off is confirmed with an emailed code."""
+    tenant = request.tenant
+    if not tenant.require_2fa:
+        messages.info(request, REQUIREMENT_ALREADY)
+        return redirect("two-factor-workspace:settings")
+
+    def perform(confirmation):
+        services.workspace_two_factor_unrequire(
+            tenant=tenant, actor=request.membership, confirmation=confirmation
+        )
+        messages.success(request, REQUIREMENT_OFF)
+        return redirect("two-factor-workspace:settings")
+
+    return action_confirmation_step(
+        request,
+        action=Action.TWO_FACTOR_REQUIREMENT_OFF,
+        target=tenant,
+        title="Stop requiring two-factor authentication",
+        consequences=[
+            "Members without two-factor authentication can sign in with their password alone.",
+            "Members who have set it up keep using it.",
+            "Every owner is emailed about the change, and it is recorded in the audit log.",
+        ],
+        confirm_label="Stop requiring two-factor authentication",
+        cancel_url=reverse("two-factor-workspace:settings"),
+        perform=perform,
+        irreversible=False,
+    )
+
+
+@require_capability(SETTINGS_SECURITY)
+@require_http_methods(["POST"])
+def workspace_sign_out_everyone(request):
+    """Ends every session in this workspace except the caller's own."""
+    ended = services.workspace_sign_out_everyone(
+        tenant=request.tenant,
+        actor=request.membership,
+        keep_session_key=request.session.session_key,
+    )
+    messages.success(request, SIGNED_OUT_EVERYONE.format(count=ended))
+    return redirect("two-factor-workspace:settings")

@@ -1,0 +1,16 @@
+"""Workspace settings pages (namespace "workspace"), mounted at /settings/.
+
+Other apps mount their own pages beside these: rbac (members/, roles/, ...), audit (audit/),
+exports (exports/). Every view declares its capability in ``settings_views.py``.
+"""
+
+from django.urls import path
+
+from . import settings_views
+
+app_name = "workspace"
+
+urlpatterns = [
+    path("", settings_views.settings_index, name="settings"),
+    path("security/", settings_views.security_settings, name="security-settings"),
+]
