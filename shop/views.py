@@ -106,6 +106,22 @@ def _confirm_delete(request: HttpRequest, *, obj, kind: str, cancel_url: str) ->
     )
 
 
+def _delete_page(
+    request: HttpRequest, *, obj, kind: str, delete, cancel_url: str, done_url: str, done: str
+) -> HttpResponse:
+    """GET: the confirmation page. POST: run the service's ``delete()``; its refusal is shown
+    on the object's page, success on ``done_url``."""
+    if request.method != "POST":
+        return _confirm_delete(request, obj=obj, kind=kind, cancel_url=cancel_url)
+    try:
+        delete()
+    except ValidationError as error:
+        _flash_error(request, error)
+        return redirect(cancel_url)
+    messages.success(request, done)
+    return redirect(done_url)
+
+
 def _actor(request: HttpRequest):
     return {"tenant": request.tenant, "actor": request.membership}
 
@@ -189,19 +205,14 @@ def company_edit(request, pk: int):
 @require_http_methods(GET_POST)
 def company_delete(request, pk: int):
     company = selectors.company_get(viewer=request.membership, pk=pk)
-    if request.method == "POST":
-        try:
-            services.company_delete(**_actor(request), company=company)
-        except ValidationError as error:
-            _flash_error(request, error)
-            return redirect("shop:company-detail", pk=company.pk)
-        messages.success(request, f"Company “{company.name}” deleted.")
-        return redirect("shop:company-list")
-    return _confirm_delete(
+    return _delete_page(
         request,
         obj=company,
         kind="company",
+        delete=lambda: services.company_delete(**_actor(request), company=company),
         cancel_url=reverse("shop:company-detail", args=[company.pk]),
+        done_url=reverse("shop:company-list"),
+        done=f"Company “{company.name}” deleted.",
     )
 
 
@@ -248,15 +259,15 @@ def contact_edit(request, pk: int):
 @require_http_methods(GET_POST)
 def contact_delete(request, pk: int):
     contact = selectors.contact_get(viewer=request.membership, pk=pk)
-    if request.method == "POST":
-        services.contact_delete(**_actor(request), contact=contact)
-        messages.success(request, f"Contact “{contact.name}” removed.")
-        return redirect("shop:company-detail", pk=contact.company_id)
-    return _confirm_delete(
+    company_url = reverse("shop:company-detail", args=[contact.company_id])
+    return _delete_page(
         request,
         obj=contact,
         kind="contact",
-        cancel_url=reverse("shop:company-detail", args=[contact.company_id]),
+        delete=lambda: services.contact_delete(**_actor(request), contact=contact),
+        cancel_url=company_url,
+        done_url=company_url,
+        done=f"Contact “{contact.name}” removed.",
     )
 
 
@@ -371,16 +382,14 @@ def quote_edit(request, pk: int):
 @require_http_methods(GET_POST)
 def quote_delete(request, pk: int):
     quote = selectors.quote_get(viewer=request.membership, pk=pk)
-    if request.method == "POST":
-        try:
-            services.quote_delete(**_actor(request), quote=quote)
-        except ValidationError as error:
-            _flash_error(request, error)
-            return redirect("shop:quote-detail", pk=quote.pk)
-        messages.success(request, f"Quote {quote.number} deleted.")
-        return redirect("shop:quote-list")
-    return _confirm_delete(
-        request, obj=quote, kind="quote", cancel_url=reverse("shop:quote-detail", args=[quote.pk])
+    return _delete_page(
+        request,
+        obj=quote,
+        kind="quote",
+        delete=lambda: services.quote_delete(**_actor(request), quote=quote),
+        cancel_url=reverse("shop:quote-detail", args=[quote.pk]),
+        done_url=reverse("shop:quote-list"),
+        done=f"Quote {quote.number} deleted.",
     )
 
 
@@ -547,16 +556,14 @@ def order_status(request, pk: int):
 @require_http_methods(GET_POST)
 def order_delete(request, pk: int):
     order = selectors.order_get(viewer=request.membership, pk=pk)
-    if request.method == "POST":
-        try:
-            services.order_delete(**_actor(request), order=order)
-        except ValidationError as error:
-            _flash_error(request, error)
-            return redirect("shop:order-detail", pk=order.pk)
-        messages.success(request, f"Order {order.number} deleted.")
-        return redirect("shop:order-list")
-    return _confirm_delete(
-        request, obj=order, kind="order", cancel_url=reverse("shop:order-detail", args=[order.pk])
+    return _delete_page(
+        request,
+        obj=order,
+        kind="order",
+        delete=lambda: services.order_delete(**_actor(request), order=order),
+        cancel_url=reverse("shop:order-detail", args=[order.pk]),
+        done_url=reverse("shop:order-list"),
+        done=f"Order {order.number} deleted.",
     )
 
 
@@ -664,19 +671,14 @@ def invoice_void(request, pk: int):
 @require_http_methods(GET_POST)
 def invoice_delete(request, pk: int):
     invoice = selectors.invoice_get(viewer=request.membership, pk=pk)
-    if request.method == "POST":
-        try:
-            services.invoice_delete(**_actor(request), invoice=invoice)
-        except ValidationError as error:
-            _flash_error(request, error)
-            return redirect("shop:invoice-detail", pk=invoice.pk)
-        messages.success(request, f"Invoice {invoice.number} deleted.")
-        return redirect("shop:invoice-list")
-    return _confirm_delete(
+    return _delete_page(
         request,
         obj=invoice,
         kind="invoice",
+        delete=lambda: services.invoice_delete(**_actor(request), invoice=invoice),
         cancel_url=reverse("shop:invoice-detail", args=[invoice.pk]),
+        done_url=reverse("shop:invoice-list"),
+        done=f"Invoice {invoice.number} deleted.",
     )
 
 
@@ -751,10 +753,12 @@ def file_download(request, pk: int):
 @require_http_methods(GET_POST)
 def file_delete(request, pk: int):
     stored = selectors.file_get(viewer=request.membership, pk=pk)
-    if request.method == "POST":
-        services.file_delete(**_actor(request), stored_file=stored)
-        messages.success(request, f"“{stored.original_filename}” deleted.")
-        return redirect("shop:file-list")
-    return _confirm_delete(
-        request, obj=stored, kind="file", cancel_url=reverse("shop:file-detail", args=[stored.pk])
+    return _delete_page(
+        request,
+        obj=stored,
+        kind="file",
+        delete=lambda: services.file_delete(**_actor(request), stored_file=stored),
+        cancel_url=reverse("shop:file-detail", args=[stored.pk]),
+        done_url=reverse("shop:file-list"),
+        done=f"“{stored.original_filename}” deleted.",
     )
