@@ -58,6 +58,16 @@ class Event(IntEnum):
     # 320-329: the workspace's two-factor requirement (accounts.twofactor)
     WORKSPACE_TWO_FACTOR_REQUIRED = 321
     WORKSPACE_TWO_FACTOR_NOT_REQUIRED = 322
+    # 330-349: the cancellation lifecycle (tenants.lifecycle): active -> cancelled ->
+    # archived -> purged, restore by support, immediate deletion on the owner's request
+    WORKSPACE_CANCELLED = 331
+    WORKSPACE_ARCHIVED = 332
+    WORKSPACE_RESTORED = 333
+    WORKSPACE_DELETION_REQUESTED = 334
+    WORKSPACE_PURGE_STARTED = 335
+    WORKSPACE_PURGED = 336  # platform stream only: the receipt, with counts
+    WORKSPACE_PURGE_FAILED = 337
+    WORKSPACE_LIFECYCLE_NOTICE_SENT = 338  # the 7-day / 1-day emails to the owners
 
     # --- 400: members and roles (workspace stream)
     MEMBER_ADDED = 401
@@ -98,6 +108,7 @@ class Event(IntEnum):
     COMPANY_CREATED = 1001
     COMPANY_UPDATED = 1002
     COMPANY_DELETED = 1003
+    COMPANY_DELETED_WITH_RECORDS = 1004  # one summary event; each record also has its own
     CONTACT_CREATED = 1011
     CONTACT_UPDATED = 1012
     CONTACT_DELETED = 1013
@@ -200,6 +211,26 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.WORKSPACE_TWO_FACTOR_NOT_REQUIRED: EventInfo(
         "workspace.two_factor.not_required", "Two-factor requirement switched off"
     ),
+    Event.WORKSPACE_CANCELLED: EventInfo(
+        "workspace.cancelled", "Workspace cancelled: read-only, export only"
+    ),
+    Event.WORKSPACE_ARCHIVED: EventInfo("workspace.archived", "Workspace archived: closed"),
+    Event.WORKSPACE_RESTORED: EventInfo("workspace.restored", "Workspace restored to active"),
+    Event.WORKSPACE_DELETION_REQUESTED: EventInfo(
+        "workspace.deletion_requested", "Immediate deletion of the workspace requested"
+    ),
+    Event.WORKSPACE_PURGE_STARTED: EventInfo(
+        "workspace.purge_started", "Permanent deletion of the workspace started"
+    ),
+    Event.WORKSPACE_PURGED: EventInfo(
+        "workspace.purged", "Workspace permanently deleted (receipt)"
+    ),
+    Event.WORKSPACE_PURGE_FAILED: EventInfo(
+        "workspace.purge_failed", "Permanent deletion of the workspace failed; will retry"
+    ),
+    Event.WORKSPACE_LIFECYCLE_NOTICE_SENT: EventInfo(
+        "workspace.lifecycle_notice_sent", "Owners warned of an upcoming lifecycle step"
+    ),
     Event.MEMBER_ADDED: EventInfo("member.added", "Member added"),
     Event.MEMBER_REMOVED: EventInfo("member.removed", "Member removed"),
     Event.MEMBER_ROLE_CHANGED: EventInfo("member.role_changed", "Member role changed"),
@@ -244,6 +275,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.COMPANY_CREATED: EventInfo("shop.company.created", "Company created"),
     Event.COMPANY_UPDATED: EventInfo("shop.company.updated", "Company updated"),
     Event.COMPANY_DELETED: EventInfo("shop.company.deleted", "Company deleted"),
+    Event.COMPANY_DELETED_WITH_RECORDS: EventInfo(
+        "shop.company.deleted_with_records", "Company deleted together with all its records"
+    ),
     Event.CONTACT_CREATED: EventInfo("shop.contact.created", "Contact created"),
     Event.CONTACT_UPDATED: EventInfo("shop.contact.updated", "Contact updated"),
     Event.CONTACT_DELETED: EventInfo("shop.contact.deleted", "Contact deleted"),

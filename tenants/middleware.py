@@ -127,8 +127,10 @@ class WorkspaceGateMiddleware:
             raise ImproperlyConfigured(
                 f"{view_func.__module__}.{view_func.__name__} declares no capability"
             )
-        if tenant.state == Tenant.State.ARCHIVED:
-            raise Http404("workspace archived")
+        if tenant.state in (Tenant.State.ARCHIVED, Tenant.State.PURGING):
+            # Closed: nobody signs in, not even to the sign-in page (support restores from
+            # the console on the public host).
+            raise Http404("workspace closed")
         if getattr(request, "impersonation", None) is not None:
             return self._impersonated_view(request, view_func, capability)
         if capability == PUBLIC:

@@ -25,9 +25,22 @@ class Tenant(TenantMixin):
     """A workspace: one shop, one schema, reached at ``<slug>.<APP_DOMAIN>``."""
 
     class State(models.TextChoices):
+        # The lifecycle (tenants.lifecycle): active -> cancelled (30 days, read-only, owners
+        # export) -> archived (60 days, closed; support may restore) -> purging (closed; the
+        # purge task drops the schema, deletes the files and, last, this row). Immediate
+        # deletion goes straight to purging.
         ACTIVE = "active", "Active"
         CANCELLED = "cancelled", "Cancelled (export only)"
         ARCHIVED = "archived", "Archived"
+        PURGING = "purging", "Being deleted"
+
+    class BillingStatus(models.TextChoices):
+        # Written by billing (Stripe webhooks, a later issue) and by the lifecycle; the
+        # support console shows it.
+        TRIALING = "trialing", "Trial"
+        ACTIVE = "active", "Paying"
+        PAST_DUE = "past_due", "Past due"
+        CANCELLED = "cancelled", "Cancelled"
 
     slug = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)
@@ -55,6 +68,20 @@ class Tenant(TenantMixin):
     # earlier run until they end.
     require_2fa = models.BooleanField(default=False)
     require_2fa_since = models.DateTimeField(null=True, blank=True)
+    # Billing-level facts (the support console shows these and nothing finer).
+    plan = models.CharField(max_length=40, default="trial")
+    billing_status = models.CharField(
+        max_length=20, choices=BillingStatus.choices, default=BillingStatus.TRIALING
+    )
+    # Lifecycle timestamps (tenants.lifecycle): when the state was entered; the deadlines are
+    # computed from these. ``lifecycle_notices`` records the warning emails already sent for
+    # the current state ("archive-7", "purge-1", ...) so the daily task never sends one twice;
+    # ``purge_counts`` is captured before anything is deleted and becomes the receipt.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    purge_requested_at = models.DateTimeField(null=True, blank=True)
+    lifecycle_notices = models.JSONField(default=list, blank=True)
+    purge_counts = models.JSONField(null=True, blank=True)
 
     # Schemas are created by tenants.services.tenant_provision (clone + verify), never as a
     # side effect of save().

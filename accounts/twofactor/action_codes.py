@@ -68,6 +68,7 @@ class Action(models.TextChoices):
     to ..." in the email and on the page."""
 
     WORKSPACE_DELETE = "workspace.delete", "delete the workspace"
+    WORKSPACE_CANCEL = "workspace.cancel", "cancel the workspace"
     OWNERSHIP_TRANSFER = "ownership.transfer", "transfer ownership of the workspace"
     TWO_FACTOR_REQUIREMENT_OFF = (
         "two_factor_requirement.off",
