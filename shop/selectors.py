@@ -18,6 +18,7 @@ becomes SQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from django.db import connection
@@ -33,10 +34,10 @@ from rbac.capabilities import (
     QUOTES_VIEW,
     capabilities_for,
 )
-from rbac.models import Membership
+from rbac.models import Invitation, Membership
 from rbac.roles import Role
 
-from .models import Company, Contact, Invoice, Order, Quote, StoredFile
+from .models import Company, Contact, Invoice, Order, Quote, QuoteLine, StoredFile
 
 MAX_SEARCH_TERMS = 5
 MAX_SEARCH_LENGTH = 100
@@ -142,6 +143,64 @@ def company_list(*, viewer: Membership | None, q: str = "", sort: str = "") -> Q
 
 def company_get(*, viewer: Membership | None, pk) -> Company:
     return _get(company_list(viewer=viewer), pk)
+
+
+@dataclass(frozen=True)
+class CompanyRecords:
+    """How many rows deleting a company together with its records removes, per kind.
+
+    ``people`` are the customer-role memberships bound to the company (they lose access) and
+    ``invitations`` the open customer invitations for it (they are withdrawn).
+    """
+
+    contacts: int = 0
+    quotes: int = 0
+    quote_lines: int = 0
+    orders: int = 0
+    invoices: int = 0
+    files: int = 0
+    people: int = 0
+    invitations: int = 0
+
+    @property
+    def blocks_plain_delete(self) -> bool:
+        """What ``services.company_delete`` refuses to delete along with the company."""
+        return bool(self.quotes or self.orders or self.invoices or self.files or self.people)
+
+    def as_data(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def company_records(*, viewer: Membership | None, company: Company) -> CompanyRecords:
+    """Everything of ``company`` that deleting it with its records would remove.
+
+    Deliberately not narrowed to the viewer's view of the records: it counts what the
+    deletion removes (every record of the company). Only a viewer who may see the company
+    gets counts; anyone else gets the same 404 as for a missing company.
+    """
+    company = company_get(viewer=viewer, pk=company.pk)
+    return CompanyRecords(
+        contacts=Contact.objects.filter(company=company).count(),
+        quotes=Quote.objects.filter(company=company).count(),
+        quote_lines=QuoteLine.objects.filter(quote__company=company).count(),
+        orders=Order.objects.filter(company=company).count(),
+        invoices=Invoice.objects.filter(company=company).count(),
+        files=StoredFile.objects.filter(company=company).count(),
+        people=company_people(tenant=viewer.tenant, company=company).count(),
+        invitations=company_open_invitations(tenant=viewer.tenant, company=company).count(),
+    )
+
+
+def company_people(*, tenant, company: Company) -> QuerySet[Membership]:
+    """Memberships bound to ``company`` (customer roles; active or not)."""
+    return Membership.objects.filter(tenant=tenant, company_id=company.pk).order_by("pk")
+
+
+def company_open_invitations(*, tenant, company: Company) -> QuerySet[Invitation]:
+    """Invitations to join as one of ``company``'s people that are neither used nor revoked."""
+    return Invitation.objects.filter(
+        tenant=tenant, company_id=company.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).order_by("pk")
 
 
 def contact_list(*, viewer: Membership | None) -> QuerySet[Contact]:

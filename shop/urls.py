@@ -14,6 +14,7 @@ urlpatterns = [
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
     path("companies/<int:pk>/edit/", views.company_edit, name="company-edit"),
     path("companies/<int:pk>/delete/", views.company_delete, name="company-delete"),
+    path("companies/<int:pk>/delete-all/", views.company_delete_all, name="company-delete-all"),
     path("companies/<int:pk>/contacts/new/", views.contact_create, name="contact-create"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact-delete"),

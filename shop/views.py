@@ -17,6 +17,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.twofactor.action_codes import Action
+from accounts.twofactor.stepup import action_confirmation_step
 from rbac.capabilities import (
     COMPANIES_CREATE,
     COMPANIES_DELETE,
@@ -204,7 +206,22 @@ def company_edit(request, pk: int):
 @require_capability(COMPANIES_DELETE)
 @require_http_methods(GET_POST)
 def company_delete(request, pk: int):
+    """A company without records is deleted here; one with records is offered the
+    confirmed deletion of everything (``company_delete_all``)."""
     company = selectors.company_get(viewer=request.membership, pk=pk)
+    if request.method != "POST":
+        records = selectors.company_records(viewer=request.membership, company=company)
+        return render(
+            request,
+            "shop/company_confirm_delete.html",
+            {
+                "company": company,
+                "records": records,
+                "record_lines": _company_record_lines(records),
+                "capabilities_needed": services.company_delete_with_records_capabilities(records),
+                "cancel_url": reverse("shop:company-detail", args=[company.pk]),
+            },
+        )
     return _delete_page(
         request,
         obj=company,
@@ -213,6 +230,69 @@ def company_delete(request, pk: int):
         cancel_url=reverse("shop:company-detail", args=[company.pk]),
         done_url=reverse("shop:company-list"),
         done=f"Company “{company.name}” deleted.",
+    )
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _company_record_lines(records: selectors.CompanyRecords) -> list[str]:
+    """What deleting the company with its records removes, one line per kind present."""
+    lines = []
+    if records.quotes:
+        lines.append(
+            _count(records.quotes, "quote", "quotes")
+            + f" (with {_count(records.quote_lines, 'line', 'lines')})"
+        )
+    if records.orders:
+        lines.append(_count(records.orders, "order", "orders"))
+    if records.invoices:
+        lines.append(_count(records.invoices, "invoice", "invoices") + ", paid ones included")
+    if records.files:
+        lines.append(_count(records.files, "file", "files") + " and their stored contents")
+    if records.contacts:
+        lines.append(_count(records.contacts, "contact", "contacts"))
+    if records.people:
+        lines.append(
+            _count(records.people, "person", "people")
+            + " of this company lose access to the workspace"
+        )
+    if records.invitations:
+        lines.append(
+            _count(records.invitations, "open invitation", "open invitations") + " withdrawn"
+        )
+    return lines
+
+
+@require_capability(COMPANIES_DELETE)
+@require_http_methods(GET_POST)
+def company_delete_all(request, pk: int):
+    """Delete a company with all its records, confirmed with an emailed code."""
+    company = selectors.company_get(viewer=request.membership, pk=pk)
+    records = selectors.company_records(viewer=request.membership, company=company)
+    name = company.name
+
+    def perform(confirmation):
+        services.company_delete_with_records(
+            **_actor(request), company=company, confirmation=confirmation
+        )
+        messages.success(request, f"Company “{name}” and all its records deleted.")
+        return redirect("shop:company-list")
+
+    return action_confirmation_step(
+        request,
+        action=Action.COMPANY_DELETE_WITH_RECORDS,
+        target=company,
+        title=f"Delete {name} and all its records",
+        consequences=[
+            f"The company “{name}” is deleted.",
+            *_company_record_lines(records),
+            "Each deleted record is recorded in the audit log.",
+        ],
+        confirm_label="Delete company and all its records",
+        cancel_url=reverse("shop:company-detail", args=[company.pk]),
+        perform=perform,
     )
 
 

@@ -102,3 +102,9 @@ def quantity(value) -> str:
     if not number.is_finite():
         return ""
     return f"{number.normalize():,f}"
+
+
+@register.filter
+def all_held_in(needed, held) -> bool:
+    """``{% if capabilities_needed|all_held_in:caps %}``: every needed capability is held."""
+    return bool(held) and all(capability in held for capability in needed)

@@ -24,6 +24,7 @@ EXPECTED_CAPABILITIES = {
     "company-detail": caps.COMPANIES_VIEW,
     "company-edit": caps.COMPANIES_EDIT,
     "company-delete": caps.COMPANIES_DELETE,
+    "company-delete-all": caps.COMPANIES_DELETE,
     "contact-create": caps.COMPANIES_EDIT,
     "contact-edit": caps.COMPANIES_EDIT,
     "contact-delete": caps.COMPANIES_EDIT,
