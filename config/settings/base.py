@@ -212,6 +212,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "exports.tasks.exports_recover_stalled",
         "schedule": 2 * 60,
     },
+    # The workspace lifecycle (tenants/lifecycle.py): warning emails, archive, purge. Daily;
+    # idempotent and safe to overlap, and it finishes any purge a crash left half-done.
+    "tenants-lifecycle-run": {
+        "task": "tenants.tasks.lifecycle_run_task",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # --- Files: private by default; S3-compatible when a bucket is configured.

@@ -1,0 +1,123 @@
+"""Shared pieces of the lifecycle tests: a throwaway workspace, the clock, stream reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import connection
+from django_tenants.utils import schema_context, tenant_context
+
+from accounts.models import User
+from audit.models import AuditEvent
+from rbac.models import Invitation, Membership
+from rbac.roles import Role
+from shop.models import Company
+from tenants.lifecycle import storage_keys
+from tenants.models import Domain, Tenant
+from tenants.services import tenant_provision
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+SLUG = "doomed-signs"
+OWNER_EMAIL = "owner@doomed.example"
+ADMIN_EMAIL = "admin@doomed.example"
+FILE_BYTES = (1000, 500)  # one uploaded file, one export archive
+
+
+def day(moment: datetime) -> str:
+    """How the emails write a date."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def stored_keys(tenant: Tenant) -> list[str]:
+    return list(storage_keys(tenant.schema_name))
+
+
+def workspace_with_data(slug: str, owner_email: str, admin_email: str) -> Tenant:
+    """A fresh workspace with an owner, an admin, an invitation, a company and two files."""
+    tenant = tenant_provision(slug=slug, name=slug.replace("-", " ").title())
+    owner = User.objects.create_user(email=owner_email, password="x" * 12, full_name="Dora Owner")
+    admin = User.objects.create_user(email=admin_email, password="x" * 12, full_name="Adam Admin")
+    Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
+    Membership.objects.create(user=admin, tenant=tenant, role=Role.ADMIN)
+    Invitation.objects.create(
+        tenant=tenant,
+        email=f"new@{slug}.example",
+        role=Role.SALES,
+        token_digest=uuid.uuid4().hex * 2,
+        invited_by=owner,
+        expires_at=datetime.now(tz=UTC) + timedelta(days=7),
+    )
+    with tenant_context(tenant):
+        Company.objects.create(name="Last Client Ltd")
+    storage = storages["private"]
+    storage.save(f"{tenant.schema_name}/files/{uuid.uuid4()}", ContentFile(b"f" * FILE_BYTES[0]))
+    storage.save(
+        f"{tenant.schema_name}/exports/{uuid.uuid4()}.zip", ContentFile(b"z" * FILE_BYTES[1])
+    )
+    connection.set_schema_to_public()
+    return tenant
+
+
+def storage_clean(schema_name: str) -> None:
+    storage = storages["private"]
+    for key in list(storage_keys(schema_name)):
+        storage.delete(key)
+
+
+def platform_events(tenant_id: int, event_type: int) -> list[AuditEvent]:
+    with schema_context("public"):
+        return list(
+            AuditEvent.objects.filter(event_type=event_type, target_id=str(tenant_id)).order_by(
+                "sequence"
+            )
+        )
+
+
+def workspace_events(tenant: Tenant, event_type: int) -> list[AuditEvent]:
+    with tenant_context(tenant):
+        return list(AuditEvent.objects.filter(event_type=event_type).order_by("sequence"))
+
+
+def schema_present(schema_name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema_name])
+        in_catalog = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s",
+            [schema_name],
+        )
+        in_information_schema = cursor.fetchone()[0]
+    return bool(in_catalog or in_information_schema)
+
+
+def assert_purged(tenant: Tenant) -> dict:
+    """Everything of the workspace is gone; returns the receipt's counts."""
+    from audit.events import Event
+
+    connection.set_schema_to_public()
+    assert not schema_present(tenant.schema_name)
+    assert stored_keys(tenant) == []
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    assert not Domain.objects.filter(tenant_id=tenant.pk).exists()
+    assert not Membership.objects.filter(tenant_id=tenant.pk).exists()
+    assert not Invitation.objects.filter(tenant_id=tenant.pk).exists()
+    receipts = platform_events(tenant.pk, Event.WORKSPACE_PURGED)
+    assert len(receipts) == 1
+    receipt = receipts[0]
+    assert receipt.actor_kind == "system"
+    assert receipt.additional_data["slug"] == tenant.slug
+    return receipt.additional_data["counts"]
+
+
+def assert_counts_of_seeded_workspace(counts: dict) -> None:
+    assert counts["files"] == 2
+    assert counts["bytes"] == sum(FILE_BYTES)
+    assert counts["members"] == 2
+    assert counts["invitations"] == 1
+    assert counts["domains"] == 1
+    assert counts["records"]["shop.company"] == 1
+    assert counts["records_total"] >= 1
+    assert counts["audit_events"] >= 1  # the company's creation, at least
