@@ -26,6 +26,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -230,6 +231,25 @@ def _to_public() -> None:
     connection.set_schema_to_public()  # type: ignore[attr-defined]
 
 
+def _keeps_connection_tenant(service):
+    """The owner and support services lock the Tenant row on the public schema; put the
+    connection back on the caller's tenant afterwards, so the rest of the request (its page,
+    its audit events) still runs in the workspace it came from."""
+
+    @functools.wraps(service)
+    def wrapper(*args, **kwargs):
+        previous = getattr(connection, "tenant", None)
+        try:
+            return service(*args, **kwargs)
+        finally:
+            if previous is not None and not getattr(previous, "is_public", True):
+                connection.set_tenant(previous)  # type: ignore[attr-defined]
+            else:
+                _to_public()
+
+    return wrapper
+
+
 def _locked(tenant_id: int) -> Tenant:
     _to_public()
     return Tenant.objects.select_for_update().get(pk=tenant_id)
@@ -268,6 +288,7 @@ def _check_owner(actor: Membership, tenant: Tenant) -> None:
 # --- Owner: cancel
 
 
+@_keeps_connection_tenant
 def workspace_cancel(*, tenant: Tenant, actor: Membership, confirmation: ConfirmedAction) -> Tenant:
     """The owner cancels: the workspace becomes read-only for EXPORT_WINDOW_DAYS (owners can
     export), then archived, then purged. Owners are emailed the dates."""
@@ -326,6 +347,7 @@ def _sessions_end(tenant: Tenant) -> int:
     return ended
 
 
+@_keeps_connection_tenant
 def workspace_delete_now(
     *, tenant: Tenant, actor: Membership, confirmation: ConfirmedAction, typed_slug: str
 ) -> None:
@@ -369,6 +391,7 @@ def workspace_delete_now(
 # --- Support: restore
 
 
+@_keeps_connection_tenant
 def workspace_restore(*, tenant: Tenant, agent, reason: str) -> Tenant:
     """A support agent brings a cancelled or archived workspace back to active."""
     if not (getattr(agent, "is_support_agent", False) and getattr(agent, "is_active", False)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from .lifecycle import TYPED_SLUG_MISMATCH
 from .models import (
     SESSION_ABSOLUTE_HOURS_MAX,
     SESSION_ABSOLUTE_HOURS_MIN,
@@ -33,3 +34,28 @@ class WorkspaceSecurityForm(forms.Form):
         "sign-in",
         required=False,
     )
+
+
+class WorkspaceDeleteForm(forms.Form):
+    """The owner types the workspace's slug, so an immediate deletion is never one stray click.
+
+    The comparison here only spares the member an emailed code for a typo; the service checks
+    the typed slug again before anything is deleted.
+    """
+
+    typed_slug = forms.CharField(
+        label="Type the workspace's address name to confirm",
+        max_length=40,
+        strip=True,
+    )
+
+    def __init__(self, *args, slug: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.slug = slug
+        self.fields["typed_slug"].help_text = f"Type {slug} exactly as shown."
+
+    def clean_typed_slug(self) -> str:
+        typed = self.cleaned_data["typed_slug"]
+        if typed != self.slug:
+            raise forms.ValidationError(TYPED_SLUG_MISMATCH)
+        return typed
