@@ -36,7 +36,6 @@ from .capabilities import (
     PUBLIC,
     ROLE_CAPABILITIES,
     SETTINGS_ROLES_VIEW,
-    capabilities_for,
 )
 from .decorators import require_capability
 from .forms import (
@@ -81,14 +80,16 @@ def _member_rows(viewer, memberships) -> list[dict]:
     ]
 
 
-def _invitation_rows(viewer, invitations) -> list[dict]:
+def _invitation_rows(request, invitations) -> list[dict]:
+    viewer = request.membership
     invitations = list(invitations)
     names = selectors.company_names(i.company_id for i in invitations)
     now = timezone.now()
     needed = COMPANY_MEMBERS_MANAGE if viewer.is_customer else MEMBERS_INVITE
-    grantable = (
-        set(services.roles_grantable_by(viewer)) if needed in capabilities_for(viewer) else set()
-    )
+    # The request's capabilities, not the role's: a support session holds fewer (support.gate),
+    # and the Revoke button must not be shown where the gate would refuse it.
+    held: frozenset[str] = getattr(request, "capabilities", frozenset())
+    grantable = set(services.roles_grantable_by(viewer)) if needed in held else set()
     return [
         {
             "invitation": i,
@@ -115,7 +116,7 @@ def member_list(request):
         "rbac/member_list.html",
         {
             "rows": _member_rows(viewer, selectors.membership_list(viewer=viewer)),
-            "invitations": _invitation_rows(viewer, selectors.invitation_list(viewer=viewer)),
+            "invitations": _invitation_rows(request, selectors.invitation_list(viewer=viewer)),
             "can_invite": can_invite,
             "revoke_url_name": "rbac:invitation-revoke",
         },
@@ -400,7 +401,7 @@ def company_people(request):
         {
             "rows": _member_rows(viewer, selectors.company_membership_list(viewer=viewer)),
             "invitations": _invitation_rows(
-                viewer, selectors.company_invitation_list(viewer=viewer)
+                request, selectors.company_invitation_list(viewer=viewer)
             ),
             "company_name": selectors.company_names([viewer.company_id]).get(viewer.company_id),
             "revoke_url_name": "rbac:company-invitation-revoke",

@@ -54,3 +54,12 @@ class ImpersonationStartForm(forms.Form):
         acting_as = self.fields["acting_as"]
         assert isinstance(acting_as, forms.TypedChoiceField)  # noqa: S101 - narrows the type
         acting_as.choices = targets
+
+
+class WorkspaceRestoreForm(forms.Form):
+    """Bringing a cancelled or archived workspace back; the reason goes into the audit."""
+
+    reason = forms.CharField(
+        label="Reason for restoring", max_length=450, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    ticket_ref = forms.CharField(label="Ticket reference", max_length=40)

@@ -6,6 +6,10 @@ the request then runs as the impersonated member's membership (minus every forbi
 capability), read-only unless the session is a write session, with the audit context's actor
 the agent (kind "support agent") and on-behalf-of the member; one audit event is written per
 request. A support agent without such a session is refused on every workspace host.
+
+What a session may do is one set, :func:`impersonation_capabilities`: the gate refuses every
+view whose capability is outside it, and templates read the same set as ``caps``. A read-only
+session therefore holds only read capabilities, and shows no button that leads to a write.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
 from rbac import capabilities as caps
+from rbac.models import Membership
 
 from .models import ImpersonationSession
 from .services import impersonation_end, impersonation_end_reason, impersonation_touch
@@ -70,6 +75,32 @@ FORBIDDEN_URL_NAMES: frozenset[str] = frozenset(
     }
 )
 
+# What a read-only session can use: the capabilities whose views only show things. Derived
+# from the vocabulary's verbs ("<area>:view", "<area>:read"); ``settings:roles`` is the one
+# read capability named otherwise (the roles matrix page). Every other capability's views
+# are forms or actions, which a read-only session cannot submit, so their GET pages are
+# refused too and their buttons hidden (support/tests/test_read_only_session.py sweeps
+# every tenant URL to keep this true).
+READ_VERBS: frozenset[str] = frozenset({"view", "read"})
+READ_CAPABILITIES: frozenset[str] = frozenset(
+    capability
+    for capability in caps.ALL_CAPABILITIES
+    if capability.rpartition(":")[2] in READ_VERBS
+) | {caps.SETTINGS_ROLES_VIEW}
+
+
+def impersonation_capabilities(
+    impersonation: ImpersonationSession, membership: Membership | None
+) -> frozenset[str]:
+    """The one answer to "what may this session do": the impersonated member's capabilities
+    minus the forbidden ones, and only the read ones unless it is a write session. The gate
+    enforces it and the ``caps`` templates read is it."""
+    allowed = caps.capabilities_for(membership) - FORBIDDEN_CAPABILITIES
+    if not impersonation.write:
+        allowed &= READ_CAPABILITIES
+    return allowed
+
+
 IMPERSONATION_FORBIDDEN = "Not allowed while impersonating a member."
 IMPERSONATION_READ_ONLY = "This support session is read-only."
 SESSION_ENDED = "The support session has ended."
@@ -99,7 +130,8 @@ def impersonation_load(request) -> ImpersonationSession | None:
 
 
 def impersonation_check_view(request, view_func, capability: str) -> None:
-    """Refuse what no impersonation may do, and writes in a read-only session."""
+    """Refuse what no impersonation may do, and in a read-only session every write and every
+    page of a capability it does not hold (a form it could not submit)."""
     session: ImpersonationSession = request.impersonation
     url_name = getattr(request.resolver_match, "view_name", "") or ""
     allowed_anyway = getattr(view_func, "allowed_during_impersonation", False)
@@ -110,7 +142,11 @@ def impersonation_check_view(request, view_func, capability: str) -> None:
     ):
         _refused(request, url_name, "forbidden")
         raise PermissionDenied(IMPERSONATION_FORBIDDEN)
-    if not session.write and request.method not in _SAFE_METHODS and not allowed_anyway:
+    if (
+        not session.write
+        and not allowed_anyway
+        and (request.method not in _SAFE_METHODS or capability not in READ_CAPABILITIES)
+    ):
         _refused(request, url_name, "read_only")
         raise PermissionDenied(IMPERSONATION_READ_ONLY)
 

@@ -16,6 +16,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import UserSession
 from rbac.models import Membership
 from rbac.roles import Role
+from tenants.lifecycle import LifecycleDates, lifecycle_dates
 from tenants.models import Tenant
 
 from .models import ImpersonationSession, SupportAccessGrant
@@ -32,13 +33,24 @@ class WorkspaceSummary:
     tenant: Tenant
     plan: str
     billing_status: str
+    state: str
+    # When a workspace on its way out is archived and deleted (both None while active).
+    lifecycle_dates: LifecycleDates
+    # Support may bring it back to active from the console (tenants.lifecycle).
+    restorable: bool
     member_count: int
     owner_billing_contact: str
-    record_counts: dict
-    storage_bytes: int
+    # None while the workspace is being deleted: its schema is not read (it may be gone, or
+    # locked by the purge task).
+    record_counts: dict | None
+    storage_bytes: int | None
     last_active_at: datetime | None
     support_disabled: bool
     live_grant: SupportAccessGrant | None
+
+
+# The states tenants.lifecycle.workspace_restore accepts (it refuses the others itself).
+RESTORABLE_STATES = frozenset({Tenant.State.CANCELLED, Tenant.State.ARCHIVED})
 
 
 def console_workspaces() -> list[Tenant]:
@@ -57,16 +69,19 @@ def console_workspace_get(slug: str) -> Tenant:
 def workspace_summary(tenant: Tenant) -> WorkspaceSummary:
     from shop.models import Company, Contact, Invoice, Order, Quote, StoredFile
 
-    with tenant_context(tenant):
-        counts = {
-            "companies": Company.objects.count(),
-            "contacts": Contact.objects.count(),
-            "quotes": Quote.objects.count(),
-            "orders": Order.objects.count(),
-            "invoices": Invoice.objects.count(),
-            "files": StoredFile.objects.count(),
-        }
-        storage = StoredFile.objects.aggregate(total=Sum("size"))["total"] or 0
+    counts: dict | None = None
+    storage: int | None = None
+    if tenant.state != Tenant.State.PURGING:
+        with tenant_context(tenant):
+            counts = {
+                "companies": Company.objects.count(),
+                "contacts": Contact.objects.count(),
+                "quotes": Quote.objects.count(),
+                "orders": Order.objects.count(),
+                "invoices": Invoice.objects.count(),
+                "files": StoredFile.objects.count(),
+            }
+            storage = StoredFile.objects.aggregate(total=Sum("size"))["total"] or 0
     owner = (
         Membership.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True)
         .select_related("user")
@@ -78,9 +93,11 @@ def workspace_summary(tenant: Tenant) -> WorkspaceSummary:
     ]
     return WorkspaceSummary(
         tenant=tenant,
-        # No billing app yet: the console shows what billing will fill in.
-        plan=getattr(tenant, "plan", "") or "not tracked yet",
-        billing_status=getattr(tenant, "billing_status", "") or "not tracked yet",
+        plan=tenant.plan,
+        billing_status=tenant.get_billing_status_display(),
+        state=tenant.get_state_display(),
+        lifecycle_dates=lifecycle_dates(tenant),
+        restorable=tenant.state in RESTORABLE_STATES,
         member_count=Membership.objects.filter(tenant=tenant, is_active=True).count(),
         owner_billing_contact=owner.user.email if owner else "",
         record_counts=counts,

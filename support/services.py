@@ -47,6 +47,7 @@ REASON_REQUIRED = "Give a reason and a ticket reference."
 NOT_AN_AGENT = "Only platform support agents with two-factor authentication may do this."
 SESSION_ALREADY_LIVE = "End your current impersonation session before starting another."
 MEMBER_NOT_ALLOWED = "Choose an active member of this workspace who is not platform staff."
+WORKSPACE_CLOSED = "This workspace is closed. Restore it before starting a support session."
 HANDOFF_INVALID = "This support link is invalid or has expired. Start again from the console."
 
 
@@ -273,6 +274,9 @@ def impersonation_start(
     reason, ticket_ref = reason.strip(), ticket_ref.strip()
     if not reason or not ticket_ref:
         raise ValidationError(REASON_REQUIRED)
+    if tenant.state in (Tenant.State.ARCHIVED, Tenant.State.PURGING):
+        # The gate answers 404 to everyone on a closed workspace's host.
+        raise ValidationError(WORKSPACE_CLOSED)
     now = timezone.now()
     with transaction.atomic():
         # Nesting: one live session per agent, anywhere.

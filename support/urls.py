@@ -11,5 +11,6 @@ urlpatterns = [
     path("sign-in/", views.sign_in, name="sign-in"),
     path("sign-out/", views.sign_out, name="sign-out"),
     path("workspaces/<slug:slug>/", views.workspace, name="workspace"),
+    path("workspaces/<slug:slug>/restore/", views.workspace_restore, name="workspace-restore"),
     path("session/end/", views.session_end, name="session-end"),
 ]

@@ -22,15 +22,17 @@ from accounts.twofactor.selectors import totp_device_confirmed
 from audit.context import ActorKind, client_ip
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
+from tenants import lifecycle
 from tenants.selectors import workspace_url
 
 from . import selectors, services
-from .forms import ConsoleSignInForm, ImpersonationStartForm
+from .forms import ConsoleSignInForm, ImpersonationStartForm, WorkspaceRestoreForm
 
 CONSOLE_VERIFIED_KEY = "support_console_verified"
 SIGN_IN_FAILED = "Those details are not right, or this account is not platform support."
 SESSION_STARTED = "Opening the workspace as the chosen member."
 SESSION_ENDED = "Support session ended."
+WORKSPACE_RESTORED = "Workspace {slug} restored to active."
 
 
 def console_view(view):
@@ -134,17 +136,48 @@ def workspace(request, slug: str):
             form.add_error(None, str(error))
         else:
             return HttpResponseRedirect(workspace_url(tenant, f"/support-session/enter/{token}/"))
-    status = 400 if form.errors else 200
+    return _workspace_page(request, summary, form=form)
+
+
+def _workspace_page(request, summary, *, form=None, restore_form=None):
+    if form is None:
+        form = ImpersonationStartForm(targets=selectors.impersonation_targets(summary.tenant))
+    if restore_form is None:
+        restore_form = WorkspaceRestoreForm(prefix="restore")
     return render(
         request,
         "support/workspace.html",
         {
             "summary": summary,
             "form": form,
+            "restore_form": restore_form,
             "live_session": selectors.agent_live_session(request.user),
         },
-        status=status,
+        status=400 if form.errors or restore_form.errors else 200,
     )
+
+
+@console_view
+@require_POST
+def workspace_restore(request, slug: str):
+    """Bring a cancelled or archived workspace back to active (tenants.lifecycle)."""
+    tenant = selectors.console_workspace_get(slug)
+    form = WorkspaceRestoreForm(request.POST, prefix="restore")
+    if form.is_valid():
+        try:
+            lifecycle.workspace_restore(
+                tenant=tenant,
+                agent=request.user,
+                reason=f"{form.cleaned_data['reason']} (ticket {form.cleaned_data['ticket_ref']})",
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, WORKSPACE_RESTORED.format(slug=tenant.slug))
+            return redirect("support:workspace", slug=tenant.slug)
+    return _workspace_page(request, selectors.workspace_summary(tenant), restore_form=form)
 
 
 @console_view

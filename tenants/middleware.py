@@ -36,7 +36,7 @@ from rbac.capabilities import PUBLIC, capabilities_for
 from rbac.decorators import declared_capability
 from rbac.models import Membership
 from support.gate import (
-    FORBIDDEN_CAPABILITIES,
+    impersonation_capabilities,
     impersonation_check_view,
     impersonation_context,
     impersonation_load,
@@ -179,7 +179,7 @@ class WorkspaceGateMiddleware:
         read-only unless the session allows writes (support.gate)."""
         impersonation_check_view(request, view_func, capability)
         request.membership = request.impersonation.acting_as
-        request.capabilities = capabilities_for(request.membership) - FORBIDDEN_CAPABILITIES
+        request.capabilities = impersonation_capabilities(request.impersonation, request.membership)
         if capability != PUBLIC and capability not in request.capabilities:
             raise PermissionDenied(f"needs {capability}")
         if (

@@ -71,10 +71,18 @@ def console_client(agent: User) -> Client:
 
 
 def impersonation_client(
-    agent: User, tenant: Tenant, *, role: str = "manager", write: bool = False
+    agent: User,
+    tenant: Tenant,
+    *,
+    role: str = "manager",
+    write: bool = False,
+    member: Membership | None = None,
 ) -> tuple[Client, ImpersonationSession]:
-    """Start a session through the console and follow the hand-off: (workspace client, session)."""
-    member = Membership.objects.get(tenant=tenant, role=role, is_active=True, company_id=None)
+    """Start a session through the console and follow the hand-off: (workspace client, session).
+
+    Acts as the staff member with ``role``, or as ``member`` (e.g. a customer) when given."""
+    if member is None:
+        member = Membership.objects.get(tenant=tenant, role=role, is_active=True, company_id=None)
     console = console_client(agent)
     response = console.post(
         f"/support/workspaces/{tenant.slug}/",
