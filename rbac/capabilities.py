@@ -67,6 +67,31 @@ ALL_CAPABILITIES: frozenset[str] = frozenset(
     if name.isupper() and isinstance(value, str) and ":" in value
 )
 
+# The capabilities whose views only show things: the vocabulary's "<area>:view" and
+# "<area>:read", plus the roles matrix page (the one read capability named otherwise). Every
+# other capability's views are forms or actions. A read-only support session holds only these
+# (support.gate), and a cancelled workspace these plus CANCELLED_WORKSPACE_EXTRA.
+READ_VERBS: frozenset[str] = frozenset({"view", "read"})
+READ_CAPABILITIES: frozenset[str] = frozenset(
+    capability for capability in ALL_CAPABILITIES if capability.rpartition(":")[2] in READ_VERBS
+) | {SETTINGS_ROLES_VIEW}
+
+# What a cancelled workspace still lets its members do besides reading, because the
+# cancellation promises it: owners export the data and the audit log, or delete at once, and
+# every member looks after their own account (password, 2FA, sessions).
+CANCELLED_WORKSPACE_EXTRA: frozenset[str] = frozenset(
+    {EXPORTS_RUN, AUDIT_EXPORT, WORKSPACE_DELETE, PROFILE_MANAGE}
+)
+CANCELLED_WORKSPACE_CAPABILITIES: frozenset[str] = READ_CAPABILITIES | CANCELLED_WORKSPACE_EXTRA
+
+
+def capabilities_in_state(capabilities: frozenset[str], *, cancelled: bool) -> frozenset[str]:
+    """``capabilities`` narrowed to what the workspace's lifecycle state allows: all of them
+    while active, the read and export ones once cancelled. The gate decides with this set and
+    templates read it as ``caps``, so a cancelled workspace shows no button it would refuse."""
+    return capabilities & CANCELLED_WORKSPACE_CAPABILITIES if cancelled else capabilities
+
+
 # What each capability lets a person do, in the order the roles page and docs list them.
 CAPABILITY_LABELS: dict[str, str] = {
     WORKSPACE_VIEW: "Open the workspace and its home page",

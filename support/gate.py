@@ -75,18 +75,11 @@ FORBIDDEN_URL_NAMES: frozenset[str] = frozenset(
     }
 )
 
-# What a read-only session can use: the capabilities whose views only show things. Derived
-# from the vocabulary's verbs ("<area>:view", "<area>:read"); ``settings:roles`` is the one
-# read capability named otherwise (the roles matrix page). Every other capability's views
-# are forms or actions, which a read-only session cannot submit, so their GET pages are
-# refused too and their buttons hidden (support/tests/test_read_only_session.py sweeps
-# every tenant URL to keep this true).
-READ_VERBS: frozenset[str] = frozenset({"view", "read"})
-READ_CAPABILITIES: frozenset[str] = frozenset(
-    capability
-    for capability in caps.ALL_CAPABILITIES
-    if capability.rpartition(":")[2] in READ_VERBS
-) | {caps.SETTINGS_ROLES_VIEW}
+# What a read-only session can use: the read capabilities (rbac.capabilities), whose views
+# only show things. Every other capability's views are forms or actions, which a read-only
+# session cannot submit, so their GET pages are refused too and their buttons hidden
+# (support/tests/test_read_only_session.py sweeps every tenant URL to keep this true).
+READ_CAPABILITIES = caps.READ_CAPABILITIES
 
 
 def impersonation_capabilities(

@@ -32,7 +32,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from accounts.sessions import session_enforce
 from accounts.twofactor.services import two_factor_enrollment_required
 from audit.context import audit_context
-from rbac.capabilities import PUBLIC, capabilities_for
+from rbac.capabilities import PUBLIC, capabilities_for, capabilities_in_state
 from rbac.decorators import declared_capability
 from rbac.models import Membership
 from support.gate import (
@@ -56,6 +56,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WORKSPACE_READ_ONLY_MESSAGE = (
     "This workspace has been cancelled and is read-only. Owners can still export its data."
 )
+
+
+def _is_cancelled(tenant: Tenant) -> bool:
+    return tenant.state == Tenant.State.CANCELLED
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
@@ -152,7 +156,8 @@ class WorkspaceGateMiddleware:
             )
             raise Http404("not a member")
         request.membership = membership
-        request.capabilities = capabilities_for(membership)
+        held = capabilities_for(membership)
+        request.capabilities = capabilities_in_state(held, cancelled=_is_cancelled(tenant))
         if request.user.must_change_password and not getattr(
             view_func, "allowed_before_password_change", False
         ):
@@ -165,6 +170,8 @@ class WorkspaceGateMiddleware:
         ):
             return HttpResponseRedirect(reverse("accounts:two-factor-setup"))
         if capability not in request.capabilities:
+            if capability in held:  # the role has it; the cancelled workspace does not
+                raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)
             raise PermissionDenied(f"needs {capability}")
         if (
             tenant.state == Tenant.State.CANCELLED
@@ -179,8 +186,11 @@ class WorkspaceGateMiddleware:
         read-only unless the session allows writes (support.gate)."""
         impersonation_check_view(request, view_func, capability)
         request.membership = request.impersonation.acting_as
-        request.capabilities = impersonation_capabilities(request.impersonation, request.membership)
+        held = impersonation_capabilities(request.impersonation, request.membership)
+        request.capabilities = capabilities_in_state(held, cancelled=_is_cancelled(request.tenant))
         if capability != PUBLIC and capability not in request.capabilities:
+            if capability in held:
+                raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)
             raise PermissionDenied(f"needs {capability}")
         if (
             request.tenant.state == Tenant.State.CANCELLED

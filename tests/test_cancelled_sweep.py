@@ -31,7 +31,7 @@ from django.test import Client
 from django.utils import timezone
 
 from conftest import sign_in_client
-from rbac.capabilities import PUBLIC, ROLE_CAPABILITIES
+from rbac.capabilities import CANCELLED_WORKSPACE_CAPABILITIES, PUBLIC, ROLE_CAPABILITIES
 from rbac.decorators import declared_capability
 from rbac.models import Membership
 from rbac.roles import Role
@@ -232,11 +232,16 @@ def test_an_invitation_cannot_be_accepted_in_a_cancelled_workspace(cancelled_acm
 # --- Reading
 
 
-def test_every_page_answers_the_owner_as_it_did_before_cancelling(acme, cancel_acme, member):
-    """Every GET gives the same answer cancelled as active: 200 stays 200 (a page that
-    redirects in the seeded state, such as editing a sent quote, redirects the same way)."""
+def test_every_page_of_a_kept_capability_answers_as_before_and_every_other_page_is_refused(
+    acme, cancel_acme, member
+):
+    """GET pages of the capabilities a cancelled workspace keeps (reading, exporting, one's
+    own account, the lifecycle pages) give the same answer cancelled as active: 200 stays 200
+    (a page that redirects in the seeded state, such as editing a sent quote, redirects the
+    same way). Every other page (a form for a write the workspace would refuse) answers the
+    read-only 403, so no button leads to a form that cannot be submitted."""
     clients: dict[str, Client] = {}
-    requests: list[tuple[str, str, str]] = []
+    requests: list[tuple[str, str, str, str]] = []
     for url in tenant_urls():
         capability = declared_capability(url.callback)
         if capability == PUBLIC:
@@ -251,24 +256,44 @@ def test_every_page_answers_the_owner_as_it_did_before_cancelling(acme, cancel_a
         if role not in clients:
             clients[role] = sign_in_client(Client(), member("acme", role), acme)
         path = _path(Cell(url, "GET", capability, declared), acme, viewer)
-        requests.append((role, path, url.name))
+        requests.append((role, path, url.name, capability))
 
-    def answers() -> list[tuple[int, str]]:
-        return [
-            (response.status_code, response.headers.get("Location", ""))
-            for response in (clients[role].get(path) for role, path, _name in requests)
-        ]
+    def answers() -> list:
+        return [clients[role].get(path) for role, path, _name, _capability in requests]
 
-    active = answers()
+    def summary(response) -> tuple[int, str]:
+        return (response.status_code, response.headers.get("Location", ""))
+
+    active = [summary(response) for response in answers()]
     cancel_acme()
     cancelled = answers()
-    problems = [
-        f"GET {path} ({name}): {before} active, {after} cancelled"
-        for (_role, path, name), before, after in zip(requests, active, cancelled, strict=True)
-        if before != after
-    ]
+    problems = []
+    kept = refused = 0
+    for (_role, path, name, capability), before, after in zip(
+        requests, active, cancelled, strict=True
+    ):
+        if capability in CANCELLED_WORKSPACE_CAPABILITIES:
+            kept += summary(after)[0] == 200
+            if summary(after) != before:
+                problems.append(f"GET {path} ({name}): {before} active, {summary(after)}")
+        elif before[0] == 200:
+            refused += 1
+            if not _is_read_only_refusal(after):
+                problems.append(f"GET {path} ({name}): {after.status_code}, not the 403")
     assert problems == [], "\n".join(problems)
-    ok = sum(1 for status, _location in cancelled if status == 200)
-    assert ok >= 40, f"only {ok} pages answered 200"
+    assert kept >= 20, f"only {kept} pages answered 200"
+    assert refused >= 10, f"only {refused} write pages were refused"
     for path in ("/", "/settings/", "/settings/exports/", "/settings/cancel/", "/quotes/"):
         assert clients["owner"].get(path).status_code == 200, path
+
+
+def test_a_cancelled_workspace_shows_the_owner_no_write_buttons_but_keeps_export(clients):
+    """The caps templates read are the gate's narrowed set: list pages lose their "New" and
+    "Delete" buttons, the export stays."""
+    owner = clients("owner")
+    companies = owner.get("/companies/").content.decode()
+    assert "/companies/new/" not in companies
+    assert "/delete/" not in companies
+    home = owner.get("/settings/").content.decode()
+    assert "/settings/exports/" in home
+    assert "/settings/security/" not in home  # a workspace setting, not the member's own
