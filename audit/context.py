@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
@@ -77,6 +77,20 @@ def audit_context(**fields: Any) -> Iterator[AuditContext]:
         yield context
     finally:
         _current.reset(token)
+
+
+def system_audit_context(request_id: str = "") -> AbstractContextManager[AuditContext]:
+    """Run a block as the system (a Celery task, beat, a management command), whatever
+    request, agent or task is around it: no actor, no request details."""
+    return audit_context(
+        actor_kind=ActorKind.SYSTEM,
+        actor=None,
+        on_behalf_of=None,
+        ip="",
+        user_agent="",
+        request=None,
+        request_id=request_id,
+    )
 
 
 def context_for_request(request) -> AuditContext:

@@ -279,6 +279,25 @@ _LIFECYCLE_FIELDS = [
 ]
 
 
+def _state_start(
+    locked: Tenant, *, state: str, billing_status: str, cancelled_at: datetime | None
+) -> dict[str, list[str]]:
+    """Put the locked row at the start of ``state`` (cancelled, or active again): every later
+    deadline and sent warning is cleared. Returns the audit changes."""
+    changes = {
+        "state": [locked.state, state],
+        "billing_status": [locked.billing_status, billing_status],
+    }
+    locked.state = state
+    locked.billing_status = billing_status
+    locked.cancelled_at = cancelled_at
+    locked.archived_at = None
+    locked.purge_requested_at = None
+    locked.lifecycle_notices = []
+    locked.save(update_fields=_LIFECYCLE_FIELDS)
+    return changes
+
+
 def _check_owner(actor: Membership, tenant: Tenant) -> None:
     if getattr(actor, "tenant_id", None) != tenant.pk or not getattr(actor, "is_active", False):
         raise PermissionDenied(NOT_A_MEMBER)
@@ -300,21 +319,16 @@ def workspace_cancel(*, tenant: Tenant, actor: Membership, confirmation: Confirm
         action_confirmation_check(
             confirmation, actor=actor, tenant=locked, action=Action.WORKSPACE_CANCEL, target=locked
         )
-        before = (locked.state, locked.billing_status)
-        locked.state = Tenant.State.CANCELLED
-        locked.billing_status = Tenant.BillingStatus.CANCELLED
-        locked.cancelled_at = timezone.now()
-        locked.archived_at = None
-        locked.purge_requested_at = None
-        locked.lifecycle_notices = []
-        locked.save(update_fields=_LIFECYCLE_FIELDS)
+        changes = _state_start(
+            locked,
+            state=Tenant.State.CANCELLED,
+            billing_status=Tenant.BillingStatus.CANCELLED,
+            cancelled_at=timezone.now(),
+        )
         _audit_both(
             locked,
             Event.WORKSPACE_CANCELLED,
-            changes={
-                "state": [before[0], locked.state],
-                "billing_status": [before[1], locked.billing_status],
-            },
+            changes=changes,
             data=_dates_data(locked),
             actor=actor.user,
         )
@@ -403,21 +417,16 @@ def workspace_restore(*, tenant: Tenant, agent, reason: str) -> Tenant:
         locked = _locked(tenant.pk)
         if locked.state not in (Tenant.State.CANCELLED, Tenant.State.ARCHIVED):
             raise ValidationError(RESTORE_NOT_RESTORABLE, code="not_restorable")
-        before = (locked.state, locked.billing_status)
-        locked.state = Tenant.State.ACTIVE
-        locked.billing_status = Tenant.BillingStatus.ACTIVE
-        locked.cancelled_at = None
-        locked.archived_at = None
-        locked.purge_requested_at = None
-        locked.lifecycle_notices = []
-        locked.save(update_fields=_LIFECYCLE_FIELDS)
+        changes = _state_start(
+            locked,
+            state=Tenant.State.ACTIVE,
+            billing_status=Tenant.BillingStatus.ACTIVE,
+            cancelled_at=None,
+        )
         _audit_both(
             locked,
             Event.WORKSPACE_RESTORED,
-            changes={
-                "state": [before[0], locked.state],
-                "billing_status": [before[1], locked.billing_status],
-            },
+            changes=changes,
             data={"reason": reason[:500]},
             actor=agent,
             actor_kind=ActorKind.SUPPORT_AGENT,

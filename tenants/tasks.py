@@ -12,7 +12,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.db import connection
 
-from audit.context import ActorKind, audit_context
+from audit.context import system_audit_context
 
 
 class TenantTask(Task):
@@ -28,11 +28,8 @@ class TenantTask(Task):
         connection.set_tenant(tenant)
         # Audit events a task writes are the system's, whatever request queued it (eager
         # tasks run inside that request); the task id stands in for a request id.
-        system = {"actor_kind": ActorKind.SYSTEM, "actor": None, "on_behalf_of": None}
         try:
-            with audit_context(
-                **system, ip="", user_agent="", request=None, request_id=self.request.id or ""
-            ):
+            with system_audit_context(request_id=self.request.id or ""):
                 return super().__call__(*args, tenant_schema=tenant_schema, **kwargs)
         finally:
             if previous is not None and getattr(previous, "schema_name", "public") != "public":
@@ -71,7 +68,7 @@ def workspace_purge_task(*, tenant_id: int) -> dict | None:
     next lifecycle run finishes it."""
     from .lifecycle import workspace_purge
 
-    with _as_system():
+    with system_audit_context():
         receipt = workspace_purge(tenant_id=tenant_id)
     return None if receipt is None else {"tenant_id": receipt.tenant_id, "slug": receipt.slug}
 
@@ -81,17 +78,5 @@ def lifecycle_run_task() -> int:
     """The beat's daily run: warning emails, archiving and purging that have come due."""
     from .lifecycle import lifecycle_run
 
-    with _as_system():
+    with system_audit_context():
         return len(lifecycle_run())
-
-
-def _as_system():
-    return audit_context(
-        actor_kind=ActorKind.SYSTEM,
-        actor=None,
-        on_behalf_of=None,
-        ip="",
-        user_agent="",
-        request=None,
-        request_id="",
-    )

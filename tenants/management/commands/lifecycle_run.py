@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.context import ActorKind, audit_context
+from audit.context import system_audit_context
 from tenants.lifecycle import lifecycle_run
 
 NOW_INVALID = "--now must be an ISO 8601 date or date and time, e.g. 2026-01-31T03:00:00Z."
@@ -53,15 +53,7 @@ class Command(BaseCommand):
         moment = parse_now(now) if now else None
         if moment is not None and not dry_run:
             raise CommandError(NOW_NEEDS_DRY_RUN)
-        with audit_context(
-            actor_kind=ActorKind.SYSTEM,
-            actor=None,
-            on_behalf_of=None,
-            ip="",
-            user_agent="",
-            request=None,
-            request_id="",
-        ):
+        with system_audit_context():
             steps = lifecycle_run(now=moment, dry_run=dry_run)
         verb = "would do" if dry_run else "did"
         if not steps:
