@@ -2,27 +2,31 @@
 
 Invariants: each function is named ``<entity>_<action>``, takes keyword-only arguments
 including ``tenant`` (the workspace whose schema must be active) and ``actor`` (the acting
-rbac Membership of that workspace), re-checks the actor's capability with
-``rbac.capabilities.require`` and the object's visibility with the selectors, validates the
-business rules (raising ``ValidationError`` with the message constants defined next to each
-function), writes inside one ``transaction.atomic`` block, and schedules side effects with
-``transaction.on_commit``. A rule that fails leaves nothing written.
+rbac Membership of that workspace), and writes inside :func:`_write`: it re-checks the
+actor's capability with ``rbac.capabilities.require``, opens one ``transaction.atomic`` block
+and refuses a workspace that is not ACTIVE (a cancelled one is read-only) before anything is
+written, so a task or command that skips the gate is refused too. Inside, the service locks
+and re-checks the object's visibility with the selectors (:func:`_locked_visible`),
+validates the business rules (raising ``ValidationError`` with the message constants defined
+next to each function), writes, and schedules side effects with ``transaction.on_commit``. A
+rule that fails leaves nothing written.
 
 Audit events for these writes are added by the audit app in this module (one place).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import IO
+from typing import IO, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -32,6 +36,7 @@ from rbac import capabilities as caps
 from rbac.capabilities import require
 from rbac.models import Membership
 from rbac.roles import STAFF_ROLES
+from tenants.middleware import WORKSPACE_READ_ONLY_MESSAGE
 from tenants.models import Tenant
 
 from . import selectors, storage
@@ -49,6 +54,10 @@ from .money import compute_totals
 
 ACTOR_NOT_IN_WORKSPACE = "You are not a member of this workspace."
 NOT_VISIBLE = "You cannot act on a record you cannot see."
+# The gate's words, so a refused task or command reads the same as a refused page.
+WORKSPACE_READ_ONLY = WORKSPACE_READ_ONLY_MESSAGE
+
+RecordT = TypeVar("RecordT", bound=Model)
 
 
 # --- Shared checks -------------------------------------------------------------------------
@@ -67,10 +76,78 @@ def _authorize(*, tenant: Tenant, actor: Membership | None, capability: str) -> 
     return actor
 
 
+def _require_workspace_writable(tenant: Tenant) -> None:
+    """Only an ACTIVE workspace takes writes (cancelled is read-only, archived and purging are
+    closed). The state is read from the database: ``tenant`` may be the cached host lookup's
+    copy, older than a cancellation; a row that is gone counts as closed.
+
+    The row is read FOR SHARE: writes do not wait for each other, but a cancellation or a
+    purge (which lock the row FOR UPDATE, tenants.lifecycle) waits until the writes in flight
+    have committed, and every write after it sees the new state. No write can slip in between
+    the lifecycle's check and its commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT state FROM {connection.ops.quote_name(Tenant._meta.db_table)} "  # noqa: S608 - the table name is our model's, quoted
+            "WHERE id = %s FOR SHARE",
+            [tenant.pk],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] != Tenant.State.ACTIVE:
+        raise PermissionDenied(WORKSPACE_READ_ONLY)
+
+
+@contextmanager
+def _write(*, tenant: Tenant, actor: Membership | None, capability: str) -> Iterator[None]:
+    """The frame of every shop write: the actor may (``_authorize``), one transaction is open,
+    and the workspace takes writes, checked inside that transaction before the body writes
+    anything. Audit events are recorded by the audit app as the body saves and deletes (in
+    the same transaction); side effects go in ``transaction.on_commit`` inside the body."""
+    _authorize(tenant=tenant, actor=actor, capability=capability)
+    with transaction.atomic():
+        _require_workspace_writable(tenant)
+        yield
+
+
 def _require_visible(queryset, obj: Model) -> None:
     """The same narrowing the pages use applies to writes (a task cannot skip it)."""
     if not queryset.filter(pk=obj.pk).exists():
         raise PermissionDenied(NOT_VISIBLE)
+
+
+def _locked_visible(record: RecordT, visible: QuerySet[RecordT]) -> RecordT:
+    """A fresh copy of ``record`` with its row locked (concurrent changes serialise), provided
+    ``visible`` (the actor's selector) includes it. Call inside :func:`_write`."""
+    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    _require_visible(visible, locked)
+    return locked
+
+
+def _set_trimmed(record: RecordT, **values: str | None) -> RecordT:
+    """Assign text fields as typed, without surrounding whitespace (None counts as empty)."""
+    for field, value in values.items():
+        setattr(record, field, (value or "").strip())
+    return record
+
+
+def _save_named(record: RecordT, *, name_required: str, **text: str) -> RecordT:
+    """Set ``record``'s text fields (trimmed), refuse a blank name with ``name_required``,
+    validate the fields and save (inside :func:`_write`)."""
+    _set_trimmed(record, **text)
+    if not record.name:  # companies and contacts both have one
+        raise ValidationError({"name": name_required})
+    _full_clean(record)
+    record.save()
+    return record
+
+
+def _insert_unique(record: Model, *, taken: str) -> None:
+    """Insert ``record`` in a savepoint; a unique constraint that a concurrent request won
+    becomes the rule's own message ``taken`` instead of a server error."""
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError as error:
+        raise ValidationError(taken) from error
 
 
 def _full_clean(obj: Model, *, exclude: Sequence[str] = ()) -> None:
@@ -84,11 +161,6 @@ def _next_number(kind: str, prefix: str) -> str:
     sequence.last_value += 1
     sequence.save(update_fields=["last_value"])
     return f"{prefix}-{sequence.last_value:05d}"
-
-
-def _locked(model: type[Model], obj: Model) -> Model:
-    """A fresh copy of ``obj`` with its row locked, so concurrent changes serialise."""
-    return model.objects.select_for_update().get(pk=obj.pk)
 
 
 # --- Companies -----------------------------------------------------------------------------
@@ -113,21 +185,17 @@ def company_create(
     site_address: str = "",
     notes: str = "",
 ) -> Company:
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_CREATE)
-    company = Company(
-        name=name.strip(),
-        email=email.strip(),
-        phone=phone.strip(),
-        billing_address=billing_address.strip(),
-        site_address=site_address.strip(),
-        notes=notes.strip(),
-    )
-    if not company.name:
-        raise ValidationError({"name": COMPANY_NAME_REQUIRED})
-    _full_clean(company)
-    with transaction.atomic():
-        company.save()
-    return company
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_CREATE):
+        return _save_named(
+            Company(),
+            name_required=COMPANY_NAME_REQUIRED,
+            name=name,
+            email=email,
+            phone=phone,
+            billing_address=billing_address,
+            site_address=site_address,
+            notes=notes,
+        )
 
 
 def company_update(
@@ -142,28 +210,22 @@ def company_update(
     site_address: str = "",
     notes: str = "",
 ) -> Company:
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT)
-    with transaction.atomic():
-        company = _locked(Company, company)
-        _require_visible(selectors.company_list(viewer=actor), company)
-        company.name = name.strip()
-        company.email = email.strip()
-        company.phone = phone.strip()
-        company.billing_address = billing_address.strip()
-        company.site_address = site_address.strip()
-        company.notes = notes.strip()
-        if not company.name:
-            raise ValidationError({"name": COMPANY_NAME_REQUIRED})
-        _full_clean(company)
-        company.save()
-    return company
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT):
+        return _save_named(
+            _locked_visible(company, selectors.company_list(viewer=actor)),
+            name_required=COMPANY_NAME_REQUIRED,
+            name=name,
+            email=email,
+            phone=phone,
+            billing_address=billing_address,
+            site_address=site_address,
+            notes=notes,
+        )
 
 
 def company_delete(*, tenant: Tenant, actor: Membership, company: Company) -> None:
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_DELETE)
-    with transaction.atomic():
-        company = _locked(Company, company)
-        _require_visible(selectors.company_list(viewer=actor), company)
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_DELETE):
+        company = _locked_visible(company, selectors.company_list(viewer=actor))
         if (
             company.quotes.exists()
             or company.orders.exists()
@@ -231,15 +293,14 @@ def company_delete_with_records(
     from audit.services import audit_event_record, target_of
     from rbac import services as rbac_services
 
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_DELETE)
-    action_confirmation_check(
-        confirmation,
-        actor=actor,
-        tenant=tenant,
-        action=Action.COMPANY_DELETE_WITH_RECORDS,
-        target=company,
-    )
-    with transaction.atomic():
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_DELETE):
+        action_confirmation_check(
+            confirmation,
+            actor=actor,
+            tenant=tenant,
+            action=Action.COMPANY_DELETE_WITH_RECORDS,
+            target=company,
+        )
         locked = Company.objects.select_for_update().filter(pk=company.pk).first()
         if locked is None:  # deleted since the page was opened
             raise Http404(selectors.NOT_FOUND)
@@ -293,21 +354,16 @@ def contact_create(
     phone: str = "",
     role_title: str = "",
 ) -> Contact:
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT)
-    _require_visible(selectors.company_list(viewer=actor), company)
-    contact = Contact(
-        company=company,
-        name=name.strip(),
-        email=email.strip(),
-        phone=phone.strip(),
-        role_title=role_title.strip(),
-    )
-    if not contact.name:
-        raise ValidationError({"name": CONTACT_NAME_REQUIRED})
-    _full_clean(contact)
-    with transaction.atomic():
-        contact.save()
-    return contact
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT):
+        _require_visible(selectors.company_list(viewer=actor), company)
+        return _save_named(
+            Contact(company=company),
+            name_required=CONTACT_NAME_REQUIRED,
+            name=name,
+            email=email,
+            phone=phone,
+            role_title=role_title,
+        )
 
 
 def contact_update(
@@ -320,26 +376,20 @@ def contact_update(
     phone: str = "",
     role_title: str = "",
 ) -> Contact:
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT)
-    with transaction.atomic():
-        contact = _locked(Contact, contact)
-        _require_visible(selectors.contact_list(viewer=actor), contact)
-        contact.name = name.strip()
-        contact.email = email.strip()
-        contact.phone = phone.strip()
-        contact.role_title = role_title.strip()
-        if not contact.name:
-            raise ValidationError({"name": CONTACT_NAME_REQUIRED})
-        _full_clean(contact)
-        contact.save()
-    return contact
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT):
+        return _save_named(
+            _locked_visible(contact, selectors.contact_list(viewer=actor)),
+            name_required=CONTACT_NAME_REQUIRED,
+            name=name,
+            email=email,
+            phone=phone,
+            role_title=role_title,
+        )
 
 
 def contact_delete(*, tenant: Tenant, actor: Membership, contact: Contact) -> None:
-    _authorize(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT)
-    with transaction.atomic():
-        _require_visible(selectors.contact_list(viewer=actor), contact)
-        contact.delete()
+    with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_EDIT):
+        _locked_visible(contact, selectors.contact_list(viewer=actor)).delete()
 
 
 # --- Quotes --------------------------------------------------------------------------------
@@ -445,22 +495,18 @@ def quote_create(
     notes: str = "",
     lines: Sequence[LineInput] = (),
 ) -> Quote:
-    _authorize(tenant=tenant, actor=actor, capability=caps.QUOTES_CREATE)
-    _require_visible(selectors.company_list(viewer=actor), company)
-    quote = Quote(
-        company=company,
-        title=(title or "").strip(),
-        tax_rate=tax_rate,
-        valid_until=valid_until,
-        notes=(notes or "").strip(),
-        created_by=actor.user,
-    )
-    rows = _quote_validate(quote, lines)
-    with transaction.atomic():
-        quote.number = _next_number("quote", "Q")
-        quote.save()
-        _quote_write_lines(quote, rows)
-    return quote
+    with _write(tenant=tenant, actor=actor, capability=caps.QUOTES_CREATE):
+        _require_visible(selectors.company_list(viewer=actor), company)
+        quote = Quote(created_by=actor.user)
+        return _quote_save(
+            quote,
+            company=company,
+            title=title,
+            tax_rate=tax_rate,
+            valid_until=valid_until,
+            notes=notes,
+            lines=lines,
+        )
 
 
 def quote_update(
@@ -475,29 +521,49 @@ def quote_update(
     notes: str = "",
     lines: Sequence[LineInput] = (),
 ) -> Quote:
-    _authorize(tenant=tenant, actor=actor, capability=caps.QUOTES_EDIT)
-    with transaction.atomic():
-        quote = _locked(Quote, quote)
-        _require_visible(selectors.quote_list(viewer=actor), quote)
+    with _write(tenant=tenant, actor=actor, capability=caps.QUOTES_EDIT):
+        quote = _locked_visible(quote, selectors.quote_list(viewer=actor))
         _require_visible(selectors.company_list(viewer=actor), company)
         if quote.status != Quote.Status.DRAFT:
             raise ValidationError(QUOTE_NOT_EDITABLE)
-        quote.company = company
-        quote.title = (title or "").strip()
-        quote.tax_rate = tax_rate
-        quote.valid_until = valid_until
-        quote.notes = (notes or "").strip()
-        rows = _quote_validate(quote, lines)
-        quote.save()
-        _quote_write_lines(quote, rows)
+        return _quote_save(
+            quote,
+            company=company,
+            title=title,
+            tax_rate=tax_rate,
+            valid_until=valid_until,
+            notes=notes,
+            lines=lines,
+        )
+
+
+def _quote_save(
+    quote: Quote,
+    *,
+    company: Company,
+    title: str,
+    tax_rate: Decimal,
+    valid_until: date | None,
+    notes: str,
+    lines: Sequence[LineInput],
+) -> Quote:
+    """Set the header, validate it and every line, then save both (inside ``_write``). A new
+    quote gets its number only once everything is valid."""
+    quote.company = company
+    quote.tax_rate = tax_rate
+    quote.valid_until = valid_until
+    _set_trimmed(quote, title=title, notes=notes)
+    rows = _quote_validate(quote, lines)
+    if quote.pk is None:
+        quote.number = _next_number("quote", "Q")
+    quote.save()
+    _quote_write_lines(quote, rows)
     return quote
 
 
 def quote_delete(*, tenant: Tenant, actor: Membership, quote: Quote) -> None:
-    _authorize(tenant=tenant, actor=actor, capability=caps.QUOTES_DELETE)
-    with transaction.atomic():
-        quote = _locked(Quote, quote)
-        _require_visible(selectors.quote_list(viewer=actor), quote)
+    with _write(tenant=tenant, actor=actor, capability=caps.QUOTES_DELETE):
+        quote = _locked_visible(quote, selectors.quote_list(viewer=actor))
         if quote.status == Quote.Status.ACCEPTED or Order.objects.filter(quote=quote).exists():
             raise ValidationError(QUOTE_ACCEPTED_NOT_DELETABLE)
         quote.delete()
@@ -513,10 +579,8 @@ def quote_send(
     """
     from .tasks import send_quote_sent_email
 
-    _authorize(tenant=tenant, actor=actor, capability=caps.QUOTES_SEND)
-    with transaction.atomic():
-        quote = _locked(Quote, quote)
-        _require_visible(selectors.quote_list(viewer=actor), quote)
+    with _write(tenant=tenant, actor=actor, capability=caps.QUOTES_SEND):
+        quote = _locked_visible(quote, selectors.quote_list(viewer=actor))
         if quote.status != Quote.Status.DRAFT:
             raise ValidationError(QUOTE_NOT_DRAFT)
         if not quote.lines.exists():
@@ -538,10 +602,8 @@ def _quote_respond(*, tenant: Tenant, actor: Membership, quote: Quote, status: s
     # A customer answers for their own company (quotes:respond); staff record an answer the
     # customer gave by phone or email (quotes:send, the people who sent it).
     capability = caps.QUOTES_RESPOND if actor and actor.is_customer else caps.QUOTES_SEND
-    _authorize(tenant=tenant, actor=actor, capability=capability)
-    with transaction.atomic():
-        quote = _locked(Quote, quote)
-        _require_visible(selectors.quote_list(viewer=actor), quote)
+    with _write(tenant=tenant, actor=actor, capability=capability):
+        quote = _locked_visible(quote, selectors.quote_list(viewer=actor))
         if actor.is_customer and quote.company_id != actor.company_id:
             raise PermissionDenied(QUOTE_COMPANY_NOT_YOURS)
         if quote.status != Quote.Status.SENT:
@@ -610,32 +672,23 @@ def order_create_from_quote(
     site_address: str | None = None,
     notes: str = "",
 ) -> Order:
-    _authorize(tenant=tenant, actor=actor, capability=caps.ORDERS_CREATE)
-    with transaction.atomic():
-        quote = _locked(Quote, quote)
-        _require_visible(selectors.quote_list(viewer=actor), quote)
+    with _write(tenant=tenant, actor=actor, capability=caps.ORDERS_CREATE):
+        quote = _locked_visible(quote, selectors.quote_list(viewer=actor))
         if quote.status != Quote.Status.ACCEPTED:
             raise ValidationError(ORDER_QUOTE_NOT_ACCEPTED)
         if Order.objects.filter(quote=quote).exists():
             raise ValidationError(ORDER_ALREADY_EXISTS)
-        _validate_assignee(tenant, assignee)
-        order = Order(
-            quote=quote,
-            company_id=quote.company_id,
+        order = _order_set(
+            Order(quote=quote, company_id=quote.company_id),
+            tenant=tenant,
             assignee=assignee,
             due_date=due_date,
-            site_address=(
-                quote.company.site_address if site_address is None else site_address
-            ).strip(),
-            notes=(notes or "").strip(),
+            site_address=quote.company.site_address if site_address is None else site_address,
+            notes=notes,
         )
-        _full_clean(order, exclude=["quote", "company", "number", "assignee"])
         order.number = _next_number("order", "O")
-        try:
-            with transaction.atomic():
-                order.save()
-        except IntegrityError as error:  # a concurrent request won the one-to-one race
-            raise ValidationError(ORDER_ALREADY_EXISTS) from error
+        # A concurrent request may have won the one-to-one race since the check above.
+        _insert_unique(order, taken=ORDER_ALREADY_EXISTS)
     return order
 
 
@@ -649,29 +702,45 @@ def order_update(
     site_address: str,
     notes: str = "",
 ) -> Order:
-    _authorize(tenant=tenant, actor=actor, capability=caps.ORDERS_EDIT)
-    with transaction.atomic():
-        order = _locked(Order, order)
-        _require_visible(selectors.order_list(viewer=actor), order)
+    with _write(tenant=tenant, actor=actor, capability=caps.ORDERS_EDIT):
+        order = _locked_visible(order, selectors.order_list(viewer=actor))
         if not order.is_open:
             raise ValidationError(ORDER_CLOSED)
-        _validate_assignee(tenant, assignee)
-        order.assignee = assignee
-        order.due_date = due_date
-        order.site_address = (site_address or "").strip()
-        order.notes = (notes or "").strip()
-        _full_clean(order, exclude=["quote", "company", "number", "assignee"])
+        order = _order_set(
+            order,
+            tenant=tenant,
+            assignee=assignee,
+            due_date=due_date,
+            site_address=site_address,
+            notes=notes,
+        )
         order.save()
     return order
 
 
+def _order_set(
+    order: Order,
+    *,
+    tenant: Tenant,
+    assignee: User | None,
+    due_date: date | None,
+    site_address: str | None,
+    notes: str | None,
+) -> Order:
+    """Set and validate what the order form edits; the caller saves."""
+    _validate_assignee(tenant, assignee)
+    order.assignee = assignee
+    order.due_date = due_date
+    _set_trimmed(order, site_address=site_address, notes=notes)
+    _full_clean(order, exclude=["quote", "company", "number", "assignee"])
+    return order
+
+
 def order_change_status(*, tenant: Tenant, actor: Membership, order: Order, status: str) -> Order:
-    _authorize(tenant=tenant, actor=actor, capability=caps.ORDERS_EDIT)
-    if status not in Order.Status.values:
-        raise ValidationError(ORDER_STATUS_UNKNOWN)
-    with transaction.atomic():
-        order = _locked(Order, order)
-        _require_visible(selectors.order_list(viewer=actor), order)
+    with _write(tenant=tenant, actor=actor, capability=caps.ORDERS_EDIT):
+        if status not in Order.Status.values:
+            raise ValidationError(ORDER_STATUS_UNKNOWN)
+        order = _locked_visible(order, selectors.order_list(viewer=actor))
         if status not in ORDER_STATUS_TRANSITIONS[order.status]:
             raise ValidationError(ORDER_STATUS_CHANGE_NOT_ALLOWED)
         order.status = status
@@ -680,10 +749,8 @@ def order_change_status(*, tenant: Tenant, actor: Membership, order: Order, stat
 
 
 def order_delete(*, tenant: Tenant, actor: Membership, order: Order) -> None:
-    _authorize(tenant=tenant, actor=actor, capability=caps.ORDERS_DELETE)
-    with transaction.atomic():
-        order = _locked(Order, order)
-        _require_visible(selectors.order_list(viewer=actor), order)
+    with _write(tenant=tenant, actor=actor, capability=caps.ORDERS_DELETE):
+        order = _locked_visible(order, selectors.order_list(viewer=actor))
         if order.invoices.exists():
             raise ValidationError(ORDER_HAS_INVOICES)
         order.delete()
@@ -708,36 +775,26 @@ def invoice_create_from_order(
     notes: str = "",
 ) -> Invoice:
     """Bill an order; the amounts are copied from its quote and frozen on the invoice."""
-    _authorize(tenant=tenant, actor=actor, capability=caps.INVOICES_CREATE)
-    with transaction.atomic():
-        order = _locked(Order, order)
-        _require_visible(selectors.order_list(viewer=actor), order)
+    with _write(tenant=tenant, actor=actor, capability=caps.INVOICES_CREATE):
+        order = _locked_visible(order, selectors.order_list(viewer=actor))
         if order.status == Order.Status.CANCELLED:
             raise ValidationError(INVOICE_ORDER_CANCELLED)
         if order.invoices.exclude(status=Invoice.Status.VOID).exists():
             raise ValidationError(INVOICE_ALREADY_EXISTS)
-        if due_date < issue_date:
-            raise ValidationError({"due_date": INVOICE_DUE_BEFORE_ISSUE})
         quote = order.quote
         totals = quote.computed_totals()
         invoice = Invoice(
             order=order,
             company_id=order.company_id,
-            issue_date=issue_date,
-            due_date=due_date,
-            notes=(notes or "").strip(),
             subtotal=totals.subtotal,
             tax_rate=quote.tax_rate,
             tax_amount=totals.tax_amount,
             total=totals.total,
         )
-        _full_clean(invoice, exclude=["order", "company", "number"])
+        _invoice_set(invoice, issue_date=issue_date, due_date=due_date, notes=notes)
         invoice.number = _next_number("invoice", "INV")
-        try:
-            with transaction.atomic():
-                invoice.save()
-        except IntegrityError as error:  # the partial unique index: a concurrent invoice
-            raise ValidationError(INVOICE_ALREADY_EXISTS) from error
+        # The partial unique index refuses a concurrent invoice of the same order.
+        _insert_unique(invoice, taken=INVOICE_ALREADY_EXISTS)
     return invoice
 
 
@@ -750,29 +807,34 @@ def invoice_update(
     due_date: date,
     notes: str = "",
 ) -> Invoice:
-    _authorize(tenant=tenant, actor=actor, capability=caps.INVOICES_EDIT)
-    with transaction.atomic():
-        invoice = _locked(Invoice, invoice)
-        _require_visible(selectors.invoice_list(viewer=actor), invoice)
-        if invoice.status != Invoice.Status.OPEN:
-            raise ValidationError(INVOICE_NOT_OPEN)
-        if due_date < issue_date:
-            raise ValidationError({"due_date": INVOICE_DUE_BEFORE_ISSUE})
-        invoice.issue_date = issue_date
-        invoice.due_date = due_date
-        invoice.notes = (notes or "").strip()
-        _full_clean(invoice, exclude=["order", "company", "number"])
+    with _write(tenant=tenant, actor=actor, capability=caps.INVOICES_EDIT):
+        invoice = _locked_open_invoice(invoice, actor)
+        _invoice_set(invoice, issue_date=issue_date, due_date=due_date, notes=notes)
         invoice.save()
     return invoice
 
 
+def _invoice_set(invoice: Invoice, *, issue_date: date, due_date: date, notes: str | None) -> None:
+    """Set and validate what the invoice form edits; the caller saves."""
+    if due_date < issue_date:
+        raise ValidationError({"due_date": INVOICE_DUE_BEFORE_ISSUE})
+    invoice.issue_date = issue_date
+    invoice.due_date = due_date
+    _set_trimmed(invoice, notes=notes)
+    _full_clean(invoice, exclude=["order", "company", "number"])
+
+
+def _locked_open_invoice(invoice: Invoice, actor: Membership) -> Invoice:
+    """The invoice locked and visible to ``actor``, if it is still open (inside ``_write``)."""
+    invoice = _locked_visible(invoice, selectors.invoice_list(viewer=actor))
+    if invoice.status != Invoice.Status.OPEN:
+        raise ValidationError(INVOICE_NOT_OPEN)
+    return invoice
+
+
 def invoice_mark_paid(*, tenant: Tenant, actor: Membership, invoice: Invoice) -> Invoice:
-    _authorize(tenant=tenant, actor=actor, capability=caps.INVOICES_EDIT)
-    with transaction.atomic():
-        invoice = _locked(Invoice, invoice)
-        _require_visible(selectors.invoice_list(viewer=actor), invoice)
-        if invoice.status != Invoice.Status.OPEN:
-            raise ValidationError(INVOICE_NOT_OPEN)
+    with _write(tenant=tenant, actor=actor, capability=caps.INVOICES_EDIT):
+        invoice = _locked_open_invoice(invoice, actor)
         invoice.status = Invoice.Status.PAID
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at", "updated_at"])
@@ -780,12 +842,8 @@ def invoice_mark_paid(*, tenant: Tenant, actor: Membership, invoice: Invoice) ->
 
 
 def invoice_void(*, tenant: Tenant, actor: Membership, invoice: Invoice) -> Invoice:
-    _authorize(tenant=tenant, actor=actor, capability=caps.INVOICES_VOID)
-    with transaction.atomic():
-        invoice = _locked(Invoice, invoice)
-        _require_visible(selectors.invoice_list(viewer=actor), invoice)
-        if invoice.status != Invoice.Status.OPEN:
-            raise ValidationError(INVOICE_NOT_OPEN)
+    with _write(tenant=tenant, actor=actor, capability=caps.INVOICES_VOID):
+        invoice = _locked_open_invoice(invoice, actor)
         invoice.status = Invoice.Status.VOID
         invoice.voided_at = timezone.now()
         invoice.save(update_fields=["status", "voided_at", "updated_at"])
@@ -793,10 +851,8 @@ def invoice_void(*, tenant: Tenant, actor: Membership, invoice: Invoice) -> Invo
 
 
 def invoice_delete(*, tenant: Tenant, actor: Membership, invoice: Invoice) -> None:
-    _authorize(tenant=tenant, actor=actor, capability=caps.INVOICES_DELETE)
-    with transaction.atomic():
-        invoice = _locked(Invoice, invoice)
-        _require_visible(selectors.invoice_list(viewer=actor), invoice)
+    with _write(tenant=tenant, actor=actor, capability=caps.INVOICES_DELETE):
+        invoice = _locked_visible(invoice, selectors.invoice_list(viewer=actor))
         if invoice.status == Invoice.Status.PAID:
             raise ValidationError(INVOICE_PAID_NOT_DELETABLE)
         invoice.delete()
@@ -848,6 +904,9 @@ def file_upload(
 ) -> StoredFile:
     """Store an upload privately after checking its size and what its bytes really are."""
     _authorize(tenant=tenant, actor=actor, capability=caps.FILES_UPLOAD)
+    # Refused before the upload is read and its bytes stored, not only when the row is
+    # written; _write below checks again inside the transaction, where it counts.
+    _require_workspace_writable(tenant)
     _require_visible(selectors.company_list(viewer=actor), company)
     if upload is None:
         raise ValidationError({"upload": FILE_REQUIRED})
@@ -889,7 +948,7 @@ def file_upload(
     # so no row ever points at missing bytes.
     storage.write(stored.storage_key, upload)
     try:
-        with transaction.atomic():
+        with _write(tenant=tenant, actor=actor, capability=caps.FILES_UPLOAD):
             stored.save()
     except BaseException:
         storage.delete(stored.storage_key)
@@ -899,17 +958,18 @@ def file_upload(
 
 def file_delete(*, tenant: Tenant, actor: Membership, stored_file: StoredFile) -> None:
     """Delete the row now and the stored object once the deletion has committed."""
-    _authorize(tenant=tenant, actor=actor, capability=caps.FILES_DELETE)
-    with transaction.atomic():
-        stored_file = _locked(StoredFile, stored_file)
-        _require_visible(selectors.file_list(viewer=actor), stored_file)
+    with _write(tenant=tenant, actor=actor, capability=caps.FILES_DELETE):
+        stored_file = _locked_visible(stored_file, selectors.file_list(viewer=actor))
         key = stored_file.storage_key
         stored_file.delete()
         transaction.on_commit(lambda: storage.delete(key))
 
 
 def file_record_download(*, tenant: Tenant, actor: Membership, stored_file: StoredFile) -> None:
-    """Checks a download again before bytes are handed out (and is where it gets audited)."""
+    """Checks a download again before bytes are handed out (and is where it gets audited).
+
+    Not a ``_write``: downloading is reading, which a cancelled (read-only) workspace still
+    allows; the audit event it records is not a change to the workspace's data."""
     # Imported here so the audit hook stays one self-contained hunk of this module.
     from audit.events import Event
     from audit.services import audit_event_record
