@@ -8,9 +8,13 @@ Views hold no business rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -67,18 +71,35 @@ GET_POST = ["GET", "POST"]
 # --- Helpers -------------------------------------------------------------------------------
 
 
-def _list_context(
-    request: HttpRequest, queryset, sorts: dict, *, filters=(), filter_param: str = "status"
-) -> dict:
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    return {
+def _list_page(
+    request: HttpRequest,
+    *,
+    select: Callable[..., QuerySet],
+    template: str,
+    sorts: dict,
+    filters: Sequence[tuple[str, str]] | None = None,
+    filter_param: str = "status",
+) -> HttpResponse:
+    """A searchable, sortable, paginated list of what ``select`` (a list selector) shows the
+    viewer. ``filters`` are the choices of the list's one filter, ``filter_param`` its query
+    parameter; a list without ``filters`` passes the selector no filter."""
+    narrowing = {} if filters is None else {filter_param: request.GET.get(filter_param, "")}
+    records = select(
+        viewer=request.membership,
+        q=request.GET.get("q"),
+        sort=request.GET.get("sort"),
+        **narrowing,
+    )
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
         "page_obj": page,
         "q": selectors.clean_search(request.GET.get("q")),
         "sort": selectors.clean_sort(request.GET.get("sort"), sorts),
-        "filters": filters,
+        "filters": filters or (),
         "filter_param": filter_param,
         "filter_value": request.GET.get(filter_param, ""),
     }
+    return render(request, template, context)
 
 
 def _add_service_error(form: Form, error: ValidationError) -> None:
@@ -94,10 +115,30 @@ def _flash_error(request: HttpRequest, error: ValidationError) -> None:
     messages.error(request, " ".join(error.messages))
 
 
-def _form_page(request: HttpRequest, template: str, context: dict) -> HttpResponse:
-    """Render a form page; a submitted form with errors answers 400."""
+def _form_page(
+    request: HttpRequest,
+    *,
+    form: Form,
+    save: Callable[[dict], Any],
+    done: str | Callable[[Any], str],
+    success_url: str | Callable[[Any], str],
+    template: str,
+    context: dict | None = None,
+) -> HttpResponse:
+    """GET: the form. POST: a valid form runs ``save(cleaned_data)``, which calls the service
+    and returns what it wrote; ``done`` (the success message) and ``success_url`` may be
+    functions of that result. A submitted form that fails, on input or on the service's
+    refusal (shown next to its field), answers 400. The actor is ``request.membership``."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = save(form.cleaned_data)
+        except ValidationError as error:
+            _add_service_error(form, error)
+        else:
+            messages.success(request, done(saved) if callable(done) else done)
+            return redirect(success_url(saved) if callable(success_url) else success_url)
     status = 400 if request.method == "POST" else 200
-    return render(request, template, context, status=status)
+    return render(request, template, {"form": form, **(context or {})}, status=status)
 
 
 def _confirm_delete(request: HttpRequest, *, obj, kind: str, cancel_url: str) -> HttpResponse:
@@ -128,6 +169,10 @@ def _actor(request: HttpRequest):
     return {"tenant": request.tenant, "actor": request.membership}
 
 
+def _company_url(pk: int) -> str:
+    return reverse("shop:company-detail", args=[pk])
+
+
 # --- Home ----------------------------------------------------------------------------------
 
 
@@ -143,29 +188,25 @@ def home(request):
 @require_capability(COMPANIES_VIEW)
 @require_GET
 def company_list(request):
-    companies = selectors.company_list(
-        viewer=request.membership, q=request.GET.get("q"), sort=request.GET.get("sort")
-    )
-    return render(
+    return _list_page(
         request,
-        "shop/company_list.html",
-        _list_context(request, companies, selectors.COMPANY_SORTS),
+        select=selectors.company_list,
+        template="shop/company_list.html",
+        sorts=selectors.COMPANY_SORTS,
     )
 
 
 @require_capability(COMPANIES_CREATE)
 @require_http_methods(GET_POST)
 def company_create(request):
-    form = CompanyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            company = services.company_create(**_actor(request), **form.cleaned_data)
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, f"Company “{company.name}” created.")
-            return redirect("shop:company-detail", pk=company.pk)
-    return _form_page(request, "shop/company_form.html", {"form": form})
+    return _form_page(
+        request,
+        form=CompanyForm(request.POST or None),
+        save=lambda data: services.company_create(**_actor(request), **data),
+        done=lambda company: f"Company “{company.name}” created.",
+        success_url=lambda company: _company_url(company.pk),
+        template="shop/company_form.html",
+    )
 
 
 @require_capability(COMPANIES_VIEW)
@@ -191,16 +232,15 @@ def company_detail(request, pk: int):
 @require_http_methods(GET_POST)
 def company_edit(request, pk: int):
     company = selectors.company_get(viewer=request.membership, pk=pk)
-    form = CompanyForm(request.POST or None, instance=company)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.company_update(**_actor(request), company=company, **form.cleaned_data)
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, "Company saved.")
-            return redirect("shop:company-detail", pk=company.pk)
-    return _form_page(request, "shop/company_form.html", {"form": form, "company": company})
+    return _form_page(
+        request,
+        form=CompanyForm(request.POST or None, instance=company),
+        save=lambda data: services.company_update(**_actor(request), company=company, **data),
+        done="Company saved.",
+        success_url=_company_url(company.pk),
+        template="shop/company_form.html",
+        context={"company": company},
+    )
 
 
 @require_capability(COMPANIES_DELETE)
@@ -219,7 +259,7 @@ def company_delete(request, pk: int):
                 "records": records,
                 "record_lines": _company_record_lines(records),
                 "capabilities_needed": services.company_delete_with_records_capabilities(records),
-                "cancel_url": reverse("shop:company-detail", args=[company.pk]),
+                "cancel_url": _company_url(company.pk),
             },
         )
     return _delete_page(
@@ -227,7 +267,7 @@ def company_delete(request, pk: int):
         obj=company,
         kind="company",
         delete=lambda: services.company_delete(**_actor(request), company=company),
-        cancel_url=reverse("shop:company-detail", args=[company.pk]),
+        cancel_url=_company_url(company.pk),
         done_url=reverse("shop:company-list"),
         done=f"Company “{company.name}” deleted.",
     )
@@ -291,7 +331,7 @@ def company_delete_all(request, pk: int):
             "Each deleted record is recorded in the audit log.",
         ],
         confirm_label="Delete company and all its records",
-        cancel_url=reverse("shop:company-detail", args=[company.pk]),
+        cancel_url=_company_url(company.pk),
         perform=perform,
     )
 
@@ -303,35 +343,29 @@ def company_delete_all(request, pk: int):
 @require_http_methods(GET_POST)
 def contact_create(request, pk: int):
     company = selectors.company_get(viewer=request.membership, pk=pk)
-    form = ContactForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_create(**_actor(request), company=company, **form.cleaned_data)
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, "Contact added.")
-            return redirect("shop:company-detail", pk=company.pk)
-    return _form_page(request, "shop/contact_form.html", {"form": form, "company": company})
+    return _form_page(
+        request,
+        form=ContactForm(request.POST or None),
+        save=lambda data: services.contact_create(**_actor(request), company=company, **data),
+        done="Contact added.",
+        success_url=_company_url(company.pk),
+        template="shop/contact_form.html",
+        context={"company": company},
+    )
 
 
 @require_capability(COMPANIES_EDIT)
 @require_http_methods(GET_POST)
 def contact_edit(request, pk: int):
     contact = selectors.contact_get(viewer=request.membership, pk=pk)
-    form = ContactForm(request.POST or None, instance=contact)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_update(**_actor(request), contact=contact, **form.cleaned_data)
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, "Contact saved.")
-            return redirect("shop:company-detail", pk=contact.company_id)
     return _form_page(
         request,
-        "shop/contact_form.html",
-        {"form": form, "company": contact.company, "contact": contact},
+        form=ContactForm(request.POST or None, instance=contact),
+        save=lambda data: services.contact_update(**_actor(request), contact=contact, **data),
+        done="Contact saved.",
+        success_url=_company_url(contact.company_id),
+        template="shop/contact_form.html",
+        context={"company": contact.company, "contact": contact},
     )
 
 
@@ -339,7 +373,7 @@ def contact_edit(request, pk: int):
 @require_http_methods(GET_POST)
 def contact_delete(request, pk: int):
     contact = selectors.contact_get(viewer=request.membership, pk=pk)
-    company_url = reverse("shop:company-detail", args=[contact.company_id])
+    company_url = _company_url(contact.company_id)
     return _delete_page(
         request,
         obj=contact,
@@ -357,17 +391,16 @@ def contact_delete(request, pk: int):
 @require_capability(QUOTES_VIEW)
 @require_GET
 def quote_list(request):
-    quotes = selectors.quote_list(
-        viewer=request.membership,
-        q=request.GET.get("q"),
-        sort=request.GET.get("sort"),
-        status=request.GET.get("status", ""),
-    )
     statuses = Quote.Status.choices
     if request.membership.is_customer:
         statuses = [c for c in statuses if c[0] in selectors.CUSTOMER_VISIBLE_QUOTE_STATUSES]
-    context = _list_context(request, quotes, selectors.QUOTE_SORTS, filters=statuses)
-    return render(request, "shop/quote_list.html", context)
+    return _list_page(
+        request,
+        select=selectors.quote_list,
+        template="shop/quote_list.html",
+        sorts=selectors.QUOTE_SORTS,
+        filters=statuses,
+    )
 
 
 def _quote_form_page(request, *, quote: Quote | None) -> HttpResponse:
@@ -526,14 +559,13 @@ def quote_mark_declined(request, pk: int):
 @require_capability(ORDERS_VIEW)
 @require_GET
 def order_list(request):
-    orders = selectors.order_list(
-        viewer=request.membership,
-        q=request.GET.get("q"),
-        sort=request.GET.get("sort"),
-        status=request.GET.get("status", ""),
+    return _list_page(
+        request,
+        select=selectors.order_list,
+        template="shop/order_list.html",
+        sorts=selectors.ORDER_SORTS,
+        filters=Order.Status.choices,
     )
-    context = _list_context(request, orders, selectors.ORDER_SORTS, filters=Order.Status.choices)
-    return render(request, "shop/order_list.html", context)
 
 
 @require_capability(ORDERS_CREATE)
@@ -548,22 +580,19 @@ def order_create(request, pk: int):
     if quote.status != Quote.Status.ACCEPTED and request.method == "GET":
         messages.error(request, services.ORDER_QUOTE_NOT_ACCEPTED)
         return redirect("shop:quote-detail", pk=quote.pk)
-    form = OrderForm(
-        request.POST or None,
-        tenant=request.tenant,
-        initial={"site_address": quote.company.site_address},
+    return _form_page(
+        request,
+        form=OrderForm(
+            request.POST or None,
+            tenant=request.tenant,
+            initial={"site_address": quote.company.site_address},
+        ),
+        save=lambda data: services.order_create_from_quote(**_actor(request), quote=quote, **data),
+        done=lambda order: f"Order {order.number} created.",
+        success_url=lambda order: reverse("shop:order-detail", args=[order.pk]),
+        template="shop/order_form.html",
+        context={"quote": quote},
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            order = services.order_create_from_quote(
-                **_actor(request), quote=quote, **form.cleaned_data
-            )
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, f"Order {order.number} created.")
-            return redirect("shop:order-detail", pk=order.pk)
-    return _form_page(request, "shop/order_form.html", {"form": form, "quote": quote})
 
 
 @require_capability(ORDERS_VIEW)
@@ -597,19 +626,16 @@ def order_edit(request, pk: int):
     if not order.is_open:
         messages.error(request, services.ORDER_CLOSED)
         return redirect("shop:order-detail", pk=order.pk)
-    form = OrderForm(
-        request.POST or None, tenant=request.tenant, initial=OrderForm.initial_for(order)
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.order_update(**_actor(request), order=order, **form.cleaned_data)
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, f"Order {order.number} saved.")
-            return redirect("shop:order-detail", pk=order.pk)
     return _form_page(
-        request, "shop/order_form.html", {"form": form, "order": order, "quote": order.quote}
+        request,
+        form=OrderForm(
+            request.POST or None, tenant=request.tenant, initial=OrderForm.initial_for(order)
+        ),
+        save=lambda data: services.order_update(**_actor(request), order=order, **data),
+        done=f"Order {order.number} saved.",
+        success_url=reverse("shop:order-detail", args=[order.pk]),
+        template="shop/order_form.html",
+        context={"order": order, "quote": order.quote},
     )
 
 
@@ -653,15 +679,13 @@ def order_delete(request, pk: int):
 @require_capability(INVOICES_VIEW)
 @require_GET
 def invoice_list(request):
-    invoices = selectors.invoice_list(
-        viewer=request.membership,
-        q=request.GET.get("q"),
-        sort=request.GET.get("sort"),
-        status=request.GET.get("status", ""),
+    return _list_page(
+        request,
+        select=selectors.invoice_list,
+        template="shop/invoice_list.html",
+        sorts=selectors.INVOICE_SORTS,
+        filters=[*Invoice.Status.choices, (selectors.INVOICE_FILTER_OVERDUE, "Overdue")],
     )
-    statuses = [*Invoice.Status.choices, (selectors.INVOICE_FILTER_OVERDUE, "Overdue")]
-    context = _list_context(request, invoices, selectors.INVOICE_SORTS, filters=statuses)
-    return render(request, "shop/invoice_list.html", context)
 
 
 @require_capability(INVOICES_CREATE)
@@ -669,18 +693,17 @@ def invoice_list(request):
 def invoice_create(request, pk: int):
     """Create an invoice for order ``pk``."""
     order = selectors.order_get(viewer=request.membership, pk=pk)
-    form = InvoiceForm(request.POST or None, initial=InvoiceForm.initial_new())
-    if request.method == "POST" and form.is_valid():
-        try:
-            invoice = services.invoice_create_from_order(
-                **_actor(request), order=order, **form.cleaned_data
-            )
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, f"Invoice {invoice.number} created.")
-            return redirect("shop:invoice-detail", pk=invoice.pk)
-    return _form_page(request, "shop/invoice_form.html", {"form": form, "order": order})
+    return _form_page(
+        request,
+        form=InvoiceForm(request.POST or None, initial=InvoiceForm.initial_new()),
+        save=lambda data: services.invoice_create_from_order(
+            **_actor(request), order=order, **data
+        ),
+        done=lambda invoice: f"Invoice {invoice.number} created.",
+        success_url=lambda invoice: reverse("shop:invoice-detail", args=[invoice.pk]),
+        template="shop/invoice_form.html",
+        context={"order": order},
+    )
 
 
 @require_capability(INVOICES_VIEW)
@@ -708,19 +731,14 @@ def invoice_edit(request, pk: int):
     if invoice.status != Invoice.Status.OPEN:
         messages.error(request, services.INVOICE_NOT_OPEN)
         return redirect("shop:invoice-detail", pk=invoice.pk)
-    form = InvoiceForm(request.POST or None, initial=InvoiceForm.initial_for(invoice))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.invoice_update(**_actor(request), invoice=invoice, **form.cleaned_data)
-        except ValidationError as error:
-            _add_service_error(form, error)
-        else:
-            messages.success(request, f"Invoice {invoice.number} saved.")
-            return redirect("shop:invoice-detail", pk=invoice.pk)
     return _form_page(
         request,
-        "shop/invoice_form.html",
-        {"form": form, "invoice": invoice, "order": invoice.order},
+        form=InvoiceForm(request.POST or None, initial=InvoiceForm.initial_for(invoice)),
+        save=lambda data: services.invoice_update(**_actor(request), invoice=invoice, **data),
+        done=f"Invoice {invoice.number} saved.",
+        success_url=reverse("shop:invoice-detail", args=[invoice.pk]),
+        template="shop/invoice_form.html",
+        context={"invoice": invoice, "order": invoice.order},
     )
 
 
@@ -768,16 +786,14 @@ def invoice_delete(request, pk: int):
 @require_capability(FILES_VIEW)
 @require_GET
 def file_list(request):
-    files = selectors.file_list(
-        viewer=request.membership,
-        q=request.GET.get("q"),
-        sort=request.GET.get("sort"),
-        kind=request.GET.get("kind", ""),
+    return _list_page(
+        request,
+        select=selectors.file_list,
+        template="shop/file_list.html",
+        sorts=selectors.FILE_SORTS,
+        filters=StoredFile.Kind.choices,
+        filter_param="kind",
     )
-    context = _list_context(
-        request, files, selectors.FILE_SORTS, filters=StoredFile.Kind.choices, filter_param="kind"
-    )
-    return render(request, "shop/file_list.html", context)
 
 
 @require_capability(FILES_UPLOAD)
@@ -786,32 +802,34 @@ def file_upload(request):
     viewer = request.membership
     if request.method == "POST":
         form = FileUploadForm(request.POST, request.FILES, viewer=viewer)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                stored = services.file_upload(
-                    **_actor(request),
-                    company=data["company"],
-                    upload=data["upload"],
-                    filename=data["upload"].name,
-                    kind=data["kind"],
-                    quote=data["quote"],
-                    order=data["order"],
-                )
-            except ValidationError as error:
-                _add_service_error(form, error)
-            else:
-                messages.success(request, f"“{stored.original_filename}” uploaded.")
-                return redirect("shop:file-detail", pk=stored.pk)
-        return render(request, "shop/file_form.html", {"form": form}, status=400)
-    initial = {
-        key: request.GET[key] for key in ("company", "quote", "order") if request.GET.get(key)
-    }
-    form = FileUploadForm(viewer=viewer, initial=initial)
-    companies = form.fields["company"].queryset
-    if "company" not in initial and len(companies[:2]) == 1:
-        form.initial["company"] = companies.first().pk
-    return render(request, "shop/file_form.html", {"form": form})
+    else:
+        initial = {
+            key: request.GET[key] for key in ("company", "quote", "order") if request.GET.get(key)
+        }
+        form = FileUploadForm(viewer=viewer, initial=initial)
+        companies = form.fields["company"].queryset
+        if "company" not in initial and len(companies[:2]) == 1:
+            form.initial["company"] = companies.first().pk
+
+    def save(data):
+        return services.file_upload(
+            **_actor(request),
+            company=data["company"],
+            upload=data["upload"],
+            filename=data["upload"].name,
+            kind=data["kind"],
+            quote=data["quote"],
+            order=data["order"],
+        )
+
+    return _form_page(
+        request,
+        form=form,
+        save=save,
+        done=lambda stored: f"“{stored.original_filename}” uploaded.",
+        success_url=lambda stored: reverse("shop:file-detail", args=[stored.pk]),
+        template="shop/file_form.html",
+    )
 
 
 @require_capability(FILES_VIEW)
