@@ -255,20 +255,6 @@ def _locked(tenant_id: int) -> Tenant:
     return Tenant.objects.select_for_update().get(pk=tenant_id)
 
 
-def _sync(target: Tenant, source: Tenant) -> None:
-    """Copy the lifecycle fields of the saved row onto the caller's instance."""
-    for name in (
-        "state",
-        "billing_status",
-        "cancelled_at",
-        "archived_at",
-        "purge_requested_at",
-        "lifecycle_notices",
-        "purge_counts",
-    ):
-        setattr(target, name, getattr(source, name))
-
-
 _LIFECYCLE_FIELDS = [
     "state",
     "billing_status",
@@ -277,6 +263,12 @@ _LIFECYCLE_FIELDS = [
     "purge_requested_at",
     "lifecycle_notices",
 ]
+
+
+def _sync(target: Tenant, source: Tenant) -> None:
+    """Copy the lifecycle fields of the saved row onto the caller's instance."""
+    for name in [*_LIFECYCLE_FIELDS, "purge_counts"]:
+        setattr(target, name, getattr(source, name))
 
 
 def _state_start(
