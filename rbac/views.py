@@ -176,9 +176,9 @@ def member_invite(request):
     )
 
 
-@require_capability(MEMBERS_INVITE)
-def invitation_revoke(request, pk: int):
-    invitation = selectors.invitation_get(viewer=request.membership, pk=pk)
+def _revoke(request, invitation, *, done_url_name: str):
+    """Revoke an invitation the viewer's selector found (POST only; the lookup comes first so
+    another workspace's or company's invitation is the same 404 as a missing one)."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
@@ -189,7 +189,13 @@ def invitation_revoke(request, pk: int):
         _flash(request, error)
     else:
         messages.success(request, f"The invitation to {invitation.email} was revoked.")
-    return redirect("rbac:member-list")
+    return redirect(done_url_name)
+
+
+@require_capability(MEMBERS_INVITE)
+def invitation_revoke(request, pk: int):
+    invitation = selectors.invitation_get(viewer=request.membership, pk=pk)
+    return _revoke(request, invitation, done_url_name="rbac:member-list")
 
 
 @require_capability(MEMBERS_MANAGE)
@@ -456,17 +462,7 @@ def company_person_remove(request, pk: int):
 @require_capability(COMPANY_MEMBERS_MANAGE)
 def company_invitation_revoke(request, pk: int):
     invitation = selectors.company_invitation_get(viewer=request.membership, pk=pk)
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    try:
-        services.invitation_revoke(
-            tenant=request.tenant, actor=request.membership, invitation=invitation
-        )
-    except (ValidationError, PermissionDenied) as error:
-        _flash(request, error)
-    else:
-        messages.success(request, f"The invitation to {invitation.email} was revoked.")
-    return redirect("rbac:company-people")
+    return _revoke(request, invitation, done_url_name="rbac:company-people")
 
 
 # --- Accepting an invitation (public, on the workspace host) --------------------------------

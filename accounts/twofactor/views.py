@@ -181,18 +181,15 @@ def _add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-@require_capability(PROFILE_MANAGE)
-@require_http_methods(GET_POST)
-@never_cache
-def recovery_codes_regenerate(request):
-    if not user_has_2fa(request.user):
-        return redirect("accounts:two-factor")
+def _reauthenticated(request, *, template: str, context: dict, act, done) -> HttpResponse:
+    """A page that asks for the current password and a code, then runs ``act`` (a service
+    taking ``request``, ``current_password`` and ``code``) and answers with ``done(result)``.
+    Wrong answers are form errors (400); too many are the shared lockout (429)."""
     form = ReauthenticateForm(request.POST or None)
-    context = {"form": form}
-    template = "accounts/twofactor/recovery_codes_regenerate.html"
+    context = {"form": form, **context}
     if request.method == "POST" and form.is_valid():
         try:
-            codes = services.recovery_codes_regenerate(
+            result = act(
                 request=request,
                 current_password=form.cleaned_data["current_password"],
                 code=form.cleaned_data["code"],
@@ -202,13 +199,33 @@ def recovery_codes_regenerate(request):
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            return _recovery_codes_page(
-                request,
-                codes=codes,
-                continue_url=reverse("accounts:two-factor"),
-                reason="regenerated",
-            )
+            return done(result)
     return render(request, template, context, status=_status(form))
+
+
+@require_capability(PROFILE_MANAGE)
+@require_http_methods(GET_POST)
+@never_cache
+def recovery_codes_regenerate(request):
+    if not user_has_2fa(request.user):
+        return redirect("accounts:two-factor")
+    return _reauthenticated(
+        request,
+        template="accounts/twofactor/recovery_codes_regenerate.html",
+        context={},
+        act=services.recovery_codes_regenerate,
+        done=lambda codes: _recovery_codes_page(
+            request,
+            codes=codes,
+            continue_url=reverse("accounts:two-factor"),
+            reason="regenerated",
+        ),
+    )
+
+
+def _removed(request) -> HttpResponse:
+    messages.success(request, TWO_FACTOR_REMOVED)
+    return redirect("accounts:two-factor")
 
 
 @require_capability(PROFILE_MANAGE)
@@ -217,24 +234,13 @@ def recovery_codes_regenerate(request):
 def disable(request):
     if not user_has_2fa(request.user):
         return redirect("accounts:two-factor")
-    form = ReauthenticateForm(request.POST or None)
-    context = {"form": form, "required": request.tenant.require_2fa}
-    template = "accounts/twofactor/disable.html"
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.two_factor_disable(
-                request=request,
-                current_password=form.cleaned_data["current_password"],
-                code=form.cleaned_data["code"],
-            )
-        except Throttled as error:
-            return _throttled(request, template, context, error)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, TWO_FACTOR_REMOVED)
-            return redirect("accounts:two-factor")
-    return render(request, template, context, status=_status(form))
+    return _reauthenticated(
+        request,
+        template="accounts/twofactor/disable.html",
+        context={"required": request.tenant.require_2fa},
+        act=services.two_factor_disable,
+        done=lambda _result: _removed(request),
+    )
 
 
 for _view in (overview, setup, recovery_codes_regenerate, disable):
