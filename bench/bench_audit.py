@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from bench.common import scratch_database, side_result
+
 WORKSPACE = "bench-audit"
 UPDATE_ROUNDS = 8
 UPDATES_PER_ROUND = 50
@@ -284,7 +286,7 @@ def _result(process: subprocess.Popen) -> dict:
     stdout, stderr = process.communicate(timeout=900)
     if process.returncode != 0:
         raise RuntimeError(f"{process.args[3:]} failed:\n{stdout}\n{stderr}")
-    return json.loads(stdout.strip().splitlines()[-1])
+    return side_result(stdout)
 
 
 def _side(database: str, *args: str) -> dict:
@@ -303,20 +305,11 @@ def _writers(database: str, count: int) -> dict:
     }
 
 
-def _admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(statement)
-
-
 def run() -> list[str]:
     from config import embedded
 
     embedded.export_service_urls()
-    database = f"bench_audit_{os.getpid()}"
-    _admin_sql(f'CREATE DATABASE "{database}"')
-    try:
+    with scratch_database("bench_audit") as database:
         _side(database, "prepare")
         update = _side(database, "update")
         one = _writers(database, 1)
@@ -325,8 +318,6 @@ def run() -> list[str]:
         _side(database, "fill", str(EXPORT_EVENTS))
         exports = {kind: _side(database, "export", kind) for kind in ("csv", "jsonl", "list")}
         verify = _side(database, "verify")
-    finally:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     def export_line(label: str, result: dict) -> str:
         return (

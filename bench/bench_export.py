@@ -23,11 +23,12 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.common import run_side, scratch_database
 
 SIZES = {
     # name: (companies, contacts, quotes, lines per quote, files, file bytes)
@@ -259,56 +260,39 @@ def _purge_side(name: str) -> dict:
 # --- The runner's entry point ---------------------------------------------------------------
 
 
-def _run_side(*arguments: str, environment: dict) -> dict:
-    completed = subprocess.run(  # noqa: S603 - our interpreter and module
-        [sys.executable, "-m", "bench.bench_export", *arguments],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=3600,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{arguments} failed:\n{completed.stdout}\n{completed.stderr}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def _admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(statement)
-
-
 def run() -> list[str]:
     from config import embedded
 
     embedded.export_service_urls()
-    database = f"bench_export_{os.getpid()}"
     scratch = Path(tempfile.mkdtemp(prefix="bench-export-"))
     for folder in ("private", "tmp", "archives"):
         (scratch / folder).mkdir()
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings_stack",
-        "BENCH_DATABASE": database,
-        "PRIVATE_MEDIA_ROOT": str(scratch / "private"),
-        "EXPORT_TEMP_DIR": str(scratch / "tmp"),
-        "BENCH_ARCHIVE_DIR": str(scratch / "archives"),
-        # Side effects (the "ready" email) run inline instead of queueing on the shared Redis.
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-    }
-    _admin_sql(f'CREATE DATABASE "{database}"')
     try:
-        started = time.perf_counter()
-        seeded = _run_side("seed", environment=environment)["records"]
-        seed_seconds = time.perf_counter() - started
-        exports = {name: _run_side("export", name, environment=environment) for name in SIZES}
-        imported = _run_side("import", exports["large"]["archive"], environment=environment)
-        purged = _run_side("purge", "large", environment=environment)
+        with scratch_database("bench_export") as database:
+            environment = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "bench.settings_stack",
+                "BENCH_DATABASE": database,
+                "PRIVATE_MEDIA_ROOT": str(scratch / "private"),
+                "EXPORT_TEMP_DIR": str(scratch / "tmp"),
+                "BENCH_ARCHIVE_DIR": str(scratch / "archives"),
+                # Side effects (the "ready" email) run inline, not queued on the shared Redis.
+                "CELERY_TASK_ALWAYS_EAGER": "true",
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            }
+
+            def side(*arguments: str) -> dict:
+                return run_side(
+                    "bench.bench_export", *arguments, environment=environment, timeout=3600
+                )
+
+            started = time.perf_counter()
+            seeded = side("seed")["records"]
+            seed_seconds = time.perf_counter() - started
+            exports = {name: side("export", name) for name in SIZES}
+            imported = side("import", exports["large"]["archive"])
+            purged = side("purge", "large")
     finally:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         shutil.rmtree(scratch, ignore_errors=True)
 
     lines = [f"seeded {seeded['large']:,} + {seeded['small']:,} records in {seed_seconds:.1f} s"]

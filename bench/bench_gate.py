@@ -23,10 +23,11 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+
+from bench.common import run_side, scratch_database
 
 ROWS = 500
 WARMUP_REQUESTS = 50
@@ -192,38 +193,16 @@ def _run_side(side: str, settings_module: str, database: str) -> dict:
         "DJANGO_SETTINGS_MODULE": settings_module,
         "BENCH_DATABASE": database,
     }
-    completed = subprocess.run(  # noqa: S603 - our interpreter and module
-        [sys.executable, "-m", "bench.bench_gate", side],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{side} side failed:\n{completed.stdout}\n{completed.stderr}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def _admin_sql(statement: str) -> None:
-    """Run CREATE/DROP DATABASE as the application role (it has CREATEDB)."""
-    import psycopg
-
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(statement)
+    return run_side("bench.bench_gate", side, environment=environment, timeout=900)
 
 
 def run() -> list[str]:
     from config import embedded
 
     embedded.export_service_urls()
-    database = f"bench_gate_{os.getpid()}"
-    _admin_sql(f'CREATE DATABASE "{database}"')
-    try:
+    with scratch_database("bench_gate") as database:
         stack = _run_side("stack", "bench.settings_stack", database)
         bare = _run_side("bare", "bench.settings_bare", database)
-    finally:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     provision = stack.pop("provision_seconds")
 

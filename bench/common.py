@@ -1,0 +1,51 @@
+"""What every benchmark's runner needs: a throw-away database and a measured side run in its
+own process (so one side's imports, caches and memory never colour another's figures)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def _admin_sql(statement: str) -> None:
+    """Run CREATE/DROP DATABASE as the application role (it has CREATEDB)."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(statement)
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A database of its own for one benchmark run, dropped afterwards whatever happens."""
+    database = f"{prefix}_{os.getpid()}"
+    _admin_sql(f'CREATE DATABASE "{database}"')
+    try:
+        yield database
+    finally:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def side_result(stdout: str) -> dict:
+    """A side prints its figures as one JSON object on its last line."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_side(module: str, *arguments: str, environment: dict, timeout: int) -> dict:
+    """Run ``python -m <module> <arguments>`` and return its figures; a failure raises with
+    the side's whole output."""
+    completed = subprocess.run(  # noqa: S603 - our interpreter and module
+        [sys.executable, "-m", module, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{arguments} failed:\n{completed.stdout}\n{completed.stderr}")
+    return side_result(completed.stdout)
