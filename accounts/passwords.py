@@ -82,14 +82,9 @@ def _reset_links_spend(*, user: User, now) -> None:
 
 
 def _workspace_id() -> int | None:
-    from tenants.models import Tenant
+    from tenants.selectors import current_workspace_id
 
-    return (
-        Tenant.objects.filter(schema_name=connection.schema_name)
-        .exclude(schema_name="public")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    return current_workspace_id()
 
 
 def _password_changed_email(user: User) -> None:

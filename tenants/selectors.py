@@ -44,3 +44,16 @@ def workspace_url(tenant: Tenant, path: str = "/") -> str:
 def public_url(path: str = "/") -> str:
     port = f":{settings.APP_PORT}" if settings.APP_PORT not in ("", "80", "443") else ""
     return f"{settings.APP_SCHEME}://{settings.APP_DOMAIN}{port}{path}"
+
+
+def current_workspace_id() -> int | None:
+    """The workspace the connection is on (its schema), or None on the public schema: for
+    emails and events that name the workspace an account change happened in."""
+    from django.db import connection
+
+    return (
+        Tenant.objects.filter(schema_name=connection.schema_name)  # type: ignore[attr-defined]
+        .exclude(schema_name="public")
+        .values_list("pk", flat=True)
+        .first()
+    )

@@ -85,14 +85,9 @@ def _account_event(
 
 
 def _workspace_id() -> int | None:
-    from tenants.models import Tenant
+    from tenants.selectors import current_workspace_id
 
-    return (
-        Tenant.objects.filter(schema_name=connection.schema_name)
-        .exclude(schema_name="public")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    return current_workspace_id()
 
 
 def _notice(user: User, notice: str) -> None:
