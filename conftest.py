@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 
-from tenants.middleware import SESSION_WORKSPACE_KEY
+from accounts.sessions import SESSION_WORKSPACE_KEY
 
 PASSWORD = "correct horse battery staple"
 WORKSPACES = ("acme", "globex")

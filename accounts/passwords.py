@@ -20,11 +20,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.context import ActorKind, client_ip
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
-from rbac.capabilities import MEMBERS_MANAGE, require
+from kernel.capabilities import MEMBERS_MANAGE, require
+from kernel.context import ActorKind, client_ip
 from rbac.models import Membership
 
 from . import sessions, throttle

@@ -21,13 +21,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit.context import ActorKind, client_ip
+from accounts.sessions import SESSION_WORKSPACE_KEY
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
+from kernel.context import ActorKind, client_ip
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
-from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 

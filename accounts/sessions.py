@@ -22,9 +22,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.context import USER_AGENT_MAX, clean_text, client_ip
 from audit.events import Event
 from audit.services import audit_event_record
+from kernel.context import USER_AGENT_MAX, clean_text, client_ip
 from tenants.models import SESSION_ABSOLUTE_HOURS_MAX, SESSION_IDLE_MINUTES_MAX
 
 from .models import User, UserSession
@@ -32,6 +32,8 @@ from .models import User, UserSession
 logger = logging.getLogger("accounts.sessions")
 
 # The gate writes last_seen_at at most this often per session.
+# The session key that binds a session to the one workspace it was signed in on.
+SESSION_WORKSPACE_KEY = "workspace_schema"
 SESSION_TOUCH_SECONDS = 60
 # The cookie (and Django's session row) outlives the absolute timeout by this much, so that it
 # is the gate that ends the session - and can tell the member why - not a silent expiry.

@@ -8,8 +8,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import Context
 from django.template.loader import get_template
 
+from kernel.tasks import TenantTask
 from tenants.selectors import public_url, workspace_url
-from tenants.tasks import TenantTask
 
 from .models import User
 

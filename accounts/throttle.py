@@ -13,7 +13,7 @@ so failures on one count against all of them::
 
 The view turns ``Throttled`` into a 429 showing ``error.message`` with a ``Retry-After`` of
 ``error.retry_after_seconds``. ``email`` is whatever the visitor typed (normalised here);
-``ip`` is ``audit.context.client_ip(request)``.
+``ip`` is ``kernel.context.client_ip(request)``.
 
 Rules:
 
@@ -51,10 +51,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from audit.context import ActorKind
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
+from kernel.context import ActorKind
 
 from .models import User
 

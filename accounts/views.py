@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.context import client_ip
-from rbac.capabilities import PROFILE_MANAGE, PUBLIC
-from rbac.decorators import require_capability
+from kernel.capabilities import PROFILE_MANAGE, PUBLIC
+from kernel.context import client_ip
+from kernel.decorators import require_capability
 from tenants.selectors import workspace_url
 
 from . import passwords, selectors, services

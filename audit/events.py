@@ -58,7 +58,7 @@ class Event(IntEnum):
     # 320-329: the workspace's two-factor requirement (accounts.twofactor)
     WORKSPACE_TWO_FACTOR_REQUIRED = 321
     WORKSPACE_TWO_FACTOR_NOT_REQUIRED = 322
-    # 330-349: the cancellation lifecycle (tenants.lifecycle): active -> cancelled ->
+    # 330-349: the cancellation lifecycle (workspace.lifecycle): active -> cancelled ->
     # archived -> purged, restore by support, immediate deletion on the owner's request
     WORKSPACE_CANCELLED = 331
     WORKSPACE_ARCHIVED = 332

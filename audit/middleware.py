@@ -6,7 +6,7 @@ RequestIdMiddleware so ``request.request_id`` does.
 
 from __future__ import annotations
 
-from .context import _current, context_for_request
+from kernel.context import _current, context_for_request
 
 
 class AuditContextMiddleware:

@@ -19,7 +19,8 @@ from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
 from django.db import models
 
-from .context import ActorKind
+from kernel.context import ActorKind
+
 from .events import event_label, event_name
 
 

@@ -19,7 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from rbac.capabilities import AUDIT_READ, require
+from kernel.capabilities import AUDIT_READ, require
 
 from .chain import ChainReport, chain_verify
 from .models import AuditEvent

@@ -18,10 +18,10 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from rbac.capabilities import AUDIT_EXPORT, AUDIT_READ, require
+from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
+from kernel.context import ActorKind, audit_context_get, clean_text
 
 from .chain import GENESIS_HASH, event_hash, json_safe
-from .context import ActorKind, audit_context_get, clean_text
 from .events import Event, record_event
 from .models import AuditEvent, Outcome
 from .selectors import AuditFilters

@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from rbac.capabilities import AUDIT_EXPORT, AUDIT_READ
-from rbac.decorators import require_capability
+from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ
+from kernel.decorators import require_capability
 
 from . import export, selectors, services
 from .forms import AuditExportForm, AuditFilterForm, PageForm

@@ -63,8 +63,8 @@ def _prepare_side() -> dict:
     from django.db import connection
 
     from accounts.models import User
+    from kernel.roles import Role
     from rbac.models import Membership
-    from rbac.roles import Role
     from tenants.services import tenant_provision
 
     call_command("migrate_schemas", interactive=False, verbosity=0)
@@ -82,7 +82,7 @@ def _update_side() -> dict:
     from django_tenants.utils import tenant_context
 
     from accounts.models import User
-    from audit.context import ActorKind, audit_context
+    from kernel.context import ActorKind, audit_context
     from rbac.models import Membership
     from shop import services
 

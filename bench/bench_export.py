@@ -11,7 +11,7 @@ Each export runs the task body (``services.export_job_build``) in a fresh subpro
 reports records/s, MB/s, and the process's peak RSS (``resource.getrusage``) next to its RSS
 before the export started. Then the large archive is verified and imported into a new
 workspace (``manage.py import_workspace``'s code path) in another subprocess. Last, the large
-workspace is purged (``tenants.lifecycle.workspace_purge``: counts, files, schema, rows,
+workspace is purged (``workspace.lifecycle.workspace_purge``: counts, files, schema, rows,
 receipt) and its time is reported as a ratio to an empty workspace's purge and to its export.
 
 Uses the embedded PostgreSQL and Redis, or DATABASE_URL / REDIS_URL when they are set.
@@ -227,9 +227,9 @@ def _purge_side(name: str) -> dict:
     django.setup()
     from django.db import connection
 
-    from tenants.lifecycle import workspace_purge
     from tenants.models import Tenant
     from tenants.services import tenant_provision
+    from workspace.lifecycle import workspace_purge
 
     def purge(tenant: Tenant) -> tuple[float, dict]:
         Tenant.objects.filter(pk=tenant.pk).update(state=Tenant.State.PURGING)

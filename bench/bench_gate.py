@@ -129,8 +129,8 @@ def _stack_side() -> dict:
     from django_tenants.utils import tenant_context
 
     from accounts.models import User
+    from kernel.roles import Role
     from rbac.models import Membership
-    from rbac.roles import Role
     from shop.models import Company
     from tenants.services import tenant_provision
 

@@ -1,6 +1,6 @@
 """Celery application.
 
-Invariant: every task that touches tenant data is a :class:`tenants.tasks.TenantTask`, which
+Invariant: every task that touches tenant data is a :class:`workspace.tasks.TenantTask`, which
 takes the tenant's schema name explicitly and sets it before the task body runs.
 """
 

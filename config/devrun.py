@@ -93,7 +93,7 @@ def _prepare_database() -> str:
     from django.core.management import call_command
     from django.db import connections
 
-    from tenants.demo import demo_password
+    from workspace.demo import demo_password
 
     _say("Migrating the database (public schema, template, every workspace)...")
     call_command("migrate_schemas", interactive=False, verbosity=0)
@@ -157,7 +157,7 @@ def _shown(path: Path) -> str:
 
 def _banner(*, port: int, password: str) -> str:
     domain = env("APP_DOMAIN", "localhost")
-    from tenants.demo import DEMO_PASSWORD_FILE, DEMO_WORKSPACES, demo_email
+    from workspace.demo import DEMO_PASSWORD_FILE, DEMO_WORKSPACES, demo_email
 
     suffix = "" if port == 80 else f":{port}"
     rows = [("Public site (sign up, find my workspaces)", f"http://{domain}{suffix}/")]

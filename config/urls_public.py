@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from accounts import views as account_views
-from tenants import public_views
+from workspace import public_views
 
 urlpatterns = [
     path("", public_views.landing, name="landing"),

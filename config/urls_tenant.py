@@ -10,7 +10,7 @@ urlpatterns = [
     path("settings/exports/", include("exports.urls")),
     path("settings/two-factor/", include("accounts.twofactor.workspace_urls")),
     path("settings/", include("rbac.urls")),
-    path("settings/", include("tenants.urls")),
+    path("settings/", include("workspace.urls")),
     path("invitations/", include(rbac_urls.invitation_patterns)),
     path("", include("support.urls_tenant")),
     path("", include("shop.urls")),

@@ -35,8 +35,8 @@ from audit.chain import chain_verify
 from audit.events import Event
 from audit.models import AuditEvent
 from audit.services import PLATFORM_STREAM, audit_event_record
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from shop.storage import private_storage
 from tenants.models import Tenant
 from tenants.selectors import tenant_host_cache_forget

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
-from rbac.capabilities import EXPORTS_RUN, require
+from kernel.capabilities import EXPORTS_RUN, require
 
 from .models import ExportJob
 from .services import progress_cache_key

@@ -44,7 +44,7 @@ from django.utils.crypto import constant_time_compare
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
-from rbac.capabilities import EXPORTS_RUN, require
+from kernel.capabilities import EXPORTS_RUN, require
 from rbac.models import Membership
 from shop.storage import private_storage
 from tenants.models import Tenant

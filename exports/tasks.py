@@ -17,12 +17,12 @@ from django.urls import reverse
 from django_tenants.utils import tenant_context
 
 from accounts.tasks import send_templated_email
-from audit.context import audit_context
-from rbac.capabilities import EXPORTS_RUN, has_capability
+from kernel.capabilities import EXPORTS_RUN, has_capability
+from kernel.context import audit_context
+from kernel.tasks import TenantTask
 from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.selectors import workspace_url
-from tenants.tasks import TenantTask
 
 from . import services
 from .models import ExportJob

@@ -18,8 +18,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from rbac.capabilities import EXPORTS_RUN
-from rbac.decorators import require_capability
+from kernel.capabilities import EXPORTS_RUN
+from kernel.decorators import require_capability
 from shop import storage
 
 from . import selectors, services

@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
 
 from accounts.twofactor.forms import EMAIL_CODE_FORMAT, SixDigitCodeField
+from kernel.roles import CUSTOMER_ROLES, Role
 
-from .roles import CUSTOMER_ROLES, Role
 from .services import COMPANY_REQUIRED
 
 _ROLE_HELP = "You can give only roles whose permissions you hold yourself."

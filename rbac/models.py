@@ -1,7 +1,7 @@
 """Who belongs to which workspace, and as what.
 
 Invariant: a user reaches a workspace only through an active Membership row for that tenant;
-the gate (tenants.middleware) reads it on every request. Customer roles are bound to one
+the gate (workspace.middleware) reads it on every request. Customer roles are bound to one
 company of the shop (``company_id`` refers to shop.Company in the tenant's own schema, so it
 cannot be a database foreign key across schemas; services keep it consistent).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from .roles import CUSTOMER_ROLES, Role
+from kernel.roles import CUSTOMER_ROLES, Role
 
 
 class Membership(models.Model):

@@ -19,9 +19,10 @@ import hashlib
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import Http404
 
-from .capabilities import COMPANY_MEMBERS_MANAGE, MEMBERS_VIEW, capabilities_for
+from kernel.capabilities import COMPANY_MEMBERS_MANAGE, MEMBERS_VIEW, capabilities_for
+from kernel.roles import CUSTOMER_ROLES, Role
+
 from .models import Invitation, Membership
-from .roles import CUSTOMER_ROLES, Role
 
 NOT_FOUND = "No such member or invitation."
 

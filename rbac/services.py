@@ -2,14 +2,14 @@
 
 Invariant: every function takes keyword-only arguments including ``tenant`` and ``actor``
 (the acting Membership, or the request for accepting an invitation), runs in one
-transaction, checks the actor's capability again with :func:`rbac.capabilities.require` (so
+transaction, checks the actor's capability again with :func:`kernel.capabilities.require` (so
 a task or command cannot skip the page's check), enforces the rules below, records its
 audit event in the same transaction with ``changes`` as ``{field: [before, after]}``, and
 sends email only after commit.
 
 Rules:
 - a member grants only a role whose capabilities they hold themselves
-  (:func:`rbac.capabilities.can_grant_role`), and changes or removes only members whose
+  (:func:`kernel.capabilities.can_grant_role`), and changes or removes only members whose
   current role is within their own in the same sense;
 - nobody changes their own role or removes themselves;
 - the Owner role is handed over only by :func:`ownership_transfer` (owners only, confirmed
@@ -41,12 +41,9 @@ from accounts.twofactor.action_codes import (
     ConfirmedAction,
     action_confirmation_check,
 )
-from audit.context import audit_context_get, client_ip
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, Target, audit_event_record
-from tenants.models import Tenant
-
-from .capabilities import (
+from kernel.capabilities import (
     COMPANY_MEMBERS_MANAGE,
     MEMBERS_INVITE,
     MEMBERS_MANAGE,
@@ -55,8 +52,11 @@ from .capabilities import (
     capabilities_for,
     require,
 )
+from kernel.context import audit_context_get, client_ip
+from kernel.roles import CUSTOMER_ROLES, STAFF_ROLES, Role
+from tenants.models import Tenant
+
 from .models import Invitation, Membership
-from .roles import CUSTOMER_ROLES, STAFF_ROLES, Role
 from .selectors import token_digest
 
 INVITATION_DAYS = 7

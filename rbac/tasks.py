@@ -6,8 +6,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.tasks import send_templated_email
+from kernel.tasks import TenantTask
 from tenants.selectors import workspace_url
-from tenants.tasks import TenantTask
 
 from .models import Invitation
 

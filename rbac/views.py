@@ -23,9 +23,7 @@ from accounts.models import User
 from accounts.throttle import Throttled
 from accounts.twofactor.action_codes import Action, action_code_confirm, action_code_request
 from accounts.twofactor.selectors import users_with_2fa
-
-from . import selectors, services
-from .capabilities import (
+from kernel.capabilities import (
     CAPABILITY_LABELS,
     CAPABILITY_ORDER,
     COMPANY_MEMBERS_MANAGE,
@@ -37,7 +35,10 @@ from .capabilities import (
     ROLE_CAPABILITIES,
     SETTINGS_ROLES_VIEW,
 )
-from .decorators import require_capability
+from kernel.decorators import require_capability
+from kernel.roles import Role
+
+from . import selectors, services
 from .forms import (
     InvitationExistingAccountForm,
     InvitationNewAccountForm,
@@ -46,7 +47,6 @@ from .forms import (
     OwnershipTransferConfirmForm,
     RoleChangeForm,
 )
-from .roles import Role
 
 GET_POST = ["GET", "POST"]
 

@@ -18,8 +18,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import User
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from tenants.models import Tenant
 
 from . import services

@@ -26,7 +26,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from rbac.capabilities import (
+from kernel.capabilities import (
     COMPANIES_VIEW,
     FILES_VIEW,
     INVOICES_VIEW,
@@ -34,8 +34,8 @@ from rbac.capabilities import (
     QUOTES_VIEW,
     capabilities_for,
 )
+from kernel.roles import Role
 from rbac.models import Invitation, Membership
-from rbac.roles import Role
 
 from .models import Company, Contact, Invoice, Order, Quote, QuoteLine, StoredFile
 

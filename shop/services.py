@@ -3,7 +3,7 @@
 Invariants: each function is named ``<entity>_<action>``, takes keyword-only arguments
 including ``tenant`` (the workspace whose schema must be active) and ``actor`` (the acting
 rbac Membership of that workspace), and writes inside :func:`_write`: it re-checks the
-actor's capability with ``rbac.capabilities.require``, opens one ``transaction.atomic`` block
+actor's capability with ``kernel.capabilities.require``, opens one ``transaction.atomic`` block
 and refuses a workspace that is not ACTIVE (a cancelled one is read-only) before anything is
 written, so a task or command that skips the gate is refused too. Inside, the service locks
 and re-checks the object's visibility with the selectors (:func:`_locked_visible`),
@@ -32,12 +32,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.twofactor.action_codes import Action, ConfirmedAction, action_confirmation_check
-from rbac import capabilities as caps
-from rbac.capabilities import require
+from kernel import capabilities as caps
+from kernel.capabilities import require
+from kernel.roles import STAFF_ROLES
 from rbac.models import Membership
-from rbac.roles import STAFF_ROLES
-from tenants.middleware import WORKSPACE_READ_ONLY_MESSAGE
 from tenants.models import Tenant
+from workspace.middleware import WORKSPACE_READ_ONLY_MESSAGE
 
 from . import selectors, storage
 from .models import (
@@ -82,7 +82,7 @@ def _require_workspace_writable(tenant: Tenant) -> None:
     copy, older than a cancellation; a row that is gone counts as closed.
 
     The row is read FOR SHARE: writes do not wait for each other, but a cancellation or a
-    purge (which lock the row FOR UPDATE, tenants.lifecycle) waits until the writes in flight
+    purge (which lock the row FOR UPDATE, workspace.lifecycle) waits until the writes in flight
     have committed, and every write after it sees the new state. No write can slip in between
     the lifecycle's check and its commit."""
     with connection.cursor() as cursor:

@@ -6,8 +6,8 @@ from celery import shared_task
 from django.urls import reverse
 
 from accounts.tasks import send_templated_email
+from kernel.tasks import TenantTask
 from tenants.selectors import workspace_url
-from tenants.tasks import TenantTask
 
 
 @shared_task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=30)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.twofactor.action_codes import Action
 from accounts.twofactor.stepup import action_confirmation_step
-from rbac.capabilities import (
+from kernel.capabilities import (
     COMPANIES_CREATE,
     COMPANIES_DELETE,
     COMPANIES_EDIT,
@@ -48,7 +48,7 @@ from rbac.capabilities import (
     QUOTES_VIEW,
     WORKSPACE_VIEW,
 )
-from rbac.decorators import require_capability
+from kernel.decorators import require_capability
 
 from . import selectors, services, storage
 from .forms import (

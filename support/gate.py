@@ -1,4 +1,4 @@
-"""What the workspace gate (tenants.middleware) does for an impersonation session.
+"""What the workspace gate (workspace.middleware) does for an impersonation session.
 
 Invariant: on a workspace host, a session whose ``SESSION_IMPERSONATION_KEY`` is set is an
 agent's impersonation session. It is honoured only while that ImpersonationSession is live;
@@ -23,11 +23,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.sessions import session_track_forget
-from audit.context import ActorKind
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
-from rbac import capabilities as caps
+from kernel import capabilities as caps
+from kernel.context import ActorKind
 from rbac.models import Membership
 
 from .models import ImpersonationSession
@@ -75,7 +75,7 @@ FORBIDDEN_URL_NAMES: frozenset[str] = frozenset(
     }
 )
 
-# What a read-only session can use: the read capabilities (rbac.capabilities), whose views
+# What a read-only session can use: the read capabilities (kernel.capabilities), whose views
 # only show things. Every other capability's views are forms or actions, which a read-only
 # session cannot submit, so their GET pages are refused too and their buttons hidden
 # (support/tests/test_read_only_session.py sweeps every tenant URL to keep this true).

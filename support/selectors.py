@@ -14,10 +14,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import UserSession
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
-from tenants.lifecycle import LifecycleDates, lifecycle_dates
 from tenants.models import Tenant
+from workspace.lifecycle import LifecycleDates, lifecycle_dates
 
 from .models import ImpersonationSession, SupportAccessGrant
 from .services import (
@@ -36,7 +36,7 @@ class WorkspaceSummary:
     state: str
     # When a workspace on its way out is archived and deleted (both None while active).
     lifecycle_dates: LifecycleDates
-    # Support may bring it back to active from the console (tenants.lifecycle).
+    # Support may bring it back to active from the console (workspace.lifecycle).
     restorable: bool
     member_count: int
     owner_billing_contact: str
@@ -49,7 +49,7 @@ class WorkspaceSummary:
     live_grant: SupportAccessGrant | None
 
 
-# The states tenants.lifecycle.workspace_restore accepts (it refuses the others itself).
+# The states workspace.lifecycle.workspace_restore accepts (it refuses the others itself).
 RESTORABLE_STATES = frozenset({Tenant.State.CANCELLED, Tenant.State.ARCHIVED})
 
 

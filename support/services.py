@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.twofactor.selectors import user_has_2fa
-from audit.context import ActorKind
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
-from rbac.capabilities import SUPPORT_GRANT, require
+from kernel.capabilities import SUPPORT_GRANT, require
+from kernel.context import ActorKind
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from tenants.models import Tenant
 
 from .models import (

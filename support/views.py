@@ -19,11 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import throttle
 from accounts.services import session_sign_in, session_sign_out
 from accounts.twofactor.selectors import totp_device_confirmed
-from audit.context import ActorKind, client_ip
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
-from tenants import lifecycle
+from kernel.context import ActorKind, client_ip
 from tenants.selectors import workspace_url
+from workspace import lifecycle
 
 from . import selectors, services
 from .forms import ConsoleSignInForm, ImpersonationStartForm, WorkspaceRestoreForm
@@ -160,7 +160,7 @@ def _workspace_page(request, summary, *, form=None, restore_form=None):
 @console_view
 @require_POST
 def workspace_restore(request, slug: str):
-    """Bring a cancelled or archived workspace back to active (tenants.lifecycle)."""
+    """Bring a cancelled or archived workspace back to active (workspace.lifecycle)."""
     tenant = selectors.console_workspace_get(slug)
     form = WorkspaceRestoreForm(request.POST, prefix="restore")
     if form.is_valid():

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.sessions import session_track_forget
-from rbac.capabilities import PUBLIC, SUPPORT_GRANT, WORKSPACE_VIEW
-from rbac.decorators import require_capability
+from kernel.capabilities import PUBLIC, SUPPORT_GRANT, WORKSPACE_VIEW
+from kernel.decorators import require_capability
 from tenants.selectors import public_url
 
 from . import selectors, services

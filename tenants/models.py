@@ -25,7 +25,7 @@ class Tenant(TenantMixin):
     """A workspace: one shop, one schema, reached at ``<slug>.<APP_DOMAIN>``."""
 
     class State(models.TextChoices):
-        # The lifecycle (tenants.lifecycle): active -> cancelled (30 days, read-only, owners
+        # The lifecycle (workspace.lifecycle): active -> cancelled (30 days, read-only, owners
         # export) -> archived (60 days, closed; support may restore) -> purging (closed; the
         # purge task drops the schema, deletes the files and, last, this row). Immediate
         # deletion goes straight to purging.
@@ -73,7 +73,7 @@ class Tenant(TenantMixin):
     billing_status = models.CharField(
         max_length=20, choices=BillingStatus.choices, default=BillingStatus.TRIALING
     )
-    # Lifecycle timestamps (tenants.lifecycle): when the state was entered; the deadlines are
+    # Lifecycle timestamps (workspace.lifecycle): when the state was entered; the deadlines are
     # computed from these. ``lifecycle_notices`` records the warning emails already sent for
     # the current state ("archive-7", "purge-1", ...) so the daily task never sends one twice;
     # ``purge_counts`` is captured before anything is deleted and becomes the receipt.

@@ -8,8 +8,8 @@ from accounts.models import User
 from audit.events import Event
 from audit.services import audit_event_record
 from exports.tests.seed import seed_export_jobs
+from kernel.roles import CUSTOMER_ROLES, Role
 from rbac.models import Membership
-from rbac.roles import CUSTOMER_ROLES, Role
 from rbac.tests.seed import seed_invitations
 from shop.tests.seed import seed_shop_records
 from support.tests.seed import seed_support_grants

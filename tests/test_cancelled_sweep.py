@@ -31,14 +31,14 @@ from django.test import Client
 from django.utils import timezone
 
 from conftest import sign_in_client
-from rbac.capabilities import CANCELLED_WORKSPACE_CAPABILITIES, PUBLIC, ROLE_CAPABILITIES
-from rbac.decorators import declared_capability
+from kernel.capabilities import CANCELLED_WORKSPACE_CAPABILITIES, PUBLIC, ROLE_CAPABILITIES
+from kernel.decorators import declared_capability
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
-from tenants.middleware import WORKSPACE_READ_ONLY_MESSAGE
 from tenants.models import Tenant
 from tests.test_role_matrix import Cell, _path, accepted_methods
 from tests.urls import TenantUrl, tenant_urls
+from workspace.middleware import WORKSPACE_READ_ONLY_MESSAGE
 
 pytestmark = pytest.mark.django_db
 

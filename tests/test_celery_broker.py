@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app
-from tenants.tasks import TenantTask
+from kernel.tasks import TenantTask
 
 seen: dict[str, dict] = {}
 done = threading.Event()

@@ -16,8 +16,8 @@ from django.utils.html import escape
 from django_tenants.utils import tenant_context
 
 from conftest import sign_in_client
-from rbac.capabilities import PUBLIC, ROLE_CAPABILITIES
-from rbac.decorators import declared_capability
+from kernel.capabilities import PUBLIC, ROLE_CAPABILITIES
+from kernel.decorators import declared_capability
 from rbac.models import Membership
 from shop.models import Company, Invoice, Order, Quote, StoredFile
 from shop.tests.seed import company_one_name, company_two_name

@@ -15,8 +15,8 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from conftest import sign_in_client
-from rbac.capabilities import PUBLIC, ROLE_CAPABILITIES
-from rbac.decorators import declared_capability
+from kernel.capabilities import PUBLIC, ROLE_CAPABILITIES
+from kernel.decorators import declared_capability
 from tests.urls import TenantUrl, tenant_urls
 
 pytestmark = pytest.mark.django_db

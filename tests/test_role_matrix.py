@@ -52,10 +52,10 @@ from django.urls import reverse
 from django_tenants.utils import tenant_context
 
 from conftest import sign_in_client
-from rbac.capabilities import PUBLIC, ROLE_CAPABILITIES
-from rbac.decorators import declared_capability
+from kernel.capabilities import PUBLIC, ROLE_CAPABILITIES
+from kernel.decorators import declared_capability
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from tests.urls import TenantUrl, tenant_urls
 
 pytestmark = pytest.mark.django_db

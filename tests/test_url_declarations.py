@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rbac.capabilities import ALL_CAPABILITIES, PUBLIC
-from rbac.decorators import declared_capability
+from kernel.capabilities import ALL_CAPABILITIES, PUBLIC
+from kernel.decorators import declared_capability
 from tests.urls import tenant_urls
 
 

@@ -13,8 +13,8 @@ from accounts.models import User, UserSession
 from accounts.sessions import session_key_digest
 from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from accounts.sessions import (
 )
 from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -97,7 +97,7 @@ def test_switching_it_on_twice_changes_nothing(acme, member):
 
 @pytest.mark.parametrize("role", ["manager", "sales", "employee", "customer"])
 def test_members_without_settings_security_cannot_switch_it(acme, member, client_for, role):
-    from rbac.roles import CUSTOMER_ROLES, Role
+    from kernel.roles import CUSTOMER_ROLES, Role
 
     if Role(role) in CUSTOMER_ROLES:
         membership = Membership.objects.filter(tenant=acme, role=role).first()

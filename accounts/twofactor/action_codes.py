@@ -41,10 +41,10 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from accounts import throttle
-from audit.context import audit_context_get
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import Target, audit_event_record, target_of
+from kernel.context import audit_context_get
 
 from .models import ActionCode
 

@@ -22,11 +22,11 @@ from django.utils import timezone
 
 from accounts import throttle
 from accounts.models import User
-from audit.context import ActorKind, client_ip
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
-from rbac.capabilities import SETTINGS_SECURITY, require
+from kernel.capabilities import SETTINGS_SECURITY, require
+from kernel.context import ActorKind, client_ip
 from rbac.models import Membership
 
 from . import crypto, recovery

@@ -44,8 +44,8 @@ def send_two_factor_notice(*, user_id: int, workspace_id: int | None, notice: st
 @shared_task
 def send_two_factor_requirement_email(*, workspace_id: int, actor_id: int, required: bool) -> None:
     """Tell every owner that the workspace's 2FA requirement was switched on or off."""
+    from kernel.roles import Role
     from rbac.models import Membership
-    from rbac.roles import Role
     from tenants.models import Tenant
 
     workspace = Tenant.objects.filter(pk=workspace_id).first()

@@ -21,8 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.throttle import Throttled
-from rbac.capabilities import PROFILE_MANAGE, PUBLIC, SETTINGS_SECURITY
-from rbac.decorators import require_capability
+from kernel.capabilities import PROFILE_MANAGE, PUBLIC, SETTINGS_SECURITY
+from kernel.decorators import require_capability
 from rbac.models import Membership
 
 from . import services

@@ -7,11 +7,11 @@ from celery import shared_task
 from django.test import RequestFactory, override_settings
 from django_tenants.utils import tenant_context
 
-from audit.context import ActorKind, audit_context, audit_context_get, client_ip
 from audit.events import Event
 from audit.models import AuditEvent
 from audit.services import audit_event_record
-from tenants.tasks import TenantTask
+from kernel.context import ActorKind, audit_context, audit_context_get, client_ip
+from kernel.tasks import TenantTask
 
 
 def _request(**meta):

@@ -7,9 +7,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
-from audit.context import ActorKind, audit_context
 from audit.registry import NOT_AUDITED
 from audit.tests.streams import events_since, fail_after, stream_head, summary
+from kernel.context import ActorKind, audit_context
 from shop import services
 from shop.models import Company, StoredFile
 from shop.tests.factories import membership

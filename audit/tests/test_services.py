@@ -12,11 +12,11 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from audit.chain import GENESIS_HASH, event_hash
-from audit.context import ActorKind, audit_context
 from audit.events import Event
 from audit.models import AuditEvent, Outcome
 from audit.services import PLATFORM_STREAM, Target, audit_event_record
 from audit.tests.streams import events_since, fail_after, stream_head
+from kernel.context import ActorKind, audit_context
 
 pytestmark = pytest.mark.django_db
 

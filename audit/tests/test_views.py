@@ -12,11 +12,11 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from audit.context import ActorKind, audit_context
 from audit.events import Event
 from audit.forms import DATE_ORDER_ERROR
 from audit.services import Target, audit_event_record
 from audit.tests.streams import events_since, stream_head
+from kernel.context import ActorKind, audit_context
 
 pytestmark = pytest.mark.django_db
 LIST = "/settings/audit/"

@@ -58,6 +58,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "kernel",
     "accounts",
     "rbac",
     "audit",
@@ -65,6 +66,7 @@ SHARED_APPS = [
     # audit.AuditEvent and its migrations are switched off below, so it owns no table.
     "auditlog",
     "support",
+    "workspace",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -90,10 +92,10 @@ DEFAULT_NOT_FOUND_TENANT_VIEW = "tenants.views.unknown_workspace"
 TENANT_HOST_CACHE_SECONDS = env("TENANT_HOST_CACHE_SECONDS", 300, int)
 
 MIDDLEWARE = [
-    "tenants.middleware.TenantHostMiddleware",
+    "workspace.middleware.TenantHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tenants.middleware.RequestIdMiddleware",
+    "workspace.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,7 +103,7 @@ MIDDLEWARE = [
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tenants.middleware.WorkspaceGateMiddleware",
+    "workspace.middleware.WorkspaceGateMiddleware",
 ]
 
 TEMPLATES = [
@@ -114,7 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tenants.context_processors.workspace",
+                "workspace.context_processors.workspace",
                 "support.context_processors.support",
             ],
         },
@@ -215,7 +217,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The workspace lifecycle (tenants/lifecycle.py): warning emails, archive, purge. Daily;
     # idempotent and safe to overlap, and it finishes any purge a crash left half-done.
     "tenants-lifecycle-run": {
-        "task": "tenants.tasks.lifecycle_run_task",
+        "task": "workspace.tasks.lifecycle_run_task",
         "schedule": 24 * 60 * 60,
     },
 }

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django_tenants.utils import tenant_context
 
 from exports import services
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 
 
 def seed_export_jobs(tenant, *, password: str) -> None:

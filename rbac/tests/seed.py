@@ -6,9 +6,9 @@ company administrator for their own company, so every invitation URL has real ro
 
 from __future__ import annotations
 
+from kernel.roles import Role
 from rbac import services
 from rbac.models import Membership
-from rbac.roles import Role
 
 
 def staff_invitee_email(slug: str) -> str:

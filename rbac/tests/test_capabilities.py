@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from rbac.capabilities import (
+from kernel.capabilities import (
     ALL_CAPABILITIES,
     BILLING_MANAGE,
     CAPABILITY_LABELS,
@@ -22,8 +22,8 @@ from rbac.capabilities import (
     capabilities_for,
     require,
 )
+from kernel.roles import CUSTOMER_ROLES, STAFF_ROLES, Role
 from rbac.models import Membership
-from rbac.roles import CUSTOMER_ROLES, STAFF_ROLES, Role
 
 
 def _member(role: str, *, is_active: bool = True) -> Membership:

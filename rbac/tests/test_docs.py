@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from rbac.capabilities import ALL_CAPABILITIES, ROLE_CAPABILITIES
-from rbac.roles import Role
+from kernel.capabilities import ALL_CAPABILITIES, ROLE_CAPABILITIES
+from kernel.roles import Role
 
 DOC = Path(settings.BASE_DIR) / "docs" / "roles.md"
 _ROW = re.compile(r"^\|\s*`(?P<capability>[a-z_]+:[a-z_]+)`\s*\|(?P<cells>.*)\|\s*$")

@@ -14,9 +14,9 @@ from accounts.tests.factories import tracked_session_for
 from accounts.tests.twofactor_helpers import confirmed_action
 from accounts.twofactor.action_codes import Action
 from audit.events import Event
+from kernel.roles import Role
 from rbac import services
 from rbac.models import Invitation, Membership
-from rbac.roles import Role
 from rbac.selectors import token_digest
 from rbac.tests.seed import company_invitee_email, staff_invitee_email
 from shop.models import Company

@@ -14,10 +14,10 @@ from django.utils import timezone
 from accounts.models import User
 from audit.events import Event
 from conftest import PASSWORD, sign_in_client
+from kernel.capabilities import CAPABILITY_ORDER, ROLE_CAPABILITIES
+from kernel.roles import Role
 from rbac import services
-from rbac.capabilities import CAPABILITY_ORDER, ROLE_CAPABILITIES
 from rbac.models import Invitation, Membership
-from rbac.roles import Role
 from rbac.tests.seed import staff_invitee_email
 
 pytestmark = pytest.mark.django_db

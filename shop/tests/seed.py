@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from shop import services
 from shop.services import LineInput
 from shop.tests.factories import TINY_PDF, TINY_PNG, upload_of

@@ -19,10 +19,10 @@ from accounts.twofactor.action_codes import ACTION_CODE_INVALID, Action
 from audit.events import Event
 from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD, sign_in_client
-from rbac import capabilities as caps
+from kernel import capabilities as caps
+from kernel.roles import Role
 from rbac import services as rbac_services
 from rbac.models import Invitation, Membership
-from rbac.roles import Role
 from shop import selectors, services, storage
 from shop.models import Company, Contact, Invoice, Order, Quote, QuoteLine, StoredFile
 from shop.tests.factories import (

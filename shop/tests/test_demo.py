@@ -6,8 +6,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
+from kernel.roles import STAFF_ROLES
 from rbac.models import Membership
-from rbac.roles import STAFF_ROLES
 from shop import demo
 from shop.demo import seed_demo_records
 from shop.models import Company, Contact, Invoice, Order, Quote, QuoteLine, StoredFile

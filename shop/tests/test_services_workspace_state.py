@@ -38,8 +38,8 @@ from shop.tests.factories import (
     make_quote,
     upload_of,
 )
-from tenants.middleware import WORKSPACE_READ_ONLY_MESSAGE
 from tenants.models import Tenant
+from workspace.middleware import WORKSPACE_READ_ONLY_MESSAGE
 
 pytestmark = pytest.mark.django_db
 

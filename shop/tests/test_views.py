@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from rbac import capabilities as caps
-from rbac.decorators import declared_capability
+from kernel import capabilities as caps
+from kernel.decorators import declared_capability
 from shop import services
 from shop.models import Company, Invoice, Order, Quote, QuoteLine, StoredFile
 from shop.tests.factories import line, make_company, make_invoice, make_order, make_quote

@@ -9,12 +9,12 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.sessions import SESSION_WORKSPACE_KEY
 from accounts.twofactor import crypto
 from accounts.twofactor.models import EncryptedTOTPDevice
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from support.models import ImpersonationSession
-from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Tenant
 
 AGENT_PASSWORD = "agent horse battery staple"

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from support.models import SupportAccessGrant
 
 

@@ -10,11 +10,12 @@ from django.urls import get_resolver
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from accounts.sessions import SESSION_WORKSPACE_KEY
 from audit.events import Event
 from audit.models import AuditEvent
 from conftest import PASSWORD, sign_in_client
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
 from support.services import WORKSPACE_CLOSED
 from support.tests.factories import (
     AGENT_PASSWORD,
@@ -24,10 +25,9 @@ from support.tests.factories import (
     totp_now,
 )
 from support.views import SIGN_IN_FAILED, WORKSPACE_RESTORED
-from tenants.lifecycle import RESTORE_NOT_RESTORABLE
-from tenants.middleware import SESSION_WORKSPACE_KEY
 from tenants.models import Tenant
 from tenants.services import tenant_provision
+from workspace.lifecycle import RESTORE_NOT_RESTORABLE
 
 pytestmark = pytest.mark.django_db
 

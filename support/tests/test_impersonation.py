@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from audit.events import Event
 from audit.models import AuditEvent
-from rbac.decorators import declared_capability
+from kernel.decorators import declared_capability
 from rbac.models import Membership
 from support import services
 from support.gate import FORBIDDEN_CAPABILITIES, FORBIDDEN_URL_NAMES

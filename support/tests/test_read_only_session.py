@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from django.urls import Resolver404, resolve
 
-from rbac.capabilities import PUBLIC, capabilities_for
-from rbac.decorators import declared_capability
+from kernel.capabilities import PUBLIC, capabilities_for
+from kernel.decorators import declared_capability
 from rbac.models import Membership
 from support.gate import (
     FORBIDDEN_CAPABILITIES,

@@ -7,8 +7,8 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from config.celery import app
+from kernel.tasks import TenantTask
 from tenants.models import Tenant
-from tenants.tasks import TenantTask
 
 pytestmark = pytest.mark.django_db
 

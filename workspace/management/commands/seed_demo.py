@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from tenants.demo import DEMO_PASSWORD_FILE, DEMO_WORKSPACES, demo_email, demo_password, demo_seed
+from workspace.demo import DEMO_PASSWORD_FILE, DEMO_WORKSPACES, demo_email, demo_password, demo_seed
 
 
 class Command(BaseCommand):

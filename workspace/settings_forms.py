@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django import forms
 
-from .lifecycle import TYPED_SLUG_MISMATCH
-from .models import (
+from tenants.models import (
     SESSION_ABSOLUTE_HOURS_MAX,
     SESSION_ABSOLUTE_HOURS_MIN,
     SESSION_IDLE_MINUTES_MAX,
     SESSION_IDLE_MINUTES_MIN,
 )
+
+from .lifecycle import TYPED_SLUG_MISMATCH
 from .settings_services import ABSOLUTE_OUT_OF_BOUNDS, IDLE_OUT_OF_BOUNDS
 
 

@@ -25,8 +25,11 @@ from accounts.tests.twofactor_helpers import confirmed_action
 from accounts.twofactor.action_codes import Action
 from audit.events import Event
 from rbac.models import Membership
-from tenants import lifecycle
-from tenants.lifecycle import (
+from tenants.models import Tenant
+from tenants.selectors import tenant_for_hostname
+from tenants.services import hostname_for
+from workspace import lifecycle
+from workspace.lifecycle import (
     CANCEL_NOT_ACTIVE,
     RESTORE_NOT_AN_AGENT,
     RESTORE_NOT_RESTORABLE,
@@ -39,10 +42,7 @@ from tenants.lifecycle import (
     workspace_purge,
     workspace_restore,
 )
-from tenants.management.commands.lifecycle_run import NOW_INVALID, NOW_NEEDS_DRY_RUN
-from tenants.models import Tenant
-from tenants.selectors import tenant_for_hostname
-from tenants.services import hostname_for
+from workspace.management.commands.lifecycle_run import NOW_INVALID, NOW_NEEDS_DRY_RUN
 
 from .lifecycle_helpers import (
     ADMIN_EMAIL,
@@ -608,7 +608,7 @@ def test_beat_runs_the_lifecycle_daily():
     from django.conf import settings
 
     entry = settings.CELERY_BEAT_SCHEDULE["tenants-lifecycle-run"]
-    assert entry == {"task": "tenants.tasks.lifecycle_run_task", "schedule": 24 * 60 * 60}
+    assert entry == {"task": "workspace.tasks.lifecycle_run_task", "schedule": 24 * 60 * 60}
 
 
 # --- Concurrency: two runs at once purge once

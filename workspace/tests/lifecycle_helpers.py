@@ -12,12 +12,12 @@ from django_tenants.utils import schema_context, tenant_context
 
 from accounts.models import User
 from audit.models import AuditEvent
+from kernel.roles import Role
 from rbac.models import Invitation, Membership
-from rbac.roles import Role
 from shop.models import Company
-from tenants.lifecycle import storage_keys
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_provision
+from workspace.lifecycle import storage_keys
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SLUG = "doomed-signs"

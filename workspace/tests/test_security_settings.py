@@ -9,8 +9,8 @@ from django.test import Client
 from audit.tests.streams import events_since, stream_head
 from conftest import sign_in_client
 from rbac.models import Membership
-from tenants import settings_services
 from tenants.models import Tenant
+from workspace import settings_services
 
 pytestmark = pytest.mark.django_db
 

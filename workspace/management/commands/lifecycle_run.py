@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.context import system_audit_context
-from tenants.lifecycle import lifecycle_run
+from kernel.context import system_audit_context
+from workspace.lifecycle import lifecycle_run
 
 NOW_INVALID = "--now must be an ISO 8601 date or date and time, e.g. 2026-01-31T03:00:00Z."
 # A real run with a future --now would archive and purge before the dates owners were given.

@@ -45,24 +45,23 @@ from django_tenants.utils import schema_exists, tenant_context
 from accounts.models import PasswordResetToken, SignInHandoff, User, UserSession
 from accounts.twofactor.action_codes import Action, ConfirmedAction, action_confirmation_check
 from accounts.twofactor.models import ActionCode
-from audit.context import ActorKind
 from audit.events import Event
 from audit.models import AuditEvent, Outcome
 from audit.services import PLATFORM_STREAM, Target, audit_event_record
-from rbac.capabilities import WORKSPACE_DELETE, require
+from kernel.capabilities import WORKSPACE_DELETE, require
+from kernel.context import ActorKind
+from kernel.roles import Role
 from rbac.models import Invitation, Membership
-from rbac.roles import Role
 from support.models import (
     ImpersonationHandoff,
     ImpersonationSession,
     SupportAccessGrant,
     SupportAccessPolicy,
 )
+from tenants.models import Domain, Tenant
+from tenants.selectors import tenant_host_cache_forget, workspace_url
 
-from .models import Domain, Tenant
-from .selectors import tenant_host_cache_forget, workspace_url
-
-logger = logging.getLogger("tenants.lifecycle")
+logger = logging.getLogger("workspace.lifecycle")
 
 EXPORT_WINDOW_DAYS = 30  # cancelled -> archived
 ARCHIVE_DAYS = 60  # archived -> purged

@@ -5,7 +5,7 @@ index is open to every member and lists only what their capabilities allow; othe
 their own pages under /settings/ (members/, roles/, audit/, exports/).
 
 Cancelling and deleting the workspace (owners, ``workspace:delete``) are confirmed with an
-emailed code (``accounts.twofactor.stepup``) and performed by ``tenants.lifecycle``; both
+emailed code (``accounts.twofactor.stepup``) and performed by ``workspace.lifecycle``; both
 pages stay open while the workspace is cancelled (read-only), so an owner can still delete it
 at once.
 """
@@ -27,8 +27,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.sessions import session_track_forget
 from accounts.twofactor.action_codes import Action, ConfirmedAction
 from accounts.twofactor.stepup import STEP_FIELD, STEP_SEND, action_confirmation_step
-from rbac.capabilities import SETTINGS_SECURITY, WORKSPACE_DELETE, WORKSPACE_VIEW
-from rbac.decorators import require_capability
+from kernel.capabilities import SETTINGS_SECURITY, WORKSPACE_DELETE, WORKSPACE_VIEW
+from kernel.decorators import require_capability
+from tenants.models import Tenant
+from tenants.selectors import public_url
 
 from . import settings_services
 from .lifecycle import (
@@ -39,8 +41,6 @@ from .lifecycle import (
     workspace_cancel,
     workspace_delete_now,
 )
-from .models import Tenant
-from .selectors import public_url
 from .settings_forms import WorkspaceDeleteForm, WorkspaceSecurityForm
 
 SECURITY_SETTINGS_SAVED = "Security settings saved."
@@ -53,7 +53,7 @@ WORKSPACE_CANCELLED_MESSAGE = (
 @require_capability(WORKSPACE_VIEW)
 @require_GET
 def settings_index(request):
-    return render(request, "tenants/settings_index.html")
+    return render(request, "workspace/settings_index.html")
 
 
 @require_capability(SETTINGS_SECURITY)
@@ -78,7 +78,7 @@ def security_settings(request):
             messages.success(request, SECURITY_SETTINGS_SAVED)
             return redirect("workspace:security-settings")
     status = 400 if form.errors else 200
-    return render(request, "tenants/security_settings.html", {"form": form}, status=status)
+    return render(request, "workspace/security_settings.html", {"form": form}, status=status)
 
 
 # --- Cancelling and deleting the workspace (owners) -------------------------------------------
@@ -128,7 +128,7 @@ def _cancel_page(request, tenant: Tenant, *, error: str = "", status: int = 200)
         "step_send": STEP_SEND,
         "error": error,
     }
-    return render(request, "tenants/workspace_cancel.html", context, status=status)
+    return render(request, "workspace/workspace_cancel.html", context, status=status)
 
 
 @require_capability(WORKSPACE_DELETE)
@@ -179,7 +179,7 @@ def _delete_page(request, tenant: Tenant, form: WorkspaceDeleteForm, *, status: 
         "step_field": STEP_FIELD,
         "step_send": STEP_SEND,
     }
-    return render(request, "tenants/workspace_delete.html", context, status=status)
+    return render(request, "workspace/workspace_delete.html", context, status=status)
 
 
 @require_capability(WORKSPACE_DELETE)

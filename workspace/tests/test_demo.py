@@ -8,10 +8,10 @@ import pytest
 
 import shop.demo
 from accounts.models import User
+from kernel.roles import STAFF_ROLES
 from rbac.models import Membership
-from rbac.roles import STAFF_ROLES
-from tenants import demo
 from tenants.models import Tenant
+from workspace import demo
 
 DEMO = {"initech": "Initech Signs"}
 

@@ -16,11 +16,11 @@ from accounts.twofactor.action_codes import ACTION_CODE_INVALID
 from audit.events import Event
 from audit.tests.streams import events_since, stream_head
 from conftest import sign_in_client
+from kernel.roles import Role
 from rbac.models import Membership
-from rbac.roles import Role
-from tenants.lifecycle import ARCHIVE_DAYS, EXPORT_WINDOW_DAYS, TYPED_SLUG_MISMATCH
 from tenants.models import Domain, Tenant
 from tenants.selectors import public_url
+from workspace.lifecycle import ARCHIVE_DAYS, EXPORT_WINDOW_DAYS, TYPED_SLUG_MISMATCH
 
 pytestmark = pytest.mark.django_db
 

@@ -3,19 +3,20 @@
 ``caps`` is the set the gate decided with (``request.capabilities``): the membership's
 capabilities, or during a support session ``support.gate.impersonation_capabilities`` (a
 read-only session holds only read capabilities), narrowed by the workspace's lifecycle state
-(``rbac.capabilities.capabilities_in_state``: a cancelled workspace keeps reading and
+(``kernel.capabilities.capabilities_in_state``: a cancelled workspace keeps reading and
 exporting), so every button a template shows is one the gate lets through.
 
 ``lifecycle`` (cancelled workspaces only) holds the dates its data goes away
-(``tenants.lifecycle.lifecycle_dates``), which the read-only banner shows to every member.
+(``workspace.lifecycle.lifecycle_dates``), which the read-only banner shows to every member.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
+from tenants.models import Tenant
+
 from .lifecycle import lifecycle_dates
-from .models import Tenant
 
 
 def workspace(request) -> dict:

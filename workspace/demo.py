@@ -21,8 +21,8 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from config.embedded import STATE_DIR
+from kernel.roles import STAFF_ROLES
 from rbac.models import Membership
-from rbac.roles import STAFF_ROLES
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 

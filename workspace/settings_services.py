@@ -12,9 +12,8 @@ from django.db import transaction
 
 from audit.events import Event
 from audit.services import audit_event_record
-from rbac.capabilities import SETTINGS_SECURITY, require
-
-from .models import (
+from kernel.capabilities import SETTINGS_SECURITY, require
+from tenants.models import (
     SESSION_ABSOLUTE_HOURS_MAX,
     SESSION_ABSOLUTE_HOURS_MIN,
     SESSION_IDLE_MINUTES_MAX,

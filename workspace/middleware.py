@@ -29,11 +29,11 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from accounts.sessions import session_enforce
+from accounts.sessions import SESSION_WORKSPACE_KEY, session_enforce
 from accounts.twofactor.services import two_factor_enrollment_required
-from audit.context import audit_context
-from rbac.capabilities import PUBLIC, capabilities_for, capabilities_in_state
-from rbac.decorators import declared_capability
+from kernel.capabilities import PUBLIC, capabilities_for, capabilities_in_state
+from kernel.context import audit_context
+from kernel.decorators import declared_capability
 from rbac.models import Membership
 from support.gate import (
     impersonation_capabilities,
@@ -42,14 +42,12 @@ from support.gate import (
     impersonation_load,
     impersonation_request_record,
 )
-
-from .logging import current_request_id
-from .models import Tenant
-from .selectors import tenant_for_hostname
+from tenants.logging import current_request_id
+from tenants.models import Tenant
+from tenants.selectors import tenant_for_hostname
 
 logger = logging.getLogger("tenants.gate")
 
-SESSION_WORKSPACE_KEY = "workspace_schema"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class WorkspaceConfig(AppConfig):
+    """The top floor: the gate, the lifecycle, workspace settings, sign-up, the public pages
+    and demo seeding. It composes the floors below and owns no tables of its own."""
+
+    name = "workspace"
+    verbose_name = "Workspace"
