@@ -18,7 +18,7 @@ test: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy tenants accounts rbac audit support
+	$(UV) run --frozen mypy kernel tenants accounts rbac audit support workspace
 
 bench: install
 	$(UV) run --frozen python -m bench
