@@ -1,6 +1,8 @@
 # Two commands matter: `make run` and `make test`. Everything else is for developers.
 SHELL := /bin/bash
 PYTHON ?= python3
+# make test runs the suite across every core; PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: install run test lint bench stop
@@ -13,7 +15,7 @@ run: install
 	$(UV) run --frozen python -m config.devrun
 
 test: install
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -30,6 +30,7 @@ from kernel.roles import Role
 from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.services import tenant_provision
+from tenants.writability import OPEN_STATES
 
 from . import sessions, throttle
 from .models import SignInHandoff, User, UserSession
@@ -264,7 +265,7 @@ def workspaces_for_email(*, email: str) -> list[Tenant]:
         Tenant.objects.filter(
             memberships__user__email=email.strip().lower(),
             memberships__is_active=True,
-            state__in=[Tenant.State.ACTIVE, Tenant.State.CANCELLED],
+            state__in=OPEN_STATES,
         ).order_by("name")
     )
 

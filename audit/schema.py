@@ -31,3 +31,10 @@ def append_only_triggers_present(schema_name: str) -> bool:
             [schema_name, TABLE, ROW_TRIGGER, TRUNCATE_TRIGGER],
         )
         return cursor.fetchone()[0] == 2
+
+
+def append_only_triggers_missing(schema_name: str) -> str | None:
+    """The provisioning check (declared on AuditConfig): the problem, or None."""
+    if append_only_triggers_present(schema_name):
+        return None
+    return f"schema {schema_name} lacks the audit append-only triggers"

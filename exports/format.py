@@ -24,6 +24,8 @@ from django.db import models
 from django.utils.dateparse import parse_duration
 from django.utils.duration import duration_iso_string
 
+from kernel.plugins import declarations
+
 FORMAT_NAME = "shopsafe.workspace-export"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -45,12 +47,18 @@ EXCLUDED_MODELS: dict[str, str] = {
     ),
 }
 
+
 # Models that keep a key of ``storages["private"]`` in a plain text column (models.FileField
 # columns are recognised by themselves). The key is exported relative to the workspace's
 # prefix and the bytes go into the archive under files/.
-FILE_KEY_FIELDS: dict[str, tuple[str, ...]] = {
-    "shop.storedfile": ("storage_key",),
-}
+# Each business app declares its own (``export_file_key_fields``, kernel.plugins).
+def file_key_fields() -> dict[str, tuple[str, ...]]:
+    return {
+        f"{config.label}.{model_name}": tuple(fields)
+        for config, declared in declarations("export_file_key_fields")
+        for model_name, fields in declared.items()
+    }
+
 
 # Workspace data kept in the public schema: rows of a shared model that belong to this
 # workspace. (label -> the field naming the workspace, which is implied and not exported.)
@@ -160,7 +168,7 @@ def entity_for(label: str) -> Entity | None:
 
 def _field_specs(model: type[models.Model], tenant_labels: set[str]) -> tuple[FieldSpec, ...]:
     label = model._meta.label_lower
-    file_keys = FILE_KEY_FIELDS.get(label, ())
+    file_keys = file_key_fields().get(label, ())
     specs = []
     for model_field in model._meta.concrete_fields:
         name, attname = model_field.name, model_field.attname

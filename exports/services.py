@@ -34,7 +34,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import Http404
@@ -45,6 +45,7 @@ from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
 from kernel.capabilities import EXPORTS_RUN, require
+from rbac.authz import current_member
 from rbac.models import Membership
 from shop.storage import private_storage
 from tenants.models import Tenant
@@ -111,11 +112,10 @@ def progress_cache_key(job: ExportJob) -> str:
 
 
 def _authorize(*, tenant: Tenant, actor: Membership | None) -> Membership:
-    if actor is None or not actor.is_active or actor.tenant_id != tenant.pk:
-        raise PermissionDenied("You are not a member of this workspace.")
+    current = current_member(tenant, actor)
     _require_schema(tenant)
-    require(actor, EXPORTS_RUN)
-    return actor
+    require(current, EXPORTS_RUN)
+    return current
 
 
 def _require_schema(tenant: Tenant) -> None:

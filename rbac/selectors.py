@@ -22,6 +22,7 @@ from django.http import Http404
 from kernel.capabilities import COMPANY_MEMBERS_MANAGE, MEMBERS_VIEW, capabilities_for
 from kernel.roles import CUSTOMER_ROLES, Role
 
+from . import companies
 from .models import Invitation, Membership
 
 NOT_FOUND = "No such member or invitation."
@@ -130,21 +131,6 @@ def invitation_for_token(*, tenant, token: str) -> Invitation | None:
 
 
 # --- Companies (names for display; the rows live in the workspace's own schema) -----------
-
-
-def company_names(ids) -> dict[int, str]:
-    """Names of the current workspace's companies by id. Call with the tenant's schema active."""
-    from shop.models import Company
-
-    ids = {company_id for company_id in ids if company_id is not None}
-    if not ids:
-        return {}
-    return dict(Company.objects.filter(pk__in=ids).values_list("pk", "name"))
-
-
-def company_choices(*, viewer: Membership) -> list[tuple[int, str]]:
-    """Companies the viewer may bind a customer-role invitation or role to."""
-    from shop import selectors as shop_selectors
-
-    # The shop's own narrowing applies: a company administrator gets only their company.
-    return list(shop_selectors.company_list(viewer=viewer).values_list("pk", "name"))
+# Declared by the business app that holds them (rbac.companies); re-exported for the views.
+company_names = companies.company_names
+company_choices = companies.company_choices

@@ -30,7 +30,6 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from accounts import services as account_services
 from accounts import throttle
@@ -56,6 +55,8 @@ from kernel.context import audit_context_get, client_ip
 from kernel.roles import CUSTOMER_ROLES, STAFF_ROLES, Role
 from tenants.models import Tenant
 
+from .authz import ACTOR_NOT_IN_WORKSPACE, current_member
+from .companies import company_exists
 from .models import Invitation, Membership
 from .selectors import token_digest
 
@@ -64,7 +65,6 @@ MAX_ACCEPT_ATTEMPTS = 5
 SESSIONS_END_OWNERSHIP = "ownership_transferred"  # the reason recorded with the ended sessions
 
 # Messages people see (tests assert on them).
-ACTOR_NOT_IN_WORKSPACE = "You are not a member of this workspace."
 WORKSPACE_NOT_ACTIVE = "This workspace is not accepting new members."
 ROLE_UNKNOWN = "Choose one of the roles."
 ROLE_NOT_GRANTABLE = "You can only give a role whose permissions you hold yourself."
@@ -133,15 +133,7 @@ def _authorize(
     """The actor as stored now (not as the caller remembers it: a member removed or demoted a
     moment ago cannot act on a stale object), an active member of ``tenant`` whose role grants
     ``staff`` (or, for a customer role, ``customer``)."""
-    current = None
-    if actor is not None and actor.tenant_id == tenant.pk:
-        current = (
-            Membership.objects.select_related("user", "tenant")
-            .filter(pk=actor.pk, tenant=tenant, is_active=True)
-            .first()
-        )
-    if current is None:
-        raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)
+    current = current_member(tenant, actor)
     if current.is_customer:
         if customer is None:
             raise PermissionDenied(f"This action needs {staff}.")
@@ -190,20 +182,11 @@ def membership_manage_refusal(actor: Membership | None, target: Membership) -> s
     return None
 
 
-def _company_exists(tenant: Tenant, company_id: int | None) -> bool:
-    from shop.models import Company
-
-    if company_id is None:
-        return False
-    with tenant_context(tenant):
-        return Company.objects.filter(pk=company_id).exists()
-
-
 def _clean_company(tenant: Tenant, role: str, company_id: int | None) -> int | None:
     if role in CUSTOMER_ROLES:
         if company_id is None:
             raise ValidationError({"company": COMPANY_REQUIRED})
-        if not _company_exists(tenant, company_id):
+        if not company_exists(tenant, company_id):
             raise ValidationError({"company": COMPANY_UNKNOWN})
         return company_id
     if company_id is not None:
@@ -308,7 +291,7 @@ def membership_invite(
         if company_id is not None and company_id != actor.company_id:
             raise ValidationError({"company": OWN_COMPANY_ONLY})
         company_id = actor.company_id
-    if tenant.state != Tenant.State.ACTIVE:
+    if not tenant.takes_writes:
         raise ValidationError(WORKSPACE_NOT_ACTIVE)
     email = (email or "").strip().lower()
     try:
@@ -410,9 +393,9 @@ def invitation_check(*, tenant: Tenant, invitation: Invitation | None) -> Invita
         raise InvitationUnusable(message, status=410, reason="revoked")
     if invitation.expires_at <= timezone.now():
         raise InvitationUnusable(INVITATION_EXPIRED, status=410, reason="expired")
-    if tenant.state != Tenant.State.ACTIVE:
+    if not tenant.takes_writes:
         raise InvitationUnusable(WORKSPACE_NOT_ACTIVE, status=410, reason="workspace_inactive")
-    if invitation.is_customer and not _company_exists(tenant, invitation.company_id):
+    if invitation.is_customer and not company_exists(tenant, invitation.company_id):
         # The company was deleted after the invitation went out.
         raise InvitationUnusable(INVITATION_REVOKED, status=410, reason="company_gone")
     return invitation

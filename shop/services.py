@@ -35,9 +35,10 @@ from accounts.twofactor.action_codes import Action, ConfirmedAction, action_conf
 from kernel import capabilities as caps
 from kernel.capabilities import require
 from kernel.roles import STAFF_ROLES
+from rbac.authz import ACTOR_NOT_IN_WORKSPACE, current_member
 from rbac.models import Membership
 from tenants.models import Tenant
-from workspace.middleware import WORKSPACE_READ_ONLY_MESSAGE
+from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE, require_writable
 
 from . import selectors, storage
 from .models import (
@@ -52,10 +53,11 @@ from .models import (
 )
 from .money import compute_totals
 
-ACTOR_NOT_IN_WORKSPACE = "You are not a member of this workspace."
 NOT_VISIBLE = "You cannot act on a record you cannot see."
 # The gate's words, so a refused task or command reads the same as a refused page.
-WORKSPACE_READ_ONLY = WORKSPACE_READ_ONLY_MESSAGE
+WORKSPACE_READ_ONLY = WORKSPACE_READ_ONLY_MESSAGE  # the name the shop's tests and callers know
+
+_require_workspace_writable = require_writable  # the name the shop's tests patch
 
 RecordT = TypeVar("RecordT", bound=Model)
 
@@ -64,36 +66,18 @@ RecordT = TypeVar("RecordT", bound=Model)
 
 
 def _authorize(*, tenant: Tenant, actor: Membership | None, capability: str) -> Membership:
-    """The actor belongs to ``tenant``, the tenant's schema is active, and the role allows it."""
+    """The actor, as stored now, is an active member of ``tenant`` whose role allows it, and
+    the connection is on the tenant's schema."""
     if actor is None or not actor.is_active or actor.tenant_id != tenant.pk:
-        raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)
+        raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)  # the object in hand, then the row
+    current = current_member(tenant, actor)
     if connection.schema_name != tenant.schema_name:
         # A programming error, not a user error: the caller forgot tenant_context().
         raise RuntimeError(
             f"shop service for {tenant.schema_name} called with schema {connection.schema_name}"
         )
-    require(actor, capability)
-    return actor
-
-
-def _require_workspace_writable(tenant: Tenant) -> None:
-    """Only an ACTIVE workspace takes writes (cancelled is read-only, archived and purging are
-    closed). The state is read from the database: ``tenant`` may be the cached host lookup's
-    copy, older than a cancellation; a row that is gone counts as closed.
-
-    The row is read FOR SHARE: writes do not wait for each other, but a cancellation or a
-    purge (which lock the row FOR UPDATE, workspace.lifecycle) waits until the writes in flight
-    have committed, and every write after it sees the new state. No write can slip in between
-    the lifecycle's check and its commit."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT state FROM {connection.ops.quote_name(Tenant._meta.db_table)} "  # noqa: S608 - the table name is our model's, quoted
-            "WHERE id = %s FOR SHARE",
-            [tenant.pk],
-        )
-        row = cursor.fetchone()
-    if row is None or row[0] != Tenant.State.ACTIVE:
-        raise PermissionDenied(WORKSPACE_READ_ONLY)
+    require(current, capability)
+    return current
 
 
 @contextmanager
@@ -906,7 +890,7 @@ def file_upload(
     _authorize(tenant=tenant, actor=actor, capability=caps.FILES_UPLOAD)
     # Refused before the upload is read and its bytes stored, not only when the row is
     # written; _write below checks again inside the transaction, where it counts.
-    _require_workspace_writable(tenant)
+    require_writable(tenant)
     _require_visible(selectors.company_list(viewer=actor), company)
     if upload is None:
         raise ValidationError({"upload": FILE_REQUIRED})

@@ -114,6 +114,26 @@ class Tenant(TenantMixin):
     def is_public(self) -> bool:
         return self.schema_name == "public"
 
+    # What may be written in each lifecycle state: the rule is tenants.writability's; these
+    # read it for templates and the gate.
+    @property
+    def takes_writes(self) -> bool:
+        from .writability import takes_writes
+
+        return takes_writes(self.state)
+
+    @property
+    def is_read_only(self) -> bool:
+        from .writability import READ_ONLY_STATES
+
+        return self.state in READ_ONLY_STATES
+
+    @property
+    def is_closed(self) -> bool:
+        from .writability import CLOSED_STATES
+
+        return self.state in CLOSED_STATES
+
 
 class Domain(DomainMixin):
     """A hostname that resolves to a tenant; the gate caches this lookup."""

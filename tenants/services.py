@@ -19,7 +19,7 @@ from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
 
-from audit.schema import append_only_triggers_present
+from kernel.plugins import declared_callables
 
 from .models import Domain, Tenant
 
@@ -166,8 +166,10 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
             raise ProvisioningError(
                 f"schema {schema_name} is missing migrations after provisioning"
             )
-        if not append_only_triggers_present(schema_name):
-            raise ProvisioningError(f"schema {schema_name} lacks the audit append-only triggers")
+        for check in declared_callables("schema_checks"):
+            problem = check(schema_name)
+            if problem:
+                raise ProvisioningError(problem)
     return tenant
 
 

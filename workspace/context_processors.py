@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from tenants.models import Tenant
-
 from .lifecycle import lifecycle_dates
 
 
@@ -24,11 +22,7 @@ def workspace(request) -> dict:
     is_workspace = tenant is not None and not tenant.is_public
     membership = getattr(request, "membership", None)
     capabilities: frozenset[str] = getattr(request, "capabilities", frozenset())
-    cancelled = (
-        tenant
-        if tenant is not None and is_workspace and tenant.state == Tenant.State.CANCELLED
-        else None
-    )
+    cancelled = tenant if tenant is not None and is_workspace and tenant.is_read_only else None
     return {
         "workspace": tenant if is_workspace else None,
         "lifecycle": lifecycle_dates(cancelled) if cancelled is not None else None,

@@ -9,18 +9,18 @@ nothing new.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
-from config.embedded import STATE_DIR
+from kernel.plugins import declared_callables
 from kernel.roles import STAFF_ROLES
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -29,7 +29,7 @@ from tenants.services import tenant_provision
 logger = logging.getLogger(__name__)
 
 DEMO_WORKSPACES: dict[str, str] = {"acme": "Acme Signs", "globex": "Globex Print & Display"}
-DEMO_PASSWORD_FILE = STATE_DIR / "demo-password"
+DEMO_PASSWORD_FILE = Path(settings.LOCAL_STATE_DIR) / "demo-password"
 DEMO_EMAIL_DOMAIN = "demo"
 
 
@@ -55,15 +55,9 @@ def demo_password(path: Path = DEMO_PASSWORD_FILE) -> str:
     return password
 
 
-def _shop_seeder() -> Callable[..., dict[str, int]] | None:
-    """``shop.demo.seed_demo_records`` when the shop app provides it, else None."""
-    try:
-        module = importlib.import_module("shop.demo")
-    except ModuleNotFoundError as error:
-        if error.name not in ("shop.demo", "shop"):
-            raise  # shop.demo exists but something it imports is missing: a real bug.
-        return None
-    return getattr(module, "seed_demo_records", None)
+def _business_seeders() -> list[Callable[..., dict[str, int]]]:
+    """The demo seeders the business apps declare (``demo_seeder``, kernel.plugins)."""
+    return declared_callables("demo_seeder")
 
 
 def demo_seed(
@@ -72,9 +66,9 @@ def demo_seed(
     """Create whatever part of the demo is missing; returns counts per workspace.
 
     The counts say what this call created (``workspace``, ``users``, ``memberships``,
-    ``passwords_reset``) plus whatever the shop seeder reports. The shop seeder runs inside
+    ``passwords_reset``) plus whatever the business seeders report. Each seeder runs inside
     the workspace's schema on every seed, so business records appear even in a demo first
-    seeded before the shop app existed; like this function it creates only what is missing.
+    seeded before a business app existed; like this function it creates only what is missing.
     """
     workspaces = workspaces if workspaces is not None else DEMO_WORKSPACES
     report: dict[str, dict[str, int]] = {}
@@ -101,8 +95,7 @@ def demo_seed(
                 )
                 counts["memberships"] += int(created)
                 staff_users[role.value] = user
-            seeder = _shop_seeder()
-            if seeder is not None:
+            for seeder in _business_seeders():
                 with tenant_context(tenant):
                     counts.update(seeder(tenant=tenant, staff_users=staff_users) or {})
             connection.set_schema_to_public()

@@ -48,9 +48,10 @@ from accounts.twofactor.models import ActionCode
 from audit.events import Event
 from audit.models import AuditEvent, Outcome
 from audit.services import PLATFORM_STREAM, Target, audit_event_record
-from kernel.capabilities import WORKSPACE_DELETE, require
+from kernel.capabilities import WORKSPACE_DELETE
 from kernel.context import ActorKind
 from kernel.roles import Role
+from rbac.authz import ACTOR_NOT_IN_WORKSPACE, authorize
 from rbac.models import Invitation, Membership
 from support.models import (
     ImpersonationHandoff,
@@ -69,15 +70,15 @@ NOTICE_DAYS_BEFORE = (7, 1)
 
 # pg_try_advisory_lock(int, int) namespace for purges; the second key is the tenant's id.
 PURGE_LOCK_NAMESPACE = 0x50524745  # "PRGE"
-# Tenant models counted for the receipt: the apps whose tables live only in tenant schemas.
-# (audit is shared too; its workspace stream is counted separately as ``audit_events``.)
-_COUNTED_TENANT_APPS = ("shop", "exports")
+# Tenant models counted for the receipt: every model of every app in TENANT_APPS except
+# Django's content-type lookup table and the audit stream (counted as ``audit_events``).
+_NOT_COUNTED_TENANT_APPS = frozenset({"contenttypes", "audit"})
 
 # Messages users (owners, support agents) see.
 CANCEL_NOT_ACTIVE = "Only an active workspace can be cancelled."
 DELETE_NOT_ALLOWED = "This workspace is already being deleted or is closed."
 TYPED_SLUG_MISMATCH = "Type the workspace address exactly as shown to confirm the deletion."
-NOT_A_MEMBER = "You are not a member of this workspace."
+NOT_A_MEMBER = ACTOR_NOT_IN_WORKSPACE
 RESTORE_NOT_AN_AGENT = "Only platform support agents can restore a workspace."
 RESTORE_REASON_REQUIRED = "Give the reason for restoring this workspace."
 RESTORE_NOT_RESTORABLE = "Only a cancelled or archived workspace can be restored."
@@ -290,9 +291,7 @@ def _state_start(
 
 
 def _check_owner(actor: Membership, tenant: Tenant) -> None:
-    if getattr(actor, "tenant_id", None) != tenant.pk or not getattr(actor, "is_active", False):
-        raise PermissionDenied(NOT_A_MEMBER)
-    require(actor, WORKSPACE_DELETE)
+    authorize(tenant, actor, WORKSPACE_DELETE)
 
 
 # --- Owner: cancel
@@ -477,14 +476,23 @@ def _storage_remove_empty_folders(prefix: str, storage: Storage) -> None:
             return
 
 
+def _counted_app_configs():
+    tenant_apps = set(settings.TENANT_APPS)
+    return [
+        config
+        for config in apps.get_app_configs()
+        if config.name in tenant_apps and config.label not in _NOT_COUNTED_TENANT_APPS
+    ]
+
+
 def _record_counts(tenant: Tenant) -> tuple[dict[str, int], int]:
     counts: dict[str, int] = {}
     audit_events = 0
     if not schema_exists(tenant.schema_name):
         return counts, audit_events
     with tenant_context(tenant):
-        for label in _COUNTED_TENANT_APPS:
-            for model in apps.get_app_config(label).get_models():
+        for config in _counted_app_configs():
+            for model in config.get_models():
                 counts[model._meta.label_lower] = model._base_manager.count()
         audit_events = AuditEvent.objects.count()
     return counts, audit_events

@@ -45,19 +45,12 @@ from support.gate import (
 from tenants.logging import current_request_id
 from tenants.models import Tenant
 from tenants.selectors import tenant_for_hostname
+from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE
 
 logger = logging.getLogger("tenants.gate")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-WORKSPACE_READ_ONLY_MESSAGE = (
-    "This workspace has been cancelled and is read-only. Owners can still export its data."
-)
-
-
-def _is_cancelled(tenant: Tenant) -> bool:
-    return tenant.state == Tenant.State.CANCELLED
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
@@ -129,7 +122,7 @@ class WorkspaceGateMiddleware:
             raise ImproperlyConfigured(
                 f"{view_func.__module__}.{view_func.__name__} declares no capability"
             )
-        if tenant.state in (Tenant.State.ARCHIVED, Tenant.State.PURGING):
+        if tenant.is_closed:
             # Closed: nobody signs in, not even to the sign-in page (support restores from
             # the console on the public host).
             raise Http404("workspace closed")
@@ -155,7 +148,7 @@ class WorkspaceGateMiddleware:
             raise Http404("not a member")
         request.membership = membership
         held = capabilities_for(membership)
-        request.capabilities = capabilities_in_state(held, cancelled=_is_cancelled(tenant))
+        request.capabilities = capabilities_in_state(held, cancelled=tenant.is_read_only)
         if request.user.must_change_password and not getattr(
             view_func, "allowed_before_password_change", False
         ):
@@ -172,7 +165,7 @@ class WorkspaceGateMiddleware:
                 raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)
             raise PermissionDenied(f"needs {capability}")
         if (
-            tenant.state == Tenant.State.CANCELLED
+            tenant.is_read_only
             and request.method not in _SAFE_METHODS
             and not getattr(view_func, "allowed_when_cancelled", False)
         ):
@@ -185,13 +178,13 @@ class WorkspaceGateMiddleware:
         impersonation_check_view(request, view_func, capability)
         request.membership = request.impersonation.acting_as
         held = impersonation_capabilities(request.impersonation, request.membership)
-        request.capabilities = capabilities_in_state(held, cancelled=_is_cancelled(request.tenant))
+        request.capabilities = capabilities_in_state(held, cancelled=request.tenant.is_read_only)
         if capability != PUBLIC and capability not in request.capabilities:
             if capability in held:
                 raise PermissionDenied(WORKSPACE_READ_ONLY_MESSAGE)
             raise PermissionDenied(f"needs {capability}")
         if (
-            request.tenant.state == Tenant.State.CANCELLED
+            request.tenant.is_read_only
             and request.method not in _SAFE_METHODS
             and not getattr(view_func, "allowed_when_cancelled", False)
         ):

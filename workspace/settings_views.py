@@ -174,7 +174,7 @@ workspace_cancel_page.allowed_when_cancelled = True
 def _delete_page(request, tenant: Tenant, form: WorkspaceDeleteForm, *, status: int = 200):
     context = {
         "form": form,
-        "is_cancelled": tenant.state == Tenant.State.CANCELLED,
+        "is_cancelled": tenant.is_read_only,
         "dates": lifecycle_dates(tenant),
         "step_field": STEP_FIELD,
         "step_send": STEP_SEND,

@@ -223,6 +223,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 
 # --- Files: private by default; S3-compatible when a bucket is configured.
+# Where the embedded services and the demo keep their state (config.embedded reads the same
+# variable); the demo's password file lives here.
+LOCAL_STATE_DIR = Path(env("EMBEDDED_STATE_DIR", str(BASE_DIR / ".local")))
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / ".local" / "private")))
 FILE_UPLOAD_MAX_BYTES = env("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, int)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

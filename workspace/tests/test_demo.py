@@ -28,7 +28,7 @@ def test_demo_password_is_random_stored_owner_only_and_reused(tmp_path):
 
 
 def test_the_shop_seeder_is_the_one_the_shop_app_provides():
-    assert demo._shop_seeder() is shop.demo.seed_demo_records
+    assert demo._business_seeders() == [shop.demo.seed_demo_records]
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def shop_seeder_calls(monkeypatch):
         calls.append((tenant.slug, connection.schema_name, sorted(staff_users)))
         return {"companies": 3}
 
-    monkeypatch.setattr(demo, "_shop_seeder", lambda: seeder)
+    monkeypatch.setattr(demo, "_business_seeders", lambda: [seeder])
     return calls
 
 
