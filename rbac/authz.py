@@ -20,9 +20,16 @@ ACTOR_NOT_IN_WORKSPACE = "You are not a member of this workspace."
 
 
 def current_member(tenant: Tenant, actor: Membership | None) -> Membership:
-    """``actor`` as stored now: an active member of ``tenant``, or PermissionDenied."""
+    """``actor`` as stored now: an active member of ``tenant``, or PermissionDenied. Both
+    the object in hand and the row must say so: a caller that has already deactivated its copy
+    (or holds another workspace's) is refused without asking the database."""
     current = None
-    if actor is not None and actor.pk is not None and actor.tenant_id == tenant.pk:
+    if (
+        actor is not None
+        and actor.pk is not None
+        and actor.is_active
+        and actor.tenant_id == tenant.pk
+    ):
         current = (
             Membership.objects.select_related("user")
             .filter(pk=actor.pk, tenant_id=tenant.pk, is_active=True)

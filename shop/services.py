@@ -35,7 +35,7 @@ from accounts.twofactor.action_codes import Action, ConfirmedAction, action_conf
 from kernel import capabilities as caps
 from kernel.capabilities import require
 from kernel.roles import STAFF_ROLES
-from rbac.authz import ACTOR_NOT_IN_WORKSPACE, current_member
+from rbac.authz import current_member
 from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE, require_writable
@@ -57,8 +57,6 @@ NOT_VISIBLE = "You cannot act on a record you cannot see."
 # The gate's words, so a refused task or command reads the same as a refused page.
 WORKSPACE_READ_ONLY = WORKSPACE_READ_ONLY_MESSAGE  # the name the shop's tests and callers know
 
-_require_workspace_writable = require_writable  # the name the shop's tests patch
-
 RecordT = TypeVar("RecordT", bound=Model)
 
 
@@ -68,8 +66,6 @@ RecordT = TypeVar("RecordT", bound=Model)
 def _authorize(*, tenant: Tenant, actor: Membership | None, capability: str) -> Membership:
     """The actor, as stored now, is an active member of ``tenant`` whose role allows it, and
     the connection is on the tenant's schema."""
-    if actor is None or not actor.is_active or actor.tenant_id != tenant.pk:
-        raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)  # the object in hand, then the row
     current = current_member(tenant, actor)
     if connection.schema_name != tenant.schema_name:
         # A programming error, not a user error: the caller forgot tenant_context().
@@ -88,7 +84,7 @@ def _write(*, tenant: Tenant, actor: Membership | None, capability: str) -> Iter
     the same transaction); side effects go in ``transaction.on_commit`` inside the body."""
     _authorize(tenant=tenant, actor=actor, capability=capability)
     with transaction.atomic():
-        _require_workspace_writable(tenant)
+        require_writable(tenant)
         yield
 
 

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from rbac.authz import ACTOR_NOT_IN_WORKSPACE
 from shop import services
 from shop.models import Company, Invoice, NumberSequence, Order, Quote, QuoteLine
 from shop.money import compute_totals, line_amount, to_cents
@@ -71,7 +72,7 @@ def test_money_refuses_floats():
 
 def test_member_of_another_workspace_cannot_act_in_this_one(in_acme, globex):
     intruder = factories.membership(globex, "owner")
-    with pytest.raises(PermissionDenied, match=services.ACTOR_NOT_IN_WORKSPACE):
+    with pytest.raises(PermissionDenied, match=ACTOR_NOT_IN_WORKSPACE):
         services.company_create(tenant=in_acme, actor=intruder, name="Sneaky Co")
     assert not Company.objects.filter(name="Sneaky Co").exists()
 

@@ -39,6 +39,7 @@ from shop.tests.factories import (
     upload_of,
 )
 from tenants.models import Tenant
+from tenants.writability import require_writable
 from workspace.middleware import WORKSPACE_READ_ONLY_MESSAGE
 
 pytestmark = pytest.mark.django_db
@@ -377,7 +378,9 @@ def test_a_write_holds_the_workspace_row_so_a_cancellation_waits_but_other_write
 
     from django.db import OperationalError
 
-    services._require_workspace_writable(acme)  # this test's transaction now holds the share
+    require_writable(
+        acme
+    )  # the check every shop write makes (_write); this test's transaction now holds the share
     assert Tenant._meta.db_table == "tenants_tenant"
     outcome: dict[str, object] = {}
 
