@@ -32,7 +32,6 @@ from . import crypto, recovery
 from .models import EncryptedTOTPDevice, RecoveryCode
 from .selectors import totp_device_confirmed, user_has_2fa
 
-TOTP_ISSUER = "Shopsafe"
 # The half-signed-in state between the password and the second factor.
 PENDING_SESSION_KEY = "two_factor_pending"
 PENDING_SECONDS = 5 * 60
@@ -166,6 +165,7 @@ def totp_enrollment_start(*, user: User) -> Enrollment:
             EncryptedTOTPDevice.objects.filter(
                 user=user, confirmed=False, created_at__gt=fresh_after
             )
+            .select_related("user")
             .order_by("-created_at")
             .first()
         )
@@ -179,11 +179,10 @@ def totp_enrollment_start(*, user: User) -> Enrollment:
                 confirmed=False,
                 encrypted_seed=crypto.seed_encrypt(crypto.seed_generate()),
             )
-    seed = device.seed
     return Enrollment(
         device=device,
-        provisioning_uri=crypto.provisioning_uri(seed=seed, account=user.email, issuer=TOTP_ISSUER),
-        manual_key=crypto.seed_base32_grouped(seed),
+        provisioning_uri=device.config_url,
+        manual_key=crypto.seed_base32_grouped(device.bin_key),
     )
 
 
