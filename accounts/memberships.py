@@ -10,11 +10,18 @@ workspace") lives there, in one place.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
 from kernel.plugins import declared_one
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from tenants.models import Tenant
+
+    from .models import User
 
 
 class MembershipQuestions(Protocol):
@@ -26,6 +33,16 @@ class MembershipQuestions(Protocol):
     def is_active_member_of_schema(self, user, schema_name: str) -> bool:
         """Whether ``user`` is an active member of the workspace living in ``schema_name``
         (False for the public schema)."""
+
+    def member_by_email(self, email: str, tenant, *, active_account: bool = False) -> User | None:
+        """The user with ``email`` if an active member of ``tenant`` (with ``active_account``,
+        only an account that is not deactivated), else None; one query either way."""
+
+    def member_by_email_of_schema(self, email: str, schema_name: str) -> User | None:
+        """``member_by_email`` for the workspace living in ``schema_name``."""
+
+    def workspaces_of_email(self, email: str) -> QuerySet[Tenant]:
+        """The workspaces in which the account with ``email`` is an active member."""
 
 
 def membership_questions() -> MembershipQuestions:
@@ -42,3 +59,15 @@ def is_active_member(user, tenant) -> bool:
 
 def is_active_member_of_schema(user, schema_name: str) -> bool:
     return membership_questions().is_active_member_of_schema(user, schema_name)
+
+
+def member_by_email(email: str, tenant, *, active_account: bool = False) -> User | None:
+    return membership_questions().member_by_email(email, tenant, active_account=active_account)
+
+
+def member_by_email_of_schema(email: str, schema_name: str) -> User | None:
+    return membership_questions().member_by_email_of_schema(email, schema_name)
+
+
+def workspaces_of_email(email: str) -> QuerySet[Tenant]:
+    return membership_questions().workspaces_of_email(email)

@@ -168,9 +168,7 @@ def password_reset_request(*, request, email: str) -> None:
     email = throttle.email_normalise(email)
     tenant = request.tenant
     _reset_rate_limit(email=email, ip=client_ip(request))
-    user = User.objects.filter(
-        email=email, is_active=True, memberships__tenant=tenant, memberships__is_active=True
-    ).first()
+    user = memberships.member_by_email(email, tenant, active_account=True)
     with transaction.atomic():
         audit_event_record(
             event_type=Event.PASSWORD_RESET_REQUESTED,

@@ -153,11 +153,7 @@ def _sign_in_failure_audit(*, tenant: Tenant, email: str) -> None:
     to a member of this workspace, which the owner knows anyway. The same query runs on every
     failure, so its timing tells the visitor nothing either.
     """
-    member = None
-    if not tenant.is_public:
-        member = User.objects.filter(
-            email=email, memberships__tenant=tenant, memberships__is_active=True
-        ).first()
+    member = None if tenant.is_public else memberships.member_by_email(email, tenant)
     with transaction.atomic():
         audit_event_record(
             event_type=Event.SIGN_IN_FAILED,
@@ -179,13 +175,8 @@ def session_sign_out(*, request) -> None:
 
 
 def workspaces_for_email(*, email: str) -> list[Tenant]:
-    return list(
-        Tenant.objects.filter(
-            memberships__user__email=email.strip().lower(),
-            memberships__is_active=True,
-            state__in=OPEN_STATES,
-        ).order_by("name")
-    )
+    workspaces = memberships.workspaces_of_email(email.strip().lower())
+    return list(workspaces.filter(state__in=OPEN_STATES).order_by("name"))
 
 
 # --- Ending sessions. Revoking is deleting the tracking row: the gate signs the cookie out on

@@ -6,6 +6,11 @@ Invariant: "member" means an active Membership row, read from the database on ev
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
+from accounts.models import User
+from tenants.models import Tenant
+
 from .models import Membership
 
 
@@ -23,6 +28,26 @@ class AccountMemberships:
         return Membership.objects.filter(
             user=user, tenant__schema_name=schema_name, is_active=True
         ).exists()
+
+    def member_by_email(self, email: str, tenant, *, active_account: bool = False) -> User | None:
+        users = User.objects.filter(
+            email=email, memberships__tenant=tenant, memberships__is_active=True
+        )
+        if active_account:
+            users = users.filter(is_active=True)
+        return users.first()
+
+    def member_by_email_of_schema(self, email: str, schema_name: str) -> User | None:
+        if schema_name == "public":
+            return None
+        return User.objects.filter(
+            email=email,
+            memberships__tenant__schema_name=schema_name,
+            memberships__is_active=True,
+        ).first()
+
+    def workspaces_of_email(self, email: str) -> QuerySet[Tenant]:
+        return Tenant.objects.filter(memberships__user__email=email, memberships__is_active=True)
 
 
 ACCOUNT_MEMBERSHIPS = AccountMemberships()
