@@ -1,4 +1,5 @@
-"""Password writes: change, reset by email, and an admin's temporary password.
+"""Password writes: change and reset by email. (An admin's temporary password for a member is
+rbac.passwords: it is a rule about memberships.)
 
 Invariant: every function takes keyword-only arguments, runs in one transaction, records its
 audit events in it (the workspace stream of the host it happened on and, for changes to the
@@ -23,11 +24,9 @@ from django.utils import timezone
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
-from kernel.capabilities import MEMBERS_MANAGE, require
 from kernel.context import ActorKind, client_ip
-from rbac.models import Membership
 
-from . import sessions, throttle
+from . import memberships, sessions, throttle
 from .models import PasswordResetToken, User
 from .services import SessionEndReason, user_sessions_end
 
@@ -46,38 +45,30 @@ PASSWORD_RESET_LINK_INVALID = (
 PASSWORD_RESET_THROTTLED_MESSAGE = (
     "Too many password reset requests. Please wait a while and try again."  # noqa: S105
 )
-TEMPORARY_PASSWORD_NOT_ALLOWED = (
-    "A temporary password can only be set for an account that belongs to this workspace "  # noqa: S105
-    "alone."
-)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _password_validate(password: str, user: User, field: str) -> None:
+def password_validate(password: str, user: User, field: str) -> None:
+    """AUTH_PASSWORD_VALIDATORS for ``password``, errors attached to form field ``field``."""
     try:
         validate_password(password, user)
     except ValidationError as error:
         raise ValidationError({field: error.error_list}) from error
 
 
-def _current_workspace_member(user: User) -> bool:
-    return Membership.objects.filter(
-        user=user, tenant__schema_name=connection.schema_name, is_active=True
-    ).exists()
-
-
 def _account_event(*, event_type: Event, user: User, data: dict | None = None) -> None:
     """An account-level event: platform stream always; this workspace's stream when the user
     is one of its members (the owner may see what happens to their members' accounts)."""
     audit_event_record(event_type=event_type, stream=PLATFORM_STREAM, target=user, data=data)
-    if connection.schema_name != "public" and _current_workspace_member(user):
+    if memberships.is_active_member_of_schema(user, connection.schema_name):
         audit_event_record(event_type=event_type, target=user, data=data)
 
 
-def _reset_links_spend(*, user: User, now) -> None:
+def reset_links_spend(*, user: User, now) -> None:
+    """Every outstanding reset link of ``user`` stops working (a password was set)."""
     PasswordResetToken.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
 
 
@@ -112,14 +103,14 @@ def password_change(*, request, current_password: str, new_password: str) -> Non
     if not user.check_password(current_password):
         throttle.sign_in_failure_record(email=user.email, ip=ip, factor=throttle.Factor.PASSWORD)
         raise ValidationError({"current_password": CURRENT_PASSWORD_WRONG})
-    _password_validate(new_password, user, "new_password")
+    password_validate(new_password, user, "new_password")
     with transaction.atomic():
         throttle.sign_in_success_record(email=user.email, ip=ip)
         was_required = user.must_change_password
         user.set_password(new_password)
         user.must_change_password = False
         user.save(update_fields=["password", "must_change_password"])
-        _reset_links_spend(user=user, now=timezone.now())
+        reset_links_spend(user=user, now=timezone.now())
         old_key = request.session.session_key
         update_session_auth_hash(request, user)  # new session key, still signed in
         sessions.session_track_rekey(old_key=old_key, new_key=request.session.session_key)
@@ -177,9 +168,7 @@ def password_reset_request(*, request, email: str) -> None:
     email = throttle.email_normalise(email)
     tenant = request.tenant
     _reset_rate_limit(email=email, ip=client_ip(request))
-    user = User.objects.filter(
-        email=email, is_active=True, memberships__tenant=tenant, memberships__is_active=True
-    ).first()
+    user = memberships.member_by_email(email, tenant, active_account=True)
     with transaction.atomic():
         audit_event_record(
             event_type=Event.PASSWORD_RESET_REQUESTED,
@@ -191,7 +180,7 @@ def password_reset_request(*, request, email: str) -> None:
         if user is None:
             return
         now = timezone.now()
-        _reset_links_spend(user=user, now=now)
+        reset_links_spend(user=user, now=now)
         token = secrets.token_urlsafe(32)
         PasswordResetToken.objects.create(
             token_digest=_digest(token),
@@ -220,7 +209,7 @@ def password_reset_token_get(*, tenant, token: str, lock: bool = False) -> Passw
         or found.used_at is not None
         or found.expires_at <= timezone.now()
         or not found.user.is_active
-        or not Membership.objects.filter(user=found.user, tenant=tenant, is_active=True).exists()
+        or not memberships.is_active_member(found.user, tenant)
     ):
         raise ValidationError(PASSWORD_RESET_LINK_INVALID, code="invalid_link")
     return found
@@ -232,13 +221,13 @@ def password_reset_complete(*, request, token: str, new_password: str) -> User:
     with transaction.atomic():
         link = password_reset_token_get(tenant=request.tenant, token=token, lock=True)
         user = User.objects.select_for_update().get(pk=link.user_id)
-        _password_validate(new_password, user, "new_password")
+        password_validate(new_password, user, "new_password")
         now = timezone.now()
         was_locked = user.locked_at is not None
         user.set_password(new_password)
         user.must_change_password = False
         user.save(update_fields=["password", "must_change_password"])
-        _reset_links_spend(user=user, now=now)
+        reset_links_spend(user=user, now=now)
         throttle.sign_in_lock_clear(user=user)
         user_sessions_end(user=user, reason=SessionEndReason.PASSWORD_RESET)
         if request.user.is_authenticated:
@@ -248,41 +237,3 @@ def password_reset_complete(*, request, token: str, new_password: str) -> User:
         )
         _password_changed_email(user)
     return user
-
-
-# --- Temporary password (an admin, for a member they created)
-
-
-def password_temporary_set(*, actor: Membership, user: User, password: str) -> None:
-    """An admin sets a temporary password for ``user``, a member of the admin's workspace only.
-
-    ``actor`` is the admin's Membership (needs ``members:manage``). Refused for an account
-    that belongs to any other workspace: a global account's password is not one workspace's
-    to choose. When the workspace requires it (``first_sign_in_password_change``), the user
-    must choose their own password before reaching anything. Ends the user's sessions.
-    """
-    require(actor, MEMBERS_MANAGE)
-    tenant = actor.tenant
-    memberships = Membership.objects.filter(user=user)
-    if (
-        not memberships.filter(tenant=tenant).exists()
-        or memberships.exclude(tenant=tenant).exists()
-    ):
-        raise ValidationError(TEMPORARY_PASSWORD_NOT_ALLOWED)
-    _password_validate(password, user, "password")
-    with transaction.atomic():
-        user.set_password(password)
-        user.must_change_password = tenant.first_sign_in_password_change
-        user.save(update_fields=["password", "must_change_password"])
-        _reset_links_spend(user=user, now=timezone.now())
-        user_sessions_end(user=user, reason=SessionEndReason.TEMPORARY_PASSWORD_SET)
-        data = {"must_change": user.must_change_password}
-        audit_event_record(
-            event_type=Event.PASSWORD_TEMPORARY_SET,
-            stream=PLATFORM_STREAM,
-            target=user,
-            data=data,
-        )
-        audit_event_record(
-            event_type=Event.PASSWORD_TEMPORARY_SET, stream=tenant, target=user, data=data
-        )

@@ -1,5 +1,6 @@
-"""Account writes: sign-up (with its workspace), sign-in, sign-out, hand-off between hosts,
-and ending sessions (one, all of a user's, or all but the current one).
+"""Account writes: sign-in, sign-out, hand-off between hosts, and ending sessions (one, all
+of a user's, or all but the current one). Sign-up, which also creates a workspace and its
+ownership, is composed on the top floor (workspace.signup) from ``handoff_create`` here.
 
 Invariant: every function here takes keyword-only arguments and runs in one transaction;
 emails and other side effects are scheduled with ``transaction.on_commit``. Each records its
@@ -12,11 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import authenticate, login, logout
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,99 +23,21 @@ from django.utils import timezone
 from accounts.sessions import SESSION_WORKSPACE_KEY
 from audit.events import Event
 from audit.models import Outcome
-from audit.services import PLATFORM_STREAM, audit_event_record
+from audit.services import audit_event_record
 from kernel.context import ActorKind, client_ip
-from kernel.roles import Role
-from rbac.models import Membership
 from tenants.models import Tenant
-from tenants.services import tenant_provision
 from tenants.writability import OPEN_STATES
 
-from . import sessions, throttle
+from . import memberships, sessions, throttle
 from .models import SignInHandoff, User, UserSession
 
 HANDOFF_SECONDS = 60
 SIGN_IN_FAILED = "The email or password is incorrect."
 HANDOFF_INVALID = "This sign-in link is invalid or has expired. Please sign in."
-# A message, not a secret (S105 sees "PASSWORD" in the name).
-SIGN_UP_EXISTING_PASSWORD = (
-    "If you already have an account with this email, enter its current password to add a "  # noqa: S105
-    "workspace to it."
-)
-
-
-@dataclass(frozen=True)
-class SignUpResult:
-    user: User
-    tenant: Tenant
-    handoff_token: str
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def workspace_sign_up(
-    *, email: str, password: str, full_name: str, workspace_name: str, slug: str, ip: str = ""
-) -> SignUpResult:
-    """Create (or reuse, with its password) the account, the workspace, and the ownership.
-
-    Raises ``throttle.Throttled`` when the existing account's password may not be tried now.
-    """
-    from .tasks import send_welcome_email
-
-    email = email.strip().lower()
-    existing = User.objects.filter(email=email).first()
-    if existing is not None:
-        # Adding a workspace to an existing account proves its password: the same guessing
-        # defence as sign-in, with the failure counted outside the transaction below.
-        throttle.sign_in_attempt_check(email=email, ip=ip)
-        if not existing.check_password(password):
-            throttle.sign_in_failure_record(email=email, ip=ip, factor=throttle.Factor.PASSWORD)
-            raise ValidationError({"password": SIGN_UP_EXISTING_PASSWORD})
-    with transaction.atomic():
-        user = User.objects.filter(email=email).first()
-        new_account = user is None
-        if user is None:
-            validate_password(password, User(email=email, full_name=full_name))
-            user = User.objects.create_user(email=email, password=password, full_name=full_name)
-        elif existing is None or user.pk != existing.pk:
-            raise ValidationError({"password": SIGN_UP_EXISTING_PASSWORD})  # raced a sign-up
-        tenant = tenant_provision(slug=slug, name=workspace_name)
-        Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
-        _sign_up_audit(user=user, tenant=tenant, new_account=new_account)
-        token = handoff_create(user=user, tenant=tenant)
-        transaction.on_commit(
-            lambda: send_welcome_email.delay(tenant_schema=tenant.schema_name, user_id=user.pk)
-        )
-    return SignUpResult(user=user, tenant=tenant, handoff_token=token)
-
-
-def _sign_up_audit(*, user: User, tenant: Tenant, new_account: bool) -> None:
-    """Platform stream: the account (if new) and the workspace; the workspace's own stream
-    starts with its creation and its first member."""
-    workspace = {"slug": tenant.slug}
-    if new_account:
-        audit_event_record(
-            event_type=Event.USER_SIGNED_UP, stream=PLATFORM_STREAM, actor=user, target=user
-        )
-    audit_event_record(
-        event_type=Event.WORKSPACE_CREATED,
-        stream=PLATFORM_STREAM,
-        actor=user,
-        target=tenant,
-        data=workspace,
-    )
-    audit_event_record(
-        event_type=Event.WORKSPACE_CREATED, stream=tenant, actor=user, target=tenant, data=workspace
-    )
-    audit_event_record(
-        event_type=Event.MEMBER_ADDED,
-        stream=tenant,
-        actor=user,
-        target=user,
-        data={"role": Role.OWNER.value},
-    )
 
 
 def handoff_create(*, user: User, tenant: Tenant) -> str:
@@ -203,10 +124,7 @@ def password_sign_in(*, request, email: str, password: str) -> User:
     throttle.sign_in_attempt_check(email=email, ip=ip)
     user = authenticate(request, username=email, password=password)
     tenant = request.tenant
-    if user is None or (
-        not tenant.is_public
-        and not Membership.objects.filter(user=user, tenant=tenant, is_active=True).exists()
-    ):
+    if user is None or (not tenant.is_public and not memberships.is_active_member(user, tenant)):
         # A right password without membership counts too: otherwise the missing delay would
         # tell a guesser the password was right.
         _sign_in_failure_audit(tenant=tenant, email=email)
@@ -235,11 +153,7 @@ def _sign_in_failure_audit(*, tenant: Tenant, email: str) -> None:
     to a member of this workspace, which the owner knows anyway. The same query runs on every
     failure, so its timing tells the visitor nothing either.
     """
-    member = None
-    if not tenant.is_public:
-        member = User.objects.filter(
-            email=email, memberships__tenant=tenant, memberships__is_active=True
-        ).first()
+    member = None if tenant.is_public else memberships.member_by_email(email, tenant)
     with transaction.atomic():
         audit_event_record(
             event_type=Event.SIGN_IN_FAILED,
@@ -261,13 +175,8 @@ def session_sign_out(*, request) -> None:
 
 
 def workspaces_for_email(*, email: str) -> list[Tenant]:
-    return list(
-        Tenant.objects.filter(
-            memberships__user__email=email.strip().lower(),
-            memberships__is_active=True,
-            state__in=OPEN_STATES,
-        ).order_by("name")
-    )
+    workspaces = memberships.workspaces_of_email(email.strip().lower())
+    return list(workspaces.filter(state__in=OPEN_STATES).order_by("name"))
 
 
 # --- Ending sessions. Revoking is deleting the tracking row: the gate signs the cookie out on

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template import Context
-from django.template.loader import get_template
 
+from kernel.email import email_send_templated
 from kernel.tasks import TenantTask
 from tenants.selectors import public_url, workspace_url
 
 from .models import User
 
 
-def _render_plain_text(name: str, context: dict) -> str:
-    # Plain-text mail is not HTML: escaping would turn "O'Brien" into "O&#x27;Brien".
-    template = get_template(name).template  # type: ignore[attr-defined]  # Django backend
-    return template.render(Context(context, autoescape=False))
-
-
 def send_templated_email(*, to: str, template: str, context: dict) -> None:
-    """Render ``emails/<template>.subject.txt`` and ``.txt`` (plain text, unescaped), send it."""
-    subject = " ".join(_render_plain_text(f"emails/{template}.subject.txt", context).split())
-    body = _render_plain_text(f"emails/{template}.txt", context)
-    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
-    message.send()
+    """Send ``emails/<template>`` to one address (kernel.email renders and sends it)."""
+    email_send_templated(to=[to], template=f"emails/{template}", context=context)
 
 
 @shared_task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=30)

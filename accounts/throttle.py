@@ -56,6 +56,7 @@ from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.context import ActorKind
 
+from . import memberships
 from .models import User
 
 logger = logging.getLogger("accounts.throttle")
@@ -162,13 +163,7 @@ def _member_of_current_workspace(email: str) -> User | None:
     """The user behind ``email`` if they are an active member of the workspace whose host this
     is, else None. Events in a workspace's stream name a target only in that case: the owner
     reading them must not learn whether an email has an account elsewhere."""
-    if connection.schema_name == "public":
-        return None
-    return User.objects.filter(
-        email=email,
-        memberships__tenant__schema_name=connection.schema_name,
-        memberships__is_active=True,
-    ).first()
+    return memberships.member_by_email_of_schema(email, connection.schema_name)
 
 
 def sign_in_attempt_check(*, email: str, ip: str) -> None:

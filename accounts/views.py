@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, sign-up, hand-off, "find my workspaces", password reset and change,
+"""Sign-in, sign-out, hand-off, "find my workspaces", password reset and change,
 and the member's own Security page (sessions).
 
 Every workspace view declares its capability; the gate enforces it before the view runs.
@@ -17,9 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kernel.capabilities import PROFILE_MANAGE, PUBLIC
-from kernel.context import client_ip
 from kernel.decorators import require_capability
-from tenants.selectors import workspace_url
 
 from . import passwords, selectors, services
 from .forms import (
@@ -28,7 +26,6 @@ from .forms import (
     PasswordResetForm,
     PasswordResetRequestForm,
     SignInForm,
-    SignUpForm,
 )
 from .sessions import device_label
 from .tasks import send_workspace_list_email
@@ -137,34 +134,7 @@ def handoff(request, token: str):
     return redirect("/")
 
 
-# --- Public host: sign-up and "find my workspaces"
-
-
-@require_http_methods(["GET", "POST"])
-def sign_up(request):
-    form = SignUpForm(request.POST or None)
-    context = {"form": form}
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            result = services.workspace_sign_up(
-                email=data["email"],
-                password=data["password"],
-                full_name=data["full_name"],
-                workspace_name=data["workspace_name"],
-                slug=data["slug"],
-                ip=client_ip(request),
-            )
-        except Throttled as error:
-            return _throttled(request, "accounts/sign_up.html", context, error)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            return HttpResponseRedirect(
-                workspace_url(result.tenant, f"/accounts/handoff/{result.handoff_token}/")
-            )
-    status = 400 if form.errors else 200
-    return render(request, "accounts/sign_up.html", context, status=status)
+# --- Public host: "find my workspaces" (sign-up is workspace.signup_views)
 
 
 @require_http_methods(["GET", "POST"])

@@ -3,12 +3,12 @@
 from django.urls import include, path
 
 from accounts import views as account_views
-from workspace import public_views
+from workspace import public_views, signup_views
 
 urlpatterns = [
     path("", public_views.landing, name="landing"),
     path("security/", public_views.security, name="security"),
-    path("signup/", account_views.sign_up, name="sign-up"),
+    path("signup/", signup_views.sign_up, name="sign-up"),
     path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
     path("support/", include("support.urls")),
 ]

@@ -8,7 +8,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("settings/audit/", include("audit.urls")),
     path("settings/exports/", include("exports.urls")),
-    path("settings/two-factor/", include("accounts.twofactor.workspace_urls")),
+    path("settings/two-factor/", include("workspace.two_factor_urls")),
     path("settings/", include("rbac.urls")),
     path("settings/", include("workspace.urls")),
     path("invitations/", include(rbac_urls.invitation_patterns)),

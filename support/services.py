@@ -12,7 +12,6 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.capabilities import SUPPORT_GRANT, require
 from kernel.context import ActorKind
+from kernel.email import email_send_on_commit
 from kernel.roles import Role
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -66,9 +66,7 @@ def _owner_emails(tenant: Tenant) -> list[str]:
 def _notify_owners(*, tenant: Tenant, subject: str, body: str) -> None:
     recipients = _owner_emails(tenant)
     if recipients:
-        transaction.on_commit(
-            lambda: send_mail(f"[{tenant.name}] {subject}", body, None, recipients)
-        )
+        email_send_on_commit(to=recipients, subject=f"[{tenant.name}] {subject}", body=body)
 
 
 def _grant_data(grant: SupportAccessGrant) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from kernel.context import system_audit_context
+from kernel.email import email_send_templated
 
 # --- The workspace lifecycle (workspace.lifecycle). These tasks name no tenant: a purge works on
 # a workspace that is being deleted, and sets each schema explicitly where it reads one.
@@ -15,20 +16,9 @@ from kernel.context import system_audit_context
 def lifecycle_email_send(*, template: str, to: list[str], context: dict) -> None:
     """One plain-text email per owner from ``workspace/email/<template>.subject.txt`` and
     ``.txt``; ``context`` holds plain strings (it travels as JSON)."""
-    from django.conf import settings
-    from django.core.mail import EmailMultiAlternatives
-    from django.template import Context
-    from django.template.loader import get_template
-
-    def render(name: str) -> str:
-        # Plain text: escaping would turn "O'Brien" into "O&#x27;Brien".
-        template_object = get_template(name).template  # type: ignore[attr-defined]
-        return template_object.render(Context(context, autoescape=False))
-
-    subject = " ".join(render(f"workspace/email/{template}.subject.txt").split())
-    body = render(f"workspace/email/{template}.txt")
-    for address in to:
-        EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [address]).send()
+    email_send_templated(
+        to=to, template=f"workspace/email/{template}", context=context, separately=True
+    )
 
 
 @shared_task(acks_late=True)
@@ -49,3 +39,40 @@ def lifecycle_run_task() -> int:
 
     with system_audit_context():
         return len(lifecycle_run())
+
+
+# --- The workspace's two-factor requirement (workspace.two_factor). The task keeps the name it
+# was registered under in accounts.twofactor.tasks, so messages already queued still run.
+
+
+@shared_task(name="accounts.twofactor.tasks.send_two_factor_requirement_email")
+def send_two_factor_requirement_email(*, workspace_id: int, actor_id: int, required: bool) -> None:
+    """Tell every owner that the workspace's 2FA requirement was switched on or off."""
+    from accounts.models import User
+    from accounts.tasks import send_templated_email
+    from kernel.roles import Role
+    from rbac.models import Membership
+    from tenants.models import Tenant
+    from tenants.selectors import workspace_url
+
+    workspace = Tenant.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    actor = User.objects.filter(pk=actor_id).first()
+    owners = (
+        Membership.objects.filter(tenant=workspace, role=Role.OWNER, is_active=True)
+        .select_related("user")
+        .order_by("user__email")
+    )
+    for owner in owners:
+        send_templated_email(
+            to=owner.user.email,
+            template="two_factor_requirement_changed",
+            context={
+                "user": owner.user,
+                "actor": actor,
+                "workspace": workspace,
+                "required": required,
+                "url": workspace_url(workspace, "/settings/two-factor/"),
+            },
+        )

@@ -14,6 +14,7 @@ from accounts.sessions import session_key_digest
 from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD
 from kernel.roles import Role
+from rbac import passwords as rbac_passwords
 from rbac.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +125,7 @@ def _admin(acme, member):
 
 
 def test_temporary_password_makes_the_member_change_it_first(acme, member, new_member):
-    passwords.password_temporary_set(
+    rbac_passwords.password_temporary_set(
         actor=_admin(acme, member), user=new_member, password=TEMPORARY
     )
     new_member.refresh_from_db()
@@ -143,7 +144,7 @@ def test_temporary_password_makes_the_member_change_it_first(acme, member, new_m
 def test_after_choosing_their_own_password_the_member_reaches_the_workspace(
     acme, member, new_member
 ):
-    passwords.password_temporary_set(
+    rbac_passwords.password_temporary_set(
         actor=_admin(acme, member), user=new_member, password=TEMPORARY
     )
     client = _sign_in("newbie@acme.example", TEMPORARY)
@@ -159,7 +160,7 @@ def test_after_choosing_their_own_password_the_member_reaches_the_workspace(
 
 
 def test_the_new_password_may_not_be_the_temporary_one_reused_badly(acme, member, new_member):
-    passwords.password_temporary_set(
+    rbac_passwords.password_temporary_set(
         actor=_admin(acme, member), user=new_member, password=TEMPORARY
     )
     client = _sign_in("newbie@acme.example", TEMPORARY)
@@ -171,7 +172,7 @@ def test_the_new_password_may_not_be_the_temporary_one_reused_badly(acme, member
 def test_workspace_without_the_rule_sets_no_change_requirement(acme, member, new_member):
     acme.first_sign_in_password_change = False
     acme.save()
-    passwords.password_temporary_set(
+    rbac_passwords.password_temporary_set(
         actor=Membership.objects.get(user=member("acme", "admin"), tenant=acme),
         user=new_member,
         password=TEMPORARY,
@@ -182,7 +183,7 @@ def test_workspace_without_the_rule_sets_no_change_requirement(acme, member, new
 
 def test_temporary_password_is_audited_without_the_password(acme, member, new_member):
     head, platform_head = stream_head(acme), stream_head("public")
-    passwords.password_temporary_set(
+    rbac_passwords.password_temporary_set(
         actor=_admin(acme, member), user=new_member, password=TEMPORARY
     )
     for stream, mark in ((acme, head), ("public", platform_head)):
@@ -197,7 +198,7 @@ def test_temporary_password_ends_the_members_sessions(acme, member, new_member):
     new_member.set_password(PASSWORD)
     new_member.save()
     client = _sign_in("newbie@acme.example")
-    passwords.password_temporary_set(
+    rbac_passwords.password_temporary_set(
         actor=_admin(acme, member), user=new_member, password=TEMPORARY
     )
     assert client.get("/").status_code == 302
@@ -210,12 +211,12 @@ def test_temporary_password_is_refused_for_an_account_of_another_workspace(acme,
     Membership.objects.create(user=shared, tenant=acme, role=Role.EMPLOYEE)
     Membership.objects.create(user=shared, tenant=globex, role=Role.EMPLOYEE)
     with pytest.raises(ValidationError) as refused:
-        passwords.password_temporary_set(
+        rbac_passwords.password_temporary_set(
             actor=_admin(acme, member), user=shared, password=TEMPORARY
         )
-    assert refused.value.messages == [passwords.TEMPORARY_PASSWORD_NOT_ALLOWED]
+    assert refused.value.messages == [rbac_passwords.TEMPORARY_PASSWORD_NOT_ALLOWED]
     with pytest.raises(ValidationError):
-        passwords.password_temporary_set(
+        rbac_passwords.password_temporary_set(
             actor=_admin(acme, member), user=member("globex", "employee"), password=TEMPORARY
         )
     shared.refresh_from_db()
@@ -225,4 +226,4 @@ def test_temporary_password_is_refused_for_an_account_of_another_workspace(acme,
 def test_temporary_password_needs_members_manage(acme, member, new_member):
     employee = Membership.objects.get(user=member("acme", "employee"), tenant=acme)
     with pytest.raises(PermissionDenied):
-        passwords.password_temporary_set(actor=employee, user=new_member, password=TEMPORARY)
+        rbac_passwords.password_temporary_set(actor=employee, user=new_member, password=TEMPORARY)

@@ -11,7 +11,6 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.twofactor import services
 from accounts.twofactor.models import EncryptedTOTPDevice
 from accounts.twofactor.selectors import user_has_2fa
 from audit.events import Event
@@ -19,6 +18,7 @@ from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD
 from rbac.models import Membership
 from tenants.models import Tenant
+from workspace import two_factor as workspace_two_factor
 
 from .twofactor_helpers import code_now, enroll, post_password, recovery_codes_in, workspace_client
 
@@ -33,7 +33,7 @@ def _require(acme, member) -> None:
     owner = member("acme", "owner")
     if not user_has_2fa(owner):
         enroll(owner)
-    services.workspace_two_factor_require(
+    workspace_two_factor.workspace_two_factor_require(
         tenant=acme, actor=Membership.objects.get(user=owner, tenant=acme)
     )
 
@@ -51,7 +51,7 @@ def test_the_owner_must_have_2fa_before_requiring_it(client_for, acme, member):
     assert "Turn on two-factor authentication for your own account first." in page
     assert "Require two-factor authentication for all members</button>" not in page
     response = client.post(SETTINGS, follow=True)
-    assert services.REQUIREMENT_NEEDS_YOUR_2FA in response.content.decode()
+    assert workspace_two_factor.REQUIREMENT_NEEDS_YOUR_2FA in response.content.decode()
     assert _fresh(acme).require_2fa is False
 
 
@@ -91,7 +91,7 @@ def test_switching_it_on_twice_changes_nothing(acme, member):
     _require(acme, member)
     head = stream_head(acme)
     owner = Membership.objects.get(user=member("acme", "owner"), tenant=acme)
-    assert services.workspace_two_factor_require(tenant=acme, actor=owner) is False
+    assert workspace_two_factor.workspace_two_factor_require(tenant=acme, actor=owner) is False
     assert events_since(acme, head) == []
 
 
@@ -349,7 +349,9 @@ def test_the_service_refuses_to_switch_it_off_without_a_confirmation(acme, membe
     _require(acme, member)
     owner = Membership.objects.get(user=member("acme", "owner"), tenant=acme)
     with pytest.raises(PermissionDenied):
-        services.workspace_two_factor_unrequire(tenant=acme, actor=owner, confirmation=None)
+        workspace_two_factor.workspace_two_factor_unrequire(
+            tenant=acme, actor=owner, confirmation=None
+        )
     assert _fresh(acme).require_2fa is True
 
 

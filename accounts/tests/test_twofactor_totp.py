@@ -154,3 +154,41 @@ def test_a_wrong_code_does_not_consume_the_step(member):
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     assert device.verify_token(wrong) is False
     assert device.verify_token(right) is True
+
+
+# --- The device is django-otp's TOTP device over an encrypted seed.
+
+
+@pytest.mark.django_db
+def test_the_device_offers_django_otps_totp_device_api_over_the_decrypted_seed(member):
+    user = member("acme", "designer")
+    seed, _ = enroll(user)
+    device = EncryptedTOTPDevice.objects.get(user=user)
+    assert device.bin_key == seed
+    assert device.key == seed.hex()
+    assert (device.step, device.t0, device.digits, device.tolerance, device.drift) == (
+        30,
+        0,
+        6,
+        1,
+        0,
+    )
+    assert device.config_url == crypto.provisioning_uri(
+        seed=seed, account=user.email, issuer="Shopsafe"
+    )
+
+
+@pytest.mark.django_db
+def test_an_early_code_moves_the_window_only_when_drift_sync_is_on(member, settings):
+    user = member("acme", "designer")
+    seed, _ = enroll(user)
+    with time_machine.travel(NOW, tick=False):
+        device = EncryptedTOTPDevice.objects.get(user=user)
+        assert device.verify_token(crypto.totp_code(seed, NOW + 30)) is True  # t + 1
+        assert EncryptedTOTPDevice.objects.get(pk=device.pk).drift == 0
+
+        settings.OTP_TOTP_SYNC = True
+        seed, _ = enroll(user)
+        device = EncryptedTOTPDevice.objects.get(user=user)
+        assert device.verify_token(crypto.totp_code(seed, NOW + 30)) is True
+        assert EncryptedTOTPDevice.objects.get(pk=device.pk).drift == 1

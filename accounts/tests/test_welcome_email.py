@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from accounts.services import workspace_sign_up
 from tenants.models import Tenant
+from workspace.signup import workspace_sign_up
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,9 @@ Invariant: a TOTP seed exists in plain form only in memory. It is written to the
 a Fernet token made with the newest key of ``settings.TOTP_ENCRYPTION_KEYS`` (comma-separated,
 newest first, from the environment); every listed key still decrypts, so keys rotate by
 prepending a new one and, once ``seed_rotate`` has re-encrypted the stored seeds, dropping the
-old one. The TOTP parameters are fixed: 6 digits, 30-second steps, one step of tolerance
-either side (RFC 6238 with HMAC-SHA1, what every authenticator app implements).
+old one. The TOTP arithmetic is django-otp's (``django_otp.oath``); the parameters are the
+defaults of its ``TOTPDevice``: 6 digits, 30-second steps, one step of tolerance either side
+(RFC 6238 with HMAC-SHA1, what every authenticator app implements).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ SEED_BYTES = 20  # 160 bits, RFC 4226's recommendation for HMAC-SHA1
 TOTP_DIGITS = 6
 TOTP_STEP_SECONDS = 30
 TOTP_TOLERANCE_STEPS = 1
+# The name authenticator apps show next to the account.
+TOTP_ISSUER = "Shopsafe"
 
 
 class SeedUnreadable(Exception):
@@ -83,7 +86,14 @@ def seed_base32_grouped(seed: bytes) -> str:
     return " ".join(key[index : index + 4] for index in range(0, len(key), 4))
 
 
-def provisioning_uri(*, seed: bytes, account: str, issuer: str) -> str:
+def provisioning_uri(
+    *,
+    seed: bytes,
+    account: str,
+    issuer: str,
+    digits: int = TOTP_DIGITS,
+    period: int = TOTP_STEP_SECONDS,
+) -> str:
     """The otpauth:// URI the QR code carries (Google Authenticator's Key Uri Format)."""
     issuer = issuer.replace(":", "")
     label = quote(f"{issuer}:{account}")
@@ -92,8 +102,8 @@ def provisioning_uri(*, seed: bytes, account: str, issuer: str) -> str:
             "secret": seed_base32(seed),
             "issuer": issuer,
             "algorithm": "SHA1",
-            "digits": TOTP_DIGITS,
-            "period": TOTP_STEP_SECONDS,
+            "digits": digits,
+            "period": period,
         },
         quote_via=quote,
     )
@@ -112,6 +122,33 @@ def totp_code(seed: bytes, at: float | None = None, *, digits: int = TOTP_DIGITS
     return str(generator.token()).zfill(digits)
 
 
+def totp_verify(
+    seed: bytes,
+    code: str,
+    *,
+    at: float | None = None,
+    after_step: int = -1,
+    step: int = TOTP_STEP_SECONDS,
+    t0: int = 0,
+    digits: int = TOTP_DIGITS,
+    tolerance: int = TOTP_TOLERANCE_STEPS,
+    drift: int = 0,
+) -> TOTP | None:
+    """django-otp's TOTP verification (``TOTP.verify``: ``tolerance`` steps either side of
+    ``at`` shifted by ``drift``, nothing at or before ``after_step``) behind our stricter input
+    rule: exactly ``digits`` ASCII digits (``int()`` alone would also take " 123456" or
+    full-width digits). The matched generator, whose ``t()`` is the step the code belongs to
+    and ``drift`` the offset that matched, or None.
+    """
+    if len(code) != digits or not code.isascii() or not code.isdigit():
+        return None
+    generator = TOTP(seed, step=step, t0=t0, digits=digits, drift=drift)
+    generator.time = at if at is not None else time.time()
+    if not generator.verify(int(code), tolerance=tolerance, min_t=after_step + 1):
+        return None
+    return generator
+
+
 def totp_match(
     seed: bytes, code: str, *, at: float | None = None, after_step: int = -1
 ) -> int | None:
@@ -120,13 +157,5 @@ def totp_match(
     Steps at or before ``after_step`` (the last accepted one) never match, so a code is
     accepted once: a replay within its window, or an older code, fails.
     """
-    if len(code) != TOTP_DIGITS or not code.isascii() or not code.isdigit():
-        return None
-    now_step = time_step(at)
-    for step in range(now_step - TOTP_TOLERANCE_STEPS, now_step + TOTP_TOLERANCE_STEPS + 1):
-        if step <= after_step:
-            continue
-        expected = totp_code(seed, step * TOTP_STEP_SECONDS)
-        if secrets.compare_digest(expected, code):
-            return step
-    return None
+    matched = totp_verify(seed, code, at=at, after_step=after_step)
+    return None if matched is None else matched.t()

@@ -22,7 +22,16 @@ logger = logging.getLogger("accounts.twofactor")
 
 
 class EncryptedTOTPDevice(Device):
-    """A member's authenticator app: django-otp's Device API over an encrypted seed.
+    """A member's authenticator app: django-otp's ``TOTPDevice`` over an encrypted seed.
+
+    It carries TOTPDevice's fields and API (``step``, ``t0``, ``digits``, ``tolerance``,
+    ``drift``, ``last_t``; ``key``, ``bin_key``, ``config_url``, ``verify_token``) and its
+    verification (``django_otp.oath.TOTP``), with two differences worth keeping: the seed is
+    stored only as a Fernet token (``encrypted_seed``; ``key`` decrypts it in memory), and a
+    code is accepted by one conditional UPDATE, so two requests racing with the same code
+    cannot both succeed. (TOTPDevice itself stores its key in clear and saves the whole row.)
+    Wrong codes are counted by the sign-in guessing defence (accounts.throttle), not by
+    django-otp's per-device throttling.
 
     Invariant: at most one confirmed device per user (the one that counts as "2FA on"); an
     unconfirmed one is an enrollment in progress and proves nothing. ``last_t`` is the time
@@ -34,6 +43,12 @@ class EncryptedTOTPDevice(Device):
     )
     confirmed = models.BooleanField(default=False)
     encrypted_seed = models.TextField()
+    # TOTPDevice's parameters, with its defaults.
+    step = models.PositiveSmallIntegerField(default=crypto.TOTP_STEP_SECONDS)
+    t0 = models.BigIntegerField(default=0)
+    digits = models.PositiveSmallIntegerField(choices=[(6, 6), (8, 8)], default=crypto.TOTP_DIGITS)
+    tolerance = models.PositiveSmallIntegerField(default=crypto.TOTP_TOLERANCE_STEPS)
+    drift = models.SmallIntegerField(default=0)
     last_t = models.BigIntegerField(default=-1)
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -49,31 +64,68 @@ class EncryptedTOTPDevice(Device):
         ]
 
     @property
-    def seed(self) -> bytes:
+    def bin_key(self) -> bytes:
+        """The seed, decrypted (raises ``crypto.SeedUnreadable`` when no key reads it)."""
         return crypto.seed_decrypt(self.encrypted_seed)
 
+    @property
+    def key(self) -> str:
+        """TOTPDevice's hex-encoded key, decrypted in memory only."""
+        return self.bin_key.hex()
+
+    @property
+    def seed(self) -> bytes:
+        return self.bin_key
+
+    @property
+    def config_url(self) -> str:
+        """TOTPDevice's provisioning URI (otpauth://) for this device's seed and parameters."""
+        return crypto.provisioning_uri(
+            seed=self.bin_key,
+            account=self.user.email,
+            issuer=crypto.TOTP_ISSUER,
+            digits=self.digits,
+            period=self.step,
+        )
+
     def verify_token(self, token) -> bool:
-        """django-otp's API: True once per code, consuming its time step.
+        """TOTPDevice's verification: True once per code, consuming its time step.
 
         The conditional UPDATE makes acceptance atomic, so two requests racing with the same
-        code cannot both succeed.
+        code cannot both succeed. With ``OTP_TOTP_SYNC`` (django-otp's setting; off here) the
+        matched drift is kept as TOTPDevice keeps it.
         """
+        verify_allowed, _ = self.verify_is_allowed()
+        if not verify_allowed:
+            return False
         try:
-            seed = self.seed
+            seed = self.bin_key
         except crypto.SeedUnreadable:
             # A key was dropped too early: no code can be checked. Refuse (the member can
             # still use a recovery code) and make it loud for the operators.
             logger.error("TOTP seed of device %s cannot be decrypted with any key", self.pk)
             return False
-        step = crypto.totp_match(seed, str(token).strip(), at=time.time(), after_step=self.last_t)
-        if step is None:
-            return False
-        now = timezone.now()
-        accepted = EncryptedTOTPDevice.objects.filter(pk=self.pk, last_t__lt=step).update(
-            last_t=step, last_used_at=now
+        matched = crypto.totp_verify(
+            seed,
+            str(token).strip(),
+            at=time.time(),
+            after_step=self.last_t,
+            step=self.step,
+            t0=self.t0,
+            digits=self.digits,
+            tolerance=self.tolerance,
+            drift=self.drift,
         )
+        if matched is None:
+            return False
+        step, now = matched.t(), timezone.now()
+        changes: dict = {"last_t": step, "last_used_at": now}
+        if getattr(settings, "OTP_TOTP_SYNC", True):
+            changes["drift"] = matched.drift
+        accepted = EncryptedTOTPDevice.objects.filter(pk=self.pk, last_t__lt=step).update(**changes)
         if accepted:
-            self.last_t, self.last_used_at = step, now
+            for name, value in changes.items():
+                setattr(self, name, value)
         return bool(accepted)
 
 

@@ -1,5 +1,6 @@
-"""Two-factor writes: enrollment, the second sign-in step, recovery codes, removal, and the
-workspace's "require 2FA for all members" switch.
+"""Two-factor writes: enrollment, the second sign-in step, recovery codes and removal. The
+workspace's "require 2FA for all members" switch is workspace.two_factor; what it means for a
+session (``two_factor_enrollment_required``) is here.
 
 Invariant: keyword-only arguments; one transaction per change with its audit events
 (account events in the platform stream and in the stream of the workspace host they happened
@@ -16,25 +17,21 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts import throttle
+from accounts import memberships, throttle
 from accounts.models import User
 from audit.events import Event
 from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
-from kernel.capabilities import SETTINGS_SECURITY, require
 from kernel.context import ActorKind, client_ip
-from rbac.models import Membership
 
 from . import crypto, recovery
-from .action_codes import Action, ConfirmedAction, action_confirmation_check
 from .models import EncryptedTOTPDevice, RecoveryCode
 from .selectors import totp_device_confirmed, user_has_2fa
 
-TOTP_ISSUER = "Shopsafe"
 # The half-signed-in state between the password and the second factor.
 PENDING_SESSION_KEY = "two_factor_pending"
 PENDING_SECONDS = 5 * 60
@@ -53,9 +50,6 @@ CURRENT_PASSWORD_WRONG = "Your current password is not correct."  # noqa: S105
 ALREADY_ENABLED = "Two-factor authentication is already on for your account."
 NOT_ENABLED = "Two-factor authentication is not on for your account."
 SETUP_MISSING = "This setup has expired. Scan the new QR code and try again."
-REQUIREMENT_NEEDS_YOUR_2FA = (
-    "Turn on two-factor authentication for your own account before requiring it of everyone."
-)
 
 
 class Method:
@@ -66,11 +60,7 @@ class Method:
 
 
 def _workspace_member(user: User) -> bool:
-    if connection.schema_name == "public":
-        return False
-    return Membership.objects.filter(
-        user=user, tenant__schema_name=connection.schema_name, is_active=True
-    ).exists()
+    return memberships.is_active_member_of_schema(user, connection.schema_name)
 
 
 def _account_event(
@@ -175,6 +165,7 @@ def totp_enrollment_start(*, user: User) -> Enrollment:
             EncryptedTOTPDevice.objects.filter(
                 user=user, confirmed=False, created_at__gt=fresh_after
             )
+            .select_related("user")
             .order_by("-created_at")
             .first()
         )
@@ -188,11 +179,10 @@ def totp_enrollment_start(*, user: User) -> Enrollment:
                 confirmed=False,
                 encrypted_seed=crypto.seed_encrypt(crypto.seed_generate()),
             )
-    seed = device.seed
     return Enrollment(
         device=device,
-        provisioning_uri=crypto.provisioning_uri(seed=seed, account=user.email, issuer=TOTP_ISSUER),
-        manual_key=crypto.seed_base32_grouped(seed),
+        provisioning_uri=device.config_url,
+        manual_key=crypto.seed_base32_grouped(device.bin_key),
     )
 
 
@@ -395,10 +385,7 @@ def second_factor_sign_in(*, request, code: str, method: str) -> SecondFactorRes
     tenant = request.tenant
     ip = client_ip(request)
     throttle.sign_in_attempt_check(email=user.email, ip=ip)
-    is_member = (
-        tenant.is_public
-        or Membership.objects.filter(user=user, tenant=tenant, is_active=True).exists()
-    )
+    is_member = tenant.is_public or memberships.is_active_member(user, tenant)
     if not is_member:
         pending_sign_in_clear(request)
         raise ValidationError(PENDING_EXPIRED, code="restart")
@@ -448,74 +435,7 @@ def second_factor_sign_in(*, request, code: str, method: str) -> SecondFactorRes
     raise ValidationError(message, code="invalid")
 
 
-# --- The workspace's requirement
-
-
-def workspace_two_factor_require(*, tenant, actor: Membership) -> bool:
-    """Require 2FA of every member of ``tenant`` from now on. The actor must have 2FA.
-
-    Members without 2FA are sent to enrollment at their next sign-in here; sessions that
-    started before now keep working until they end. Returns False when it was already on.
-    Audited in the workspace's and the platform's streams; the owners are emailed.
-    """
-    require(actor, SETTINGS_SECURITY)
-    if actor.tenant_id != tenant.pk:
-        raise PermissionDenied("not a member of this workspace")
-    if not user_has_2fa(actor.user):
-        raise ValidationError(REQUIREMENT_NEEDS_YOUR_2FA)
-    return _requirement_set(tenant=tenant, actor=actor, required=True)
-
-
-def workspace_two_factor_unrequire(
-    *, tenant, actor: Membership, confirmation: ConfirmedAction | None
-) -> bool:
-    """Stop requiring 2FA; needs an emailed-code confirmation for exactly this."""
-    require(actor, SETTINGS_SECURITY)
-    action_confirmation_check(
-        confirmation,
-        actor=actor,
-        tenant=tenant,
-        action=Action.TWO_FACTOR_REQUIREMENT_OFF,
-        target=tenant,
-    )
-    return _requirement_set(tenant=tenant, actor=actor, required=False)
-
-
-def _requirement_set(*, tenant, actor: Membership, required: bool) -> bool:
-    from tenants.models import Tenant
-
-    from .tasks import send_two_factor_requirement_email
-
-    with transaction.atomic():
-        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        if locked.require_2fa == required:
-            return False
-        before = locked.require_2fa
-        locked.require_2fa = required
-        locked.require_2fa_since = timezone.now() if required else None
-        locked.save(update_fields=["require_2fa", "require_2fa_since"])
-        tenant.require_2fa, tenant.require_2fa_since = locked.require_2fa, locked.require_2fa_since
-        event = (
-            Event.WORKSPACE_TWO_FACTOR_REQUIRED
-            if required
-            else Event.WORKSPACE_TWO_FACTOR_NOT_REQUIRED
-        )
-        changes = {"require_2fa": [before, required]}
-        for stream in (locked, PLATFORM_STREAM):
-            audit_event_record(
-                event_type=event,
-                stream=stream,
-                actor=actor.user,
-                target=locked,
-                changes=changes,
-            )
-        tenant_id, actor_id = locked.pk, actor.user_id
-        transaction.on_commit(
-            lambda: send_two_factor_requirement_email.delay(
-                workspace_id=tenant_id, actor_id=actor_id, required=required
-            )
-        )
-    return True
+# --- What the workspace's requirement (workspace.two_factor) means for a session
 
 
 def two_factor_enrollment_required(request) -> bool:
@@ -562,34 +482,3 @@ def totp_seeds_rotate() -> SeedRotation:
                 device.save(update_fields=["encrypted_seed"])
             rotated += 1
     return SeedRotation(rotated=rotated, unreadable=unreadable)
-
-
-# --- Signing everyone out (so a new requirement applies to every member at once)
-
-
-def workspace_sign_out_everyone(*, tenant, actor: Membership, keep_session_key: str | None) -> int:
-    """End every session in ``tenant`` except the actor's current one (``keep_session_key``).
-
-    Each affected member gets a SESSIONS_ENDED event (reason "workspace_signed_out") in the
-    workspace's stream; their cookies are refused by the gate from their next request on.
-    Returns the number of sessions ended.
-    """
-    from accounts.models import UserSession
-    from accounts.services import user_sessions_end
-
-    require(actor, SETTINGS_SECURITY)
-    if actor.tenant_id != tenant.pk:
-        raise PermissionDenied("not a member of this workspace")
-    ended = 0
-    with transaction.atomic():
-        user_ids = sorted(
-            set(UserSession.objects.filter(tenant=tenant).values_list("user_id", flat=True))
-        )
-        for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
-            ended += user_sessions_end(
-                user=user,
-                tenant=tenant,
-                except_session_key=keep_session_key,
-                reason="workspace_signed_out",
-            )
-    return ended

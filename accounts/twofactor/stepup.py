@@ -13,13 +13,13 @@ Example (a view that already passed the gate with its capability)::
 
     return action_confirmation_step(
         request,
-        action=Action.COMPANY_DELETE_WITH_RECORDS,
-        target=company,
-        title=f"Delete {company.name} and all its records",
-        consequences=["12 quotes, 4 orders and 3 invoices are deleted", ...],
-        confirm_label="Delete company and records",
-        cancel_url=reverse("shop:company-detail", args=[company.pk]),
-        perform=lambda confirmation: _delete(request, company, confirmation),
+        action=Action.WORKSPACE_DELETE,
+        target=request.tenant,
+        title=f"Delete {request.tenant.name}",
+        consequences=["Every record of the workspace is deleted", ...],
+        confirm_label="Delete workspace",
+        cancel_url=reverse("workspace:settings"),
+        perform=lambda confirmation: _delete(request, confirmation),
     )
 
 ``hidden`` carries extra form values through the steps (a chosen member id, say);

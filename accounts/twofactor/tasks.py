@@ -1,8 +1,8 @@
 """Two-factor emails, sent by the worker after the change committed.
 
-Invariant: security notices go to the account's own address; the workspace requirement
-notice goes to every active owner of that workspace; an action code goes only to the member
-who asked for it. Each task reads public tables only and is harmless to run twice.
+Invariant: security notices go to the account's own address; an action code goes only to the
+member who asked for it (the workspace requirement notice to its owners is
+workspace.tasks). Each task reads public tables only and is harmless to run twice.
 """
 
 from __future__ import annotations
@@ -39,36 +39,6 @@ def send_two_factor_notice(*, user_id: int, workspace_id: int | None, notice: st
         workspace_url(workspace, "/accounts/2fa/") if workspace is not None else ""
     )
     send_templated_email(to=user.email, template=notice, context=context)
-
-
-@shared_task
-def send_two_factor_requirement_email(*, workspace_id: int, actor_id: int, required: bool) -> None:
-    """Tell every owner that the workspace's 2FA requirement was switched on or off."""
-    from kernel.roles import Role
-    from rbac.models import Membership
-    from tenants.models import Tenant
-
-    workspace = Tenant.objects.filter(pk=workspace_id).first()
-    if workspace is None:
-        return
-    actor = User.objects.filter(pk=actor_id).first()
-    owners = (
-        Membership.objects.filter(tenant=workspace, role=Role.OWNER, is_active=True)
-        .select_related("user")
-        .order_by("user__email")
-    )
-    for owner in owners:
-        send_templated_email(
-            to=owner.user.email,
-            template="two_factor_requirement_changed",
-            context={
-                "user": owner.user,
-                "actor": actor,
-                "workspace": workspace,
-                "required": required,
-                "url": workspace_url(workspace, "/settings/two-factor/"),
-            },
-        )
 
 
 @shared_task

@@ -1,5 +1,5 @@
-"""Two-factor pages: the member's own (set up, recovery codes, remove), the second sign-in
-step, and the workspace's "require 2FA" switch.
+"""Two-factor pages: the member's own (set up, recovery codes, remove) and the second sign-in
+step. The workspace's "require 2FA" switch is workspace.two_factor_views.
 
 Every view declares its capability; the sign-in step is PUBLIC because whoever is on it is
 not signed in yet (the half-signed-in state grants nothing). Pages that show a seed or
@@ -21,12 +21,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.throttle import Throttled
-from kernel.capabilities import PROFILE_MANAGE, PUBLIC, SETTINGS_SECURITY
+from kernel.capabilities import PROFILE_MANAGE, PUBLIC
 from kernel.decorators import require_capability
-from rbac.models import Membership
 
 from . import services
-from .action_codes import Action
 from .forms import (
     EnrollmentConfirmForm,
     ReauthenticateForm,
@@ -34,22 +32,12 @@ from .forms import (
     TotpCodeForm,
 )
 from .recovery import RECOVERY_CODE_COUNT
-from .selectors import recovery_codes_remaining, user_has_2fa, users_with_2fa
-from .stepup import action_confirmation_step
+from .selectors import recovery_codes_remaining, user_has_2fa
 
 GET_POST = ["GET", "POST"]
 
 TWO_FACTOR_ALREADY_ON = "Two-factor authentication is already on."
 TWO_FACTOR_REMOVED = "Two-factor authentication has been turned off for your account."
-REQUIREMENT_ON = (
-    "Two-factor authentication is now required. Members without it will set it up at their "
-    "next sign-in."
-)
-REQUIREMENT_OFF = "Two-factor authentication is no longer required in this workspace."
-REQUIREMENT_ALREADY = "Nothing changed: the setting already had that value."
-SIGNED_OUT_EVERYONE = (
-    "{count} session(s) ended. Everyone else signs in again, under the current requirement."
-)
 
 
 def _safe_next(request, default: str = "/") -> str:
@@ -309,82 +297,3 @@ def verify_recovery(request):
 
 verify.allowed_when_cancelled = True
 verify_recovery.allowed_when_cancelled = True
-
-
-# --- The workspace's requirement (settings:security)
-
-
-@require_capability(SETTINGS_SECURITY)
-@require_http_methods(GET_POST)
-def workspace_requirement(request):
-    """Shows the switch and who has 2FA; POST turns the requirement on."""
-    tenant = request.tenant
-    if request.method == "POST":
-        try:
-            changed = services.workspace_two_factor_require(tenant=tenant, actor=request.membership)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, REQUIREMENT_ON if changed else REQUIREMENT_ALREADY)
-        return redirect("two-factor-workspace:settings")
-    members = list(
-        Membership.objects.filter(tenant=tenant, is_active=True).values_list("user_id", flat=True)
-    )
-    with_2fa = users_with_2fa(members)
-    return render(
-        request,
-        "accounts/twofactor/workspace_requirement.html",
-        {
-            "required": tenant.require_2fa,
-            "since": tenant.require_2fa_since,
-            "actor_has_2fa": request.user.pk in with_2fa,
-            "members_total": len(members),
-            "members_with_2fa": len(with_2fa),
-        },
-    )
-
-
-@require_capability(SETTINGS_SECURITY)
-@require_http_methods(GET_POST)
-def workspace_requirement_off(request):
-    """Turning the requirement off is confirmed with an emailed code."""
-    tenant = request.tenant
-    if not tenant.require_2fa:
-        messages.info(request, REQUIREMENT_ALREADY)
-        return redirect("two-factor-workspace:settings")
-
-    def perform(confirmation):
-        services.workspace_two_factor_unrequire(
-            tenant=tenant, actor=request.membership, confirmation=confirmation
-        )
-        messages.success(request, REQUIREMENT_OFF)
-        return redirect("two-factor-workspace:settings")
-
-    return action_confirmation_step(
-        request,
-        action=Action.TWO_FACTOR_REQUIREMENT_OFF,
-        target=tenant,
-        title="Stop requiring two-factor authentication",
-        consequences=[
-            "Members without two-factor authentication can sign in with their password alone.",
-            "Members who have set it up keep using it.",
-            "Every owner is emailed about the change, and it is recorded in the audit log.",
-        ],
-        confirm_label="Stop requiring two-factor authentication",
-        cancel_url=reverse("two-factor-workspace:settings"),
-        perform=perform,
-        irreversible=False,
-    )
-
-
-@require_capability(SETTINGS_SECURITY)
-@require_http_methods(["POST"])
-def workspace_sign_out_everyone(request):
-    """Ends every session in this workspace except the caller's own."""
-    ended = services.workspace_sign_out_everyone(
-        tenant=request.tenant,
-        actor=request.membership,
-        keep_session_key=request.session.session_key,
-    )
-    messages.success(request, SIGNED_OUT_EVERYONE.format(count=ended))
-    return redirect("two-factor-workspace:settings")

@@ -13,6 +13,7 @@ from accounts.models import User
 from audit.tests.streams import events_since, stream_head, summary
 from conftest import PASSWORD
 from tenants.models import Tenant
+from workspace import signup
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ NEW_PASSWORD = "an entirely new passphrase"
 
 
 def _sign_up(slug="sunrise", email="Dana@Sunrise.example"):
-    return account_services.workspace_sign_up(
+    return signup.workspace_sign_up(
         email=email,
         password=NEW_PASSWORD,
         full_name="Dana Sun",
@@ -80,7 +81,7 @@ def test_failed_sign_up_records_nothing():
     _sign_up(slug="sunrise")
     public_head = stream_head("public")
     with pytest.raises(ValidationError):
-        account_services.workspace_sign_up(
+        signup.workspace_sign_up(
             email="dana@sunrise.example",
             password="not the password at all",
             full_name="Dana",

@@ -158,6 +158,9 @@ LOGIN_URL = "accounts:sign-in"
 # newest first. New seeds use the first; every listed key still decrypts, so a key rotates by
 # prepending its successor (then `manage.py totp_keys_rotate` and dropping the old one).
 TOTP_ENCRYPTION_KEYS = env("TOTP_ENCRYPTION_KEYS", cast=list)
+# django-otp's drift sync would let one early code move a device's window for good; the window
+# stays one step either side of our own clock.
+OTP_TOTP_SYNC = False
 
 # Host-only cookies: no SESSION_COOKIE_DOMAIN, so a session at acme. is worthless at globex.
 SESSION_COOKIE_DOMAIN = None
