@@ -27,19 +27,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
-from accounts.models import PasswordResetToken, SignInHandoff, UserSession
-from accounts.twofactor.models import ActionCode
 from audit.events import Event
 from audit.models import AuditEvent, Outcome
 from audit.services import PLATFORM_STREAM, Target, audit_event_record
 from kernel.context import ActorKind
 from rbac.models import Invitation, Membership
-from support.models import (
-    ImpersonationHandoff,
-    ImpersonationSession,
-    SupportAccessGrant,
-    SupportAccessPolicy,
-)
+from support.models import ImpersonationSession, SupportAccessGrant
 from tenants.models import Domain, Tenant
 
 from ._common import audit_both, host_cache_forget_on_commit, locked, to_public
@@ -232,17 +225,6 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
         host_cache_forget_on_commit(row)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(prefix)} CASCADE")
-        ImpersonationHandoff.objects.filter(session__tenant_id=tenant_id).delete()
-        ImpersonationSession.objects.filter(tenant_id=tenant_id).delete()
-        SupportAccessGrant.objects.filter(tenant_id=tenant_id).delete()
-        SupportAccessPolicy.objects.filter(tenant_id=tenant_id).delete()
-        Invitation.objects.filter(tenant_id=tenant_id).delete()
-        ActionCode.objects.filter(tenant_id=tenant_id).delete()
-        PasswordResetToken.objects.filter(tenant_id=tenant_id).delete()
-        SignInHandoff.objects.filter(tenant_id=tenant_id).delete()
-        UserSession.objects.filter(tenant_id=tenant_id).delete()
-        Membership.objects.filter(tenant_id=tenant_id).delete()
-        Domain.objects.filter(tenant_id=tenant_id).delete()
         counts = row.purge_counts or {}
         receipt_event = audit_both(
             row,
@@ -260,7 +242,10 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
             },
             workspace_stream=False,
         )
-        # Anything a later app hangs off the tenant goes with it (Django's cascade).
+        # Memberships, invitations, sessions and their hand-off tokens, action codes, password
+        # resets, support grants, impersonation sessions, the support switch, domains: each
+        # declares on_delete=CASCADE to the Tenant (or to one of those), so Django's collector
+        # deletes them here, in this transaction, in dependency order.
         Tenant.objects.filter(pk=tenant_id).delete()
         email_owners_on_commit(row, "lifecycle_purged", recipients=owners)
     # A file written between step 2 and the drop (an upload or an export finishing) would be
