@@ -19,6 +19,8 @@ from tenants.models import Tenant
 from tenants.schedule import ARCHIVE_DAYS, EXPORT_WINDOW_DAYS, lifecycle_dates
 from tenants.selectors import workspace_url
 
+from ..tasks import lifecycle_email_send
+
 
 def owner_emails(tenant: Tenant) -> list[str]:
     """The addresses of the workspace's active owners, in order."""
@@ -56,8 +58,6 @@ def email_owners_on_commit(
     tenant: Tenant, template: str, recipients: list[str] | None = None, **extra: Any
 ) -> None:
     """Email ``workspace/email/<template>`` to the owners (or ``recipients``) after commit."""
-    from workspace.tasks import lifecycle_email_send
-
     to = owner_emails(tenant) if recipients is None else recipients
     if not to:
         return

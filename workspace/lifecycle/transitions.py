@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User, UserSession
+from accounts.services import user_sessions_end
 from accounts.twofactor.action_codes import Action, ConfirmedAction, action_confirmation_check
 from audit.events import Event
 from kernel.capabilities import WORKSPACE_DELETE
@@ -23,8 +24,10 @@ from kernel.context import ActorKind
 from rbac.authz import ACTOR_NOT_IN_WORKSPACE, authorize
 from rbac.models import Membership
 from support.models import ImpersonationSession
+from support.services import impersonation_end
 from tenants.models import Tenant
 
+from ..tasks import workspace_purge_task
 from ._common import (
     LIFECYCLE_FIELDS,
     audit_both,
@@ -109,9 +112,6 @@ def workspace_cancel(*, tenant: Tenant, actor: Membership, confirmation: Confirm
 def _sessions_end(tenant: Tenant) -> int:
     """End every session of the workspace: members' (the gate refuses a session without its
     tracking row) and support's impersonation sessions."""
-    from accounts.services import user_sessions_end
-    from support.services import impersonation_end
-
     ended = 0
     user_ids = set(
         UserSession.objects.filter(tenant_id=tenant.pk).values_list("user_id", flat=True)
@@ -132,8 +132,6 @@ def workspace_delete_now(
 ) -> None:
     """The owner deletes the workspace at once: it closes now (PURGING), every session ends,
     and the purge task runs after commit."""
-    from workspace.tasks import workspace_purge_task
-
     _check_owner(actor, tenant)
     with transaction.atomic():
         row = locked(tenant.pk)
