@@ -4,7 +4,9 @@ Invariant: :func:`audit_event_record` is the only writer of ``AuditEvent``. It r
 the caller's transaction (so a rolled-back change leaves no event) and appends to exactly one
 stream: the schema that is current, or the one named by ``stream``. Appends to a stream are
 serialised by a transaction-scoped advisory lock keyed by that schema, so concurrent writers
-can never fork its hash chain; the lock is held until the caller's transaction ends.
+can never fork its hash chain; the lock is held until the caller's transaction ends. An event
+that belongs in a workspace's stream and the platform's alike is written by
+:func:`audit_event_record_both`, the one place that decides the order of the two.
 """
 
 from __future__ import annotations
@@ -113,6 +115,41 @@ def audit_event_record(
     }
     with _stream_context(stream):
         return _append(fields)
+
+
+def audit_event_record_both(
+    *,
+    workspace: Any,
+    event_type: Event,
+    target: models.Model | Target | None = None,
+    outcome: str = Outcome.SUCCESS,
+    changes: dict | None = None,
+    data: dict | None = None,
+    actor: Any = _FROM_CONTEXT,
+    actor_kind: str | None = None,
+    workspace_stream: bool = True,
+) -> AuditEvent:
+    """The one event that concerns a workspace and the platform alike (its lifecycle, support
+    sessions): the same fields appended to ``workspace``'s own stream and then to the platform
+    stream, inside the caller's transaction; returns the platform's copy.
+
+    Always the workspace first, then the platform: every transaction that writes both takes
+    the two streams' locks in the same order, so two of them can never wait for each other.
+    ``workspace_stream=False`` writes the platform copy only (the workspace's stream is gone,
+    or is about to be).
+    """
+    fields: dict[str, Any] = {
+        "event_type": event_type,
+        "target": target,
+        "outcome": outcome,
+        "changes": changes,
+        "data": data,
+        "actor": actor,
+        "actor_kind": actor_kind,
+    }
+    if workspace_stream:
+        audit_event_record(stream=workspace, **fields)
+    return audit_event_record(stream=PLATFORM_STREAM, **fields)
 
 
 def _snapshot(person: Any) -> tuple[int | None, str, str]:

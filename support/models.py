@@ -79,7 +79,11 @@ class ImpersonationSession(models.Model):
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     acting_as = models.ForeignKey("rbac.Membership", on_delete=models.CASCADE, related_name="+")
-    grant = models.ForeignKey(SupportAccessGrant, on_delete=models.PROTECT, related_name="sessions")
+    # RESTRICT, not PROTECT: a grant that sessions ran under cannot be deleted on its own, but
+    # goes with its workspace, whose deletion cascades to both (workspace.lifecycle.purge).
+    grant = models.ForeignKey(
+        SupportAccessGrant, on_delete=models.RESTRICT, related_name="sessions"
+    )
     reason = models.CharField(max_length=500)
     ticket_ref = models.CharField(max_length=64)
     write = models.BooleanField(default=False)

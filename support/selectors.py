@@ -17,7 +17,7 @@ from accounts.models import UserSession
 from kernel.roles import Role
 from rbac.models import Membership
 from tenants.models import Tenant
-from workspace.lifecycle import LifecycleDates, lifecycle_dates
+from tenants.schedule import LifecycleDates, lifecycle_dates
 
 from .models import ImpersonationSession, SupportAccessGrant
 from .services import (
@@ -49,7 +49,8 @@ class WorkspaceSummary:
     live_grant: SupportAccessGrant | None
 
 
-# The states workspace.lifecycle.workspace_restore accepts (it refuses the others itself).
+# The states the restore (workspace.lifecycle.workspace_restore) accepts; it refuses the
+# others itself.
 RESTORABLE_STATES = frozenset({Tenant.State.CANCELLED, Tenant.State.ARCHIVED})
 
 

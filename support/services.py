@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.twofactor.selectors import user_has_2fa
 from audit.events import Event
-from audit.services import PLATFORM_STREAM, audit_event_record
+from audit.services import PLATFORM_STREAM, audit_event_record, audit_event_record_both
 from kernel.capabilities import SUPPORT_GRANT, require
 from kernel.context import ActorKind
 from kernel.email import email_send_on_commit
@@ -310,15 +310,14 @@ def impersonation_start(
             last_seen_at=now,
         )
         data = _session_data(session)
-        for stream in (PLATFORM_STREAM, tenant):
-            audit_event_record(
-                event_type=Event.IMPERSONATION_STARTED,
-                stream=stream,
-                actor=agent,
-                actor_kind=ActorKind.SUPPORT_AGENT,
-                target=membership.user,
-                data=data,
-            )
+        audit_event_record_both(
+            workspace=tenant,
+            event_type=Event.IMPERSONATION_STARTED,
+            actor=agent,
+            actor_kind=ActorKind.SUPPORT_AGENT,
+            target=membership.user,
+            data=data,
+        )
         token = secrets.token_urlsafe(32)
         ImpersonationHandoff.objects.create(
             token_digest=_digest(token),
@@ -399,15 +398,14 @@ def impersonation_end(*, session: ImpersonationSession, reason: str) -> bool:
         locked.save(update_fields=["ended_at", "end_reason"])
         session.ended_at, session.end_reason = locked.ended_at, locked.end_reason
         data = {**_session_data(locked), "end_reason": reason}
-        for stream in (PLATFORM_STREAM, locked.tenant):
-            audit_event_record(
-                event_type=Event.IMPERSONATION_ENDED,
-                stream=stream,
-                actor=locked.agent,
-                actor_kind=ActorKind.SUPPORT_AGENT,
-                target=locked.acting_as.user,
-                data=data,
-            )
+        audit_event_record_both(
+            workspace=locked.tenant,
+            event_type=Event.IMPERSONATION_ENDED,
+            actor=locked.agent,
+            actor_kind=ActorKind.SUPPORT_AGENT,
+            target=locked.acting_as.user,
+            data=data,
+        )
     return True
 
 

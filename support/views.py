@@ -10,7 +10,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth import authenticate
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -22,8 +22,8 @@ from accounts.twofactor.selectors import totp_device_confirmed
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.context import ActorKind, client_ip
+from kernel.plugins import declared_one
 from tenants.selectors import workspace_url
-from workspace import lifecycle
 
 from . import selectors, services
 from .forms import ConsoleSignInForm, ImpersonationStartForm, WorkspaceRestoreForm
@@ -157,15 +157,24 @@ def _workspace_page(request, summary, *, form=None, restore_form=None):
     )
 
 
+def _restore_service():
+    """The restore service of the floor above, found through its declaration."""
+    service = declared_one("workspace_restore")
+    if service is None:
+        raise ImproperlyConfigured("no installed app declares workspace_restore")
+    return service
+
+
 @console_view
 @require_POST
 def workspace_restore(request, slug: str):
-    """Bring a cancelled or archived workspace back to active (workspace.lifecycle)."""
+    """Bring a cancelled or archived workspace back to active. The service lives on the floor
+    above (workspace.lifecycle), which declares it as ``workspace_restore`` on its AppConfig."""
     tenant = selectors.console_workspace_get(slug)
     form = WorkspaceRestoreForm(request.POST, prefix="restore")
     if form.is_valid():
         try:
-            lifecycle.workspace_restore(
+            _restore_service()(
                 tenant=tenant,
                 agent=request.user,
                 reason=f"{form.cleaned_data['reason']} (ticket {form.cleaned_data['ticket_ref']})",

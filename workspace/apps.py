@@ -7,3 +7,6 @@ class WorkspaceConfig(AppConfig):
 
     name = "workspace"
     verbose_name = "Workspace"
+    # kernel.plugins: the support console (a floor below) restores a cancelled or archived
+    # workspace through this service, found by this declaration rather than by an import.
+    workspace_restore = "workspace.lifecycle.workspace_restore"

@@ -217,7 +217,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "exports.tasks.exports_recover_stalled",
         "schedule": 2 * 60,
     },
-    # The workspace lifecycle (tenants/lifecycle.py): warning emails, archive, purge. Daily;
+    # The workspace lifecycle (workspace/lifecycle/): warning emails, archive, purge. Daily;
     # idempotent and safe to overlap, and it finishes any purge a crash left half-done.
     "tenants-lifecycle-run": {
         "task": "workspace.tasks.lifecycle_run_task",

@@ -370,7 +370,9 @@ def test_purge_that_crashes_after_dropping_the_schema_rolls_back_and_completes_n
             raise RuntimeError("worker killed")
         return real_audit(tenant, event_type, **kwargs)
 
-    monkeypatch.setattr(lifecycle, "_audit_both", audit_that_fails_on_the_receipt_once)
+    monkeypatch.setattr(
+        "workspace.lifecycle.purge.audit_both", audit_that_fails_on_the_receipt_once
+    )
 
     assert run_lifecycle() == [(SLUG, "purge-failed")]
     doomed.refresh_from_db()
