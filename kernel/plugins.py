@@ -23,6 +23,15 @@ The declarations, each an optional class attribute of an app's ``AppConfig``:
 ``schema_checks``
     Dotted paths of ``check(schema_name) -> str | None`` run on every provisioned schema; a
     string is the problem found (tenants.services).
+``account_memberships``
+    Dotted path of the object that answers accounts' membership questions (is this user a
+    member of that workspace, which workspaces does an email belong to): accounts sits
+    below memberships, so it asks rather than imports (accounts.memberships). Exactly one
+    app declares it (rbac).
+``workspace_restore``
+    Dotted path of ``restore(*, tenant, agent, reason) -> Tenant``, the lifecycle transition
+    the support console offers; support sits below the lifecycle (support.views). Exactly
+    one app declares it (workspace).
 """
 
 from __future__ import annotations

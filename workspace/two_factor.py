@@ -19,7 +19,7 @@ from accounts.services import user_sessions_end
 from accounts.twofactor.action_codes import Action, ConfirmedAction, action_confirmation_check
 from accounts.twofactor.selectors import user_has_2fa
 from audit.events import Event
-from audit.services import PLATFORM_STREAM, audit_event_record
+from audit.services import audit_event_record_both
 from kernel.capabilities import SETTINGS_SECURITY
 from rbac.authz import authorize
 from rbac.models import Membership
@@ -76,14 +76,9 @@ def _requirement_set(*, tenant: Tenant, actor: Membership, required: bool) -> bo
             else Event.WORKSPACE_TWO_FACTOR_NOT_REQUIRED
         )
         changes = {"require_2fa": [before, required]}
-        for stream in (locked, PLATFORM_STREAM):
-            audit_event_record(
-                event_type=event,
-                stream=stream,
-                actor=actor.user,
-                target=locked,
-                changes=changes,
-            )
+        audit_event_record_both(
+            workspace=locked, event_type=event, actor=actor.user, target=locked, changes=changes
+        )
         tenant_id, actor_id = locked.pk, actor.user_id
         transaction.on_commit(
             lambda: send_two_factor_requirement_email.delay(
