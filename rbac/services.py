@@ -47,6 +47,7 @@ from kernel.capabilities import (
     MEMBERS_INVITE,
     MEMBERS_MANAGE,
     OWNERSHIP_TRANSFER,
+    Capability,
     can_grant_role,
     capabilities_for,
     require,
@@ -128,7 +129,11 @@ class IssuedInvitation:
 
 
 def _authorize(
-    *, tenant: Tenant, actor: Membership | None, staff: str, customer: str | None = None
+    *,
+    tenant: Tenant,
+    actor: Membership | None,
+    staff: Capability,
+    customer: Capability | None = None,
 ) -> Membership:
     """The actor as stored now (not as the caller remembers it: a member removed or demoted a
     moment ago cannot act on a stale object), an active member of ``tenant`` whose role grants
