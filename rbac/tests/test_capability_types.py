@@ -1,8 +1,8 @@
 """A misspelt capability is a type error: mypy refuses it wherever a capability is taken.
 
 The run-time checks (``require``, the view declarations, the vocabulary check at import) stay
-for what mypy does not see; this proves the typed half. mypy reads only the snippet and the
-modules that take a capability (everything they import is skipped), so it runs in seconds.
+for what mypy does not see; the last tests here prove those. mypy reads only the snippet and
+the modules that take a capability (everything they import is skipped), so it runs in seconds.
 """
 
 from __future__ import annotations
@@ -71,3 +71,21 @@ def test_a_misspelt_capability_is_a_mypy_error_and_a_known_one_is_not(tmp_path, 
     assert all("[arg-type]" in line for line in errors), errors
     assert all(not line.startswith(str(ROOT)) for line in errors), errors
     assert any("Literal['quote:veiw']" in line for line in errors), errors
+
+
+def test_a_misspelt_view_declaration_is_refused_when_the_view_is_declared():
+    from kernel.decorators import require_capability
+
+    with pytest.raises(ValueError, match="unknown capability 'quotes:veiw'"):
+        require_capability("quotes:veiw")  # type: ignore[arg-type]
+
+
+def test_a_constant_missing_from_the_type_stops_the_import(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kernel import capabilities
+
+    capabilities._vocabulary_check()  # the vocabulary as shipped agrees with itself
+    monkeypatch.setattr(capabilities, "QUOTES_TELEPORT", "quotes:teleport", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="quotes:teleport"):
+        capabilities._vocabulary_check()
