@@ -145,7 +145,7 @@ class _RecordEncoder:
         if spec.kind == Kind.CONTENT_TYPE:
             return self._content_type
         if spec.kind in (Kind.RELATION, Kind.EXTERNAL):
-            target_field = model_field.target_field
+            target_field = spec.target_field
             return lambda value: encode_value(target_field, value)
         if spec.kind == Kind.FILE:
             return lambda value: file_member_path(self.schema_name, value) if value else value
@@ -186,7 +186,9 @@ def _member_info(name: str, context: ArchiveContext, *, compress: bool) -> zipfi
     info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     if compress:
-        info._compresslevel = JSON_COMPRESSION_LEVEL
+        # ZipFile.open(info, "w") takes no level argument and reads this private attribute,
+        # which typeshed does not declare for Python 3.11.
+        info._compresslevel = JSON_COMPRESSION_LEVEL  # type: ignore[attr-defined]
     info.external_attr = 0o600 << 16
     return info
 

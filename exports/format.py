@@ -21,6 +21,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.related import RelatedField
 from django.utils.dateparse import parse_duration
 from django.utils.duration import duration_iso_string
 
@@ -92,6 +93,13 @@ class FieldSpec:
     @property
     def db_constraint(self) -> bool:
         return bool(getattr(self.field, "db_constraint", False))
+
+    @property
+    def target_field(self) -> models.Field:
+        """For a relation: the target's field whose value the column stores (its key)."""
+        if not isinstance(self.field, RelatedField):
+            raise TypeError(f"{self.name} is not a relation")
+        return self.field.target_field
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,9 @@ def _field_specs(model: type[models.Model], tenant_labels: set[str]) -> tuple[Fi
     for model_field in model._meta.concrete_fields:
         name, attname = model_field.name, model_field.attname
         if model_field.is_relation:
-            target = model_field.related_model._meta.label_lower
+            related_model = model_field.related_model
+            assert related_model is not None  # noqa: S101 - a concrete relation has a target
+            target = related_model._meta.label_lower
             if target == USER_LABEL:
                 kind = Kind.USER
             elif target == "contenttypes.contenttype":

@@ -322,11 +322,11 @@ def workspace_import(
                 files = _Files(zip_file, tenant, archive, report)
                 loaded = []
                 for label in manifest["entities"]:
-                    entity = entity_for(label)
-                    if entity is None or entity.platform_scope:
+                    listed = entity_for(label)
+                    if listed is None or listed.platform_scope:
                         continue
-                    report.records[label] = _load_entity(zip_file, entity, users=users, files=files)
-                    loaded.append(entity.model)
+                    report.records[label] = _load_entity(zip_file, listed, users=users, files=files)
+                    loaded.append(listed.model)
                 with connection.cursor() as cursor:
                     # Check the deferred foreign keys now, inside this block (also when it
                     # is nested in a caller's transaction), not at some later commit.
@@ -368,7 +368,7 @@ def workspace_import(
 
 def _verify_restored_stream() -> str:
     report = chain_verify(AuditEvent.objects.order_by("sequence").iterator(chunk_size=5000))
-    if not report.ok:
+    if report.first_break is not None:  # the report is ok exactly when there is none
         raise ImportRefused(IMPORT_CHAIN_BROKEN.format(reason=report.first_break.reason))
     return f"{report.head_sequence}:{report.head_hash}"
 

@@ -91,13 +91,14 @@ class ExportJob(models.Model):
     @property
     def status_badge(self) -> str:
         """The badge style (static/css/app.css) that reads as this status."""
-        return {
+        badges: dict[str, str] = {
             self.Status.QUEUED: "open",
             self.Status.RUNNING: "in_progress",
             self.Status.READY: "success",
             self.Status.FAILED: "failure",
             self.Status.EXPIRED: "void",
-        }[self.status]
+        }
+        return badges[self.status]
 
     @property
     def archive_filename(self) -> str:

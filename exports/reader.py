@@ -17,6 +17,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ def _check_members(zip_file: zipfile.ZipFile, manifest: dict, names: set[str]) -
         size = 0
         try:
             with zip_file.open(info) as member:
-                for block in iter(lambda member=member: member.read(COPY_BLOCK_BYTES), b""):
+                for block in iter(partial(member.read, COPY_BLOCK_BYTES), b""):
                     digest.update(block)
                     size += len(block)
                     if size > expected["size"]:
@@ -362,12 +363,10 @@ def _check_audit_chain(archive: VerifiedArchive) -> None:
             for line, record in records(zip_file, entity):
                 yield entity.model(**decoder.decode(record, line=line))
 
-    report = chain_verify(events(), stream=AUDIT_ENTITY)
-    if not report.ok:
+    first_break = chain_verify(events(), stream=AUDIT_ENTITY).first_break  # None: intact
+    if first_break is not None:
         raise ArchiveRefused(
-            REFUSED_AUDIT_CHAIN.format(
-                sequence=report.first_break.sequence, reason=report.first_break.reason
-            )
+            REFUSED_AUDIT_CHAIN.format(sequence=first_break.sequence, reason=first_break.reason)
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 from django.db import models
 
@@ -73,14 +74,15 @@ def entity_schema(entity: Entity) -> dict:
 
 def _entity_description(entity: Entity) -> str:
     meta = entity.model._meta
+    plural = str(meta.verbose_name_plural).capitalize()
     if entity.platform_scope:
         return (
-            f"{meta.verbose_name_plural.capitalize()} of this workspace (kept in the platform's "
+            f"{plural} of this workspace (kept in the platform's "
             f"shared tables; the workspace itself is implied)."
         )
     if meta.auto_created:
         return f"Links of the many-to-many relation {meta.verbose_name}."
-    return f"{meta.verbose_name_plural.capitalize()}, one record per line, ordered by id."
+    return f"{plural}, one record per line, ordered by id."
 
 
 def _property(spec: FieldSpec) -> dict:
@@ -100,14 +102,14 @@ def _property(spec: FieldSpec) -> dict:
         )
         return {**described, **body}
     if spec.kind == Kind.RELATION:
-        target_pk = model_field.target_field
+        target_pk = spec.target_field
         body = _value_schema(target_pk)
         body["x-references"] = spec.target
     elif spec.kind == Kind.CONTENT_TYPE:
         body = {"type": "string", "pattern": r"^[a-z0-9_]+\.[a-z0-9_]+$"}
         body["x-references"] = "contenttypes.contenttype"
     elif spec.kind == Kind.EXTERNAL:
-        body = _value_schema(model_field.target_field)
+        body = _value_schema(spec.target_field)
         body["x-references"] = spec.target
     elif spec.kind == Kind.FILE:
         body = {"type": "string", "pattern": r"^(files/.+)?$"}
@@ -150,8 +152,9 @@ def _value_schema(model_field: models.Field) -> dict:
     elif internal == "FloatField":
         body = {"type": "number"}
     elif internal == "DecimalField":
-        whole = model_field.max_digits - model_field.decimal_places
-        places = model_field.decimal_places
+        decimal_field = cast(models.DecimalField, model_field)  # what its internal type says
+        whole = decimal_field.max_digits - decimal_field.decimal_places
+        places = decimal_field.decimal_places
         fraction = rf"\.\d{{{places}}}" if places else ""
         body = {
             "type": "string",

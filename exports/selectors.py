@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 
 from kernel.capabilities import EXPORTS_RUN, require
+from kernel.tenant_connection import tenant_connection
 
 from .models import ExportJob
 from .services import progress_cache_key
@@ -23,7 +23,7 @@ from .services import progress_cache_key
 
 def _viewer_checked(viewer) -> None:
     require(viewer, EXPORTS_RUN)
-    if getattr(connection.tenant, "pk", None) != viewer.tenant_id:
+    if getattr(tenant_connection.tenant, "pk", None) != viewer.tenant_id:
         raise PermissionDenied("the exports of another workspace")
 
 

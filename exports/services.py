@@ -20,6 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -45,6 +46,7 @@ from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
 from kernel.capabilities import EXPORTS_RUN, require
+from kernel.tenant_connection import tenant_connection
 from rbac.authz import current_member
 from rbac.models import Membership
 from shop.storage import private_storage
@@ -119,21 +121,20 @@ def _authorize(*, tenant: Tenant, actor: Membership | None) -> Membership:
 
 
 def _require_schema(tenant: Tenant) -> None:
-    if connection.schema_name != tenant.schema_name:
-        raise RuntimeError(
-            f"exports service for {tenant.schema_name} called with schema {connection.schema_name}"
-        )
+    active = tenant_connection.schema_name
+    if active != tenant.schema_name:
+        raise RuntimeError(f"exports service for {tenant.schema_name} called with schema {active}")
 
 
 def _enqueue(task, *, tenant: Tenant, **kwargs) -> None:
     """Queue a tenant task (after commit, by the callers). An eager task switches the
     connection back to public when it ends; restore the caller's tenant."""
-    active = connection.tenant
+    active = tenant_connection.tenant
     try:
         task.delay(tenant_schema=tenant.schema_name, **kwargs)
     finally:
-        if connection.tenant is not active:
-            connection.set_tenant(active)
+        if tenant_connection.tenant is not active:
+            tenant_connection.set_tenant(active)
 
 
 def _locked(job_id: int) -> ExportJob | None:
@@ -376,7 +377,7 @@ def _publish(job_id: int, *, key: str, digest: str, size: int, manifest: dict, t
                 "sha256": digest,
             },
         )
-        tenant = connection.tenant
+        tenant = tenant_connection.tenant
         transaction.on_commit(
             lambda: _enqueue(send_export_ready_email, tenant=tenant, job_id=job.pk)
         )
@@ -434,7 +435,7 @@ def _fail_locked(job: ExportJob, message: str) -> None:
         outcome=Outcome.FAILURE,
         data={"attempts": job.attempts, "message": message},
     )
-    tenant = connection.tenant
+    tenant = tenant_connection.tenant
     # An attempt killed while uploading may have left an object under the job's key.
     transaction.on_commit(lambda: _archive_discard(tenant, job))
     transaction.on_commit(lambda: _enqueue(send_export_failed_email, tenant=tenant, job_id=job.pk))
@@ -487,7 +488,7 @@ def export_jobs_recover(*, tenant: Tenant) -> list[tuple[int, str]]:
                 continue  # queued recently: its message is still on its way
             job_pk = job.pk
             transaction.on_commit(
-                lambda job_pk=job_pk: _enqueue(export_run, tenant=tenant, job_id=job_pk)
+                functools.partial(_enqueue, export_run, tenant=tenant, job_id=job_pk)
             )
             acted.append((job_pk, RETRY))
     return acted

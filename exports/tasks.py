@@ -12,7 +12,6 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 from django_tenants.utils import tenant_context
 
@@ -20,6 +19,7 @@ from accounts.tasks import send_templated_email
 from kernel.capabilities import EXPORTS_RUN, has_capability
 from kernel.context import audit_context
 from kernel.tasks import TenantTask
+from kernel.tenant_connection import tenant_connection
 from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.selectors import workspace_url
@@ -127,14 +127,14 @@ def _each_workspace():
 def exports_expire_archives() -> int:
     """Beat: delete archives past ``EXPORT_ARCHIVE_DAYS`` in every workspace."""
     expired = 0
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     for tenant in _each_workspace():
         try:
             with tenant_context(tenant):
                 expired += len(services.export_archives_expire(tenant=tenant))
         except Exception:  # one workspace's trouble must not stop the sweep of the others
             logger.exception("expiring exports of %s failed", tenant.schema_name)
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     return expired
 
 
@@ -142,12 +142,12 @@ def exports_expire_archives() -> int:
 def exports_recover_stalled() -> int:
     """Beat: re-queue or fail export jobs whose worker died, in every workspace."""
     acted = 0
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     for tenant in _each_workspace():
         try:
             with tenant_context(tenant):
                 acted += len(services.export_jobs_recover(tenant=tenant))
         except Exception:
             logger.exception("recovering exports of %s failed", tenant.schema_name)
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     return acted

@@ -5,95 +5,173 @@ these constants; the gate decides with :func:`capabilities_for`; templates read 
 (``caps``) from the context processor; sensitive services call :func:`require` again. The
 "Roles & permissions" page and ``docs/roles.md`` show :data:`ROLE_CAPABILITIES` itself (a
 test compares the document with it), so what people read is what is enforced.
+
+The vocabulary is a type, :data:`Capability`, so a misspelt capability is a mypy error
+wherever one is taken (``require``, ``require_capability``, ``rbac.authz.authorize``...);
+each constant below is ``Final`` and so typed as its own literal. The check at import time
+(every constant is in the type and the type holds nothing else) and the run-time checks of
+``require`` and the view declarations stay, for callers mypy does not see.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from collections.abc import Set as AbstractSet
+from typing import Final, Literal, TypeGuard, TypeVar, get_args
+
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 
 from .roles import Role
 
+Capability = Literal[
+    "workspace:view",
+    "profile:manage",
+    "companies:view",
+    "companies:create",
+    "companies:edit",
+    "companies:delete",
+    "quotes:view",
+    "quotes:create",
+    "quotes:edit",
+    "quotes:send",
+    "quotes:respond",
+    "quotes:delete",
+    "orders:view",
+    "orders:create",
+    "orders:edit",
+    "orders:delete",
+    "invoices:view",
+    "invoices:create",
+    "invoices:edit",
+    "invoices:void",
+    "invoices:delete",
+    "files:view",
+    "files:upload",
+    "files:delete",
+    "members:view",
+    "members:invite",
+    "members:manage",
+    "company_members:manage",
+    "ownership:transfer",
+    "audit:read",
+    "audit:export",
+    "exports:run",
+    "settings:security",
+    "settings:roles",
+    "billing:manage",
+    "support:grant",
+    "workspace:delete",
+]
+
 # A view anyone may open on a workspace host, signed in or not (sign-in, accepting an invite).
-PUBLIC = "public"
+# Not a capability anyone holds: only views declare it.
+Public = Literal["public"]
+PUBLIC: Final = "public"
+# What a view declares: a capability, or PUBLIC.
+ViewCapability = Capability | Public
 
-WORKSPACE_VIEW = "workspace:view"
-PROFILE_MANAGE = "profile:manage"
+WORKSPACE_VIEW: Final = "workspace:view"
+PROFILE_MANAGE: Final = "profile:manage"
 
-COMPANIES_VIEW = "companies:view"
-COMPANIES_CREATE = "companies:create"
-COMPANIES_EDIT = "companies:edit"
-COMPANIES_DELETE = "companies:delete"
+COMPANIES_VIEW: Final = "companies:view"
+COMPANIES_CREATE: Final = "companies:create"
+COMPANIES_EDIT: Final = "companies:edit"
+COMPANIES_DELETE: Final = "companies:delete"
 
-QUOTES_VIEW = "quotes:view"
-QUOTES_CREATE = "quotes:create"
-QUOTES_EDIT = "quotes:edit"
-QUOTES_SEND = "quotes:send"
-QUOTES_RESPOND = "quotes:respond"
-QUOTES_DELETE = "quotes:delete"
+QUOTES_VIEW: Final = "quotes:view"
+QUOTES_CREATE: Final = "quotes:create"
+QUOTES_EDIT: Final = "quotes:edit"
+QUOTES_SEND: Final = "quotes:send"
+QUOTES_RESPOND: Final = "quotes:respond"
+QUOTES_DELETE: Final = "quotes:delete"
 
-ORDERS_VIEW = "orders:view"
-ORDERS_CREATE = "orders:create"
-ORDERS_EDIT = "orders:edit"
-ORDERS_DELETE = "orders:delete"
+ORDERS_VIEW: Final = "orders:view"
+ORDERS_CREATE: Final = "orders:create"
+ORDERS_EDIT: Final = "orders:edit"
+ORDERS_DELETE: Final = "orders:delete"
 
-INVOICES_VIEW = "invoices:view"
-INVOICES_CREATE = "invoices:create"
-INVOICES_EDIT = "invoices:edit"
-INVOICES_VOID = "invoices:void"
-INVOICES_DELETE = "invoices:delete"
+INVOICES_VIEW: Final = "invoices:view"
+INVOICES_CREATE: Final = "invoices:create"
+INVOICES_EDIT: Final = "invoices:edit"
+INVOICES_VOID: Final = "invoices:void"
+INVOICES_DELETE: Final = "invoices:delete"
 
-FILES_VIEW = "files:view"
-FILES_UPLOAD = "files:upload"
-FILES_DELETE = "files:delete"
+FILES_VIEW: Final = "files:view"
+FILES_UPLOAD: Final = "files:upload"
+FILES_DELETE: Final = "files:delete"
 
-MEMBERS_VIEW = "members:view"
-MEMBERS_INVITE = "members:invite"
-MEMBERS_MANAGE = "members:manage"
-COMPANY_MEMBERS_MANAGE = "company_members:manage"
-OWNERSHIP_TRANSFER = "ownership:transfer"
+MEMBERS_VIEW: Final = "members:view"
+MEMBERS_INVITE: Final = "members:invite"
+MEMBERS_MANAGE: Final = "members:manage"
+COMPANY_MEMBERS_MANAGE: Final = "company_members:manage"
+OWNERSHIP_TRANSFER: Final = "ownership:transfer"
 
-AUDIT_READ = "audit:read"
-AUDIT_EXPORT = "audit:export"
-EXPORTS_RUN = "exports:run"
-SETTINGS_SECURITY = "settings:security"
-SETTINGS_ROLES_VIEW = "settings:roles"
-BILLING_MANAGE = "billing:manage"
-SUPPORT_GRANT = "support:grant"
-WORKSPACE_DELETE = "workspace:delete"
+AUDIT_READ: Final = "audit:read"
+AUDIT_EXPORT: Final = "audit:export"
+EXPORTS_RUN: Final = "exports:run"
+SETTINGS_SECURITY: Final = "settings:security"
+SETTINGS_ROLES_VIEW: Final = "settings:roles"
+BILLING_MANAGE: Final = "billing:manage"
+SUPPORT_GRANT: Final = "support:grant"
+WORKSPACE_DELETE: Final = "workspace:delete"
 
-ALL_CAPABILITIES: frozenset[str] = frozenset(
-    value
-    for name, value in dict(globals()).items()
-    if name.isupper() and isinstance(value, str) and ":" in value
-)
+ALL_CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
+
+
+def _vocabulary_check() -> None:
+    """The constants and the type name the same capabilities: a constant added without its
+    literal (or the reverse) stops the import instead of being refused at run time."""
+    constants = {
+        value
+        for name, value in globals().items()
+        if name.isupper() and isinstance(value, str) and ":" in value
+    }
+    if constants != ALL_CAPABILITIES:
+        missing = sorted(constants ^ ALL_CAPABILITIES)
+        raise ImproperlyConfigured(f"Capability and the constants disagree on {missing}")
+
+
+_vocabulary_check()
+
+
+def is_capability(value: object) -> TypeGuard[Capability]:
+    """Whether ``value`` (a string from somewhere mypy cannot see) is in the vocabulary."""
+    return value in ALL_CAPABILITIES
+
 
 # The capabilities whose views only show things: the vocabulary's "<area>:view" and
 # "<area>:read", plus the roles matrix page (the one read capability named otherwise). Every
 # other capability's views are forms or actions. A read-only support session holds only these
 # (support.gate), and a cancelled workspace these plus CANCELLED_WORKSPACE_EXTRA.
 READ_VERBS: frozenset[str] = frozenset({"view", "read"})
-READ_CAPABILITIES: frozenset[str] = frozenset(
+READ_CAPABILITIES: frozenset[Capability] = frozenset(
     capability for capability in ALL_CAPABILITIES if capability.rpartition(":")[2] in READ_VERBS
 ) | {SETTINGS_ROLES_VIEW}
 
 # What a cancelled workspace still lets its members do besides reading, because the
 # cancellation promises it: owners export the data and the audit log, or delete at once, and
 # every member looks after their own account (password, 2FA, sessions).
-CANCELLED_WORKSPACE_EXTRA: frozenset[str] = frozenset(
+CANCELLED_WORKSPACE_EXTRA: frozenset[Capability] = frozenset(
     {EXPORTS_RUN, AUDIT_EXPORT, WORKSPACE_DELETE, PROFILE_MANAGE}
 )
-CANCELLED_WORKSPACE_CAPABILITIES: frozenset[str] = READ_CAPABILITIES | CANCELLED_WORKSPACE_EXTRA
+CANCELLED_WORKSPACE_CAPABILITIES: frozenset[Capability] = (
+    READ_CAPABILITIES | CANCELLED_WORKSPACE_EXTRA
+)
+
+# A set of capabilities, or of the strings a caller holds them as (the result keeps its type).
+_Held = TypeVar("_Held", bound=str)
 
 
-def capabilities_in_state(capabilities: frozenset[str], *, cancelled: bool) -> frozenset[str]:
+def capabilities_in_state(capabilities: AbstractSet[_Held], *, cancelled: bool) -> frozenset[_Held]:
     """``capabilities`` narrowed to what the workspace's lifecycle state allows: all of them
     while active, the read and export ones once cancelled. The gate decides with this set and
     templates read it as ``caps``, so a cancelled workspace shows no button it would refuse."""
-    return capabilities & CANCELLED_WORKSPACE_CAPABILITIES if cancelled else capabilities
+    if cancelled:
+        return frozenset(c for c in capabilities if c in CANCELLED_WORKSPACE_CAPABILITIES)
+    return frozenset(capabilities)
 
 
 # What each capability lets a person do, in the order the roles page and docs list them.
-CAPABILITY_LABELS: dict[str, str] = {
+CAPABILITY_LABELS: dict[Capability, str] = {
     WORKSPACE_VIEW: "Open the workspace and its home page",
     PROFILE_MANAGE: "Manage their own profile and password",
     COMPANIES_VIEW: "See customer companies and their contacts",
@@ -132,20 +210,39 @@ CAPABILITY_LABELS: dict[str, str] = {
     SUPPORT_GRANT: "Let platform support into the workspace",
     WORKSPACE_DELETE: "Delete the workspace",
 }
-CAPABILITY_ORDER: tuple[str, ...] = tuple(CAPABILITY_LABELS)
+CAPABILITY_ORDER: tuple[Capability, ...] = tuple(CAPABILITY_LABELS)
 
-_READ_BUSINESS = {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW, INVOICES_VIEW, FILES_VIEW}
-_BASE = {WORKSPACE_VIEW, PROFILE_MANAGE}
+_READ_BUSINESS: set[Capability] = {
+    COMPANIES_VIEW,
+    QUOTES_VIEW,
+    ORDERS_VIEW,
+    INVOICES_VIEW,
+    FILES_VIEW,
+}
+_BASE: set[Capability] = {WORKSPACE_VIEW, PROFILE_MANAGE}
 # The customer's own voice (accepting a quote) and the company admin's reach over their own
 # company's people are portal capabilities: staff act through quotes:send and members:*.
-_CUSTOMER_ONLY = {QUOTES_RESPOND, COMPANY_MEMBERS_MANAGE}
-_PORTAL = _BASE | {QUOTES_VIEW, QUOTES_RESPOND, ORDERS_VIEW, INVOICES_VIEW, FILES_VIEW}
+_CUSTOMER_ONLY: set[Capability] = {QUOTES_RESPOND, COMPANY_MEMBERS_MANAGE}
+_PORTAL: set[Capability] = _BASE | {
+    QUOTES_VIEW,
+    QUOTES_RESPOND,
+    ORDERS_VIEW,
+    INVOICES_VIEW,
+    FILES_VIEW,
+}
 
-_OWNER = set(ALL_CAPABILITIES) - _CUSTOMER_ONLY
+_OWNER: set[Capability] = set(ALL_CAPABILITIES) - _CUSTOMER_ONLY
 # Only owners delete the workspace, hand it over and pay for it.
-_ADMIN = _OWNER - {WORKSPACE_DELETE, OWNERSHIP_TRANSFER, BILLING_MANAGE}
+_ADMIN: set[Capability] = _OWNER - {WORKSPACE_DELETE, OWNERSHIP_TRANSFER, BILLING_MANAGE}
 
-ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+
+def _held(*groups: AbstractSet[Capability]) -> frozenset[Capability]:
+    """The union of ``groups``, each typed as capabilities (a chain of ``|`` on set literals
+    would widen to ``str``)."""
+    return frozenset(capability for group in groups for capability in group)
+
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.OWNER: frozenset(_OWNER),
     Role.ADMIN: frozenset(_ADMIN),
     # Runs the shop floor: all business work short of deleting records or voiding invoices;
@@ -171,11 +268,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         }
     ),
     # Handles companies and quotes, and turns an accepted quote into an order.
-    Role.SALES: frozenset(
-        _BASE
-        | {COMPANIES_VIEW, COMPANIES_CREATE, COMPANIES_EDIT}
-        | {QUOTES_VIEW, QUOTES_CREATE, QUOTES_EDIT, QUOTES_SEND}
-        | {ORDERS_VIEW, ORDERS_CREATE, FILES_VIEW, FILES_UPLOAD}
+    Role.SALES: _held(
+        _BASE,
+        {COMPANIES_VIEW, COMPANIES_CREATE, COMPANIES_EDIT},
+        {QUOTES_VIEW, QUOTES_CREATE, QUOTES_EDIT, QUOTES_SEND},
+        {ORDERS_VIEW, ORDERS_CREATE, FILES_VIEW, FILES_UPLOAD},
     ),
     # Handles proofs and artwork; reads the jobs they are for.
     Role.DESIGNER: frozenset(
@@ -185,10 +282,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     # address, and those orders' files.
     Role.INSTALLER: frozenset(_BASE | {ORDERS_VIEW, FILES_VIEW}),
     # Handles invoices; reads quotes and orders to bill them.
-    Role.ACCOUNTANT: frozenset(
-        _BASE
-        | {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW}
-        | {INVOICES_VIEW, INVOICES_CREATE, INVOICES_EDIT, INVOICES_VOID}
+    Role.ACCOUNTANT: _held(
+        _BASE,
+        {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW},
+        {INVOICES_VIEW, INVOICES_CREATE, INVOICES_EDIT, INVOICES_VOID},
     ),
     # Reads what they work on.
     Role.EMPLOYEE: frozenset(_BASE | {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW, FILES_VIEW}),
@@ -201,26 +298,26 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 # held by someone who holds the staff capability that covers it: a salesperson who records a
 # customer's acceptance (quotes:send) may invite that customer; someone who manages every
 # member (members:manage) may appoint a company administrator.
-GRANT_COVERED_BY: dict[str, str] = {
+GRANT_COVERED_BY: dict[Capability, Capability] = {
     QUOTES_RESPOND: QUOTES_SEND,
     COMPANY_MEMBERS_MANAGE: MEMBERS_MANAGE,
 }
 
 
-def capabilities_for(membership) -> frozenset[str]:
+def capabilities_for(membership) -> frozenset[Capability]:
     """The one decision: what a membership may do. No membership -> nothing."""
     if membership is None or not getattr(membership, "is_active", False):
         return frozenset()
     return ROLE_CAPABILITIES.get(membership.role, frozenset())
 
 
-def has_capability(membership, capability: str) -> bool:
+def has_capability(membership, capability: Capability) -> bool:
     return capability in capabilities_for(membership)
 
 
-def require(membership, capability: str) -> None:
+def require(membership, capability: Capability) -> None:
     """Services call this again so a task or command cannot bypass the view's check."""
-    if capability not in ALL_CAPABILITIES:
+    if not is_capability(capability):
         raise ValueError(f"unknown capability {capability!r}")
     if not has_capability(membership, capability):
         raise PermissionDenied(f"This action needs {capability}.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from kernel.capabilities import require
+from kernel.capabilities import Capability, require
 from tenants.models import Tenant
 
 from .models import Membership
@@ -41,7 +41,7 @@ def current_member(tenant: Tenant, actor: Membership | None) -> Membership:
     return current
 
 
-def authorize(tenant: Tenant, actor: Membership | None, capability: str) -> Membership:
+def authorize(tenant: Tenant, actor: Membership | None, capability: Capability) -> Membership:
     """The actor as stored now, whose role grants ``capability`` (PermissionDenied otherwise)."""
     current = current_member(tenant, actor)
     require(current, capability)
