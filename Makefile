@@ -20,6 +20,7 @@ test: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 	$(UV) run --frozen mypy kernel tenants accounts rbac audit support workspace exports
 
 bench: install
