@@ -20,7 +20,7 @@ test: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy kernel tenants accounts rbac audit support workspace
+	$(UV) run --frozen mypy kernel tenants accounts rbac audit shop support workspace
 
 bench: install
 	$(UV) run --frozen python -m bench

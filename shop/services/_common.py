@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -20,6 +20,8 @@ from tenants.models import Tenant
 from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE, require_writable
 
 from ..models import (
+    Company,
+    Contact,
     NumberSequence,
 )
 
@@ -28,6 +30,8 @@ NOT_VISIBLE = "You cannot act on a record you cannot see."
 WORKSPACE_READ_ONLY = WORKSPACE_READ_ONLY_MESSAGE  # the name the shop's tests and callers know
 
 RecordT = TypeVar("RecordT", bound=Model)
+# The records with a required ``name`` (companies and contacts).
+NamedT = TypeVar("NamedT", Company, Contact)
 
 
 # --- Shared checks -------------------------------------------------------------------------
@@ -37,10 +41,12 @@ def _authorize(*, tenant: Tenant, actor: Membership | None, capability: str) -> 
     """The actor, as stored now, is an active member of ``tenant`` whose role allows it, and
     the connection is on the tenant's schema."""
     current = current_member(tenant, actor)
-    if connection.schema_name != tenant.schema_name:
+    # django-tenants sets schema_name on the connection at run time; the stubs do not know it.
+    schema_name: str = connection.schema_name  # type: ignore[attr-defined]
+    if schema_name != tenant.schema_name:
         # A programming error, not a user error: the caller forgot tenant_context().
         raise RuntimeError(
-            f"shop service for {tenant.schema_name} called with schema {connection.schema_name}"
+            f"shop service for {tenant.schema_name} called with schema {schema_name}"
         )
     require(current, capability)
     return current
@@ -58,7 +64,7 @@ def _write(*, tenant: Tenant, actor: Membership | None, capability: str) -> Iter
         yield
 
 
-def _require_visible(queryset, obj: Model) -> None:
+def _require_visible(queryset: QuerySet[Any], obj: Model) -> None:
     """The same narrowing the pages use applies to writes (a task cannot skip it)."""
     if not queryset.filter(pk=obj.pk).exists():
         raise PermissionDenied(NOT_VISIBLE)
@@ -67,7 +73,8 @@ def _require_visible(queryset, obj: Model) -> None:
 def _locked_visible(record: RecordT, visible: QuerySet[RecordT]) -> RecordT:
     """A fresh copy of ``record`` with its row locked (concurrent changes serialise), provided
     ``visible`` (the actor's selector) includes it. Call inside :func:`_write`."""
-    locked = type(record).objects.select_for_update().get(pk=record.pk)
+    # The default manager is ``objects`` on every shop model (none declares another).
+    locked = type(record)._default_manager.select_for_update().get(pk=record.pk)
     _require_visible(visible, locked)
     return locked
 
@@ -79,11 +86,11 @@ def _set_trimmed(record: RecordT, **values: str | None) -> RecordT:
     return record
 
 
-def _save_named(record: RecordT, *, name_required: str, **text: str) -> RecordT:
+def _save_named(record: NamedT, *, name_required: str, **text: str) -> NamedT:
     """Set ``record``'s text fields (trimmed), refuse a blank name with ``name_required``,
     validate the fields and save (inside :func:`_write`)."""
     _set_trimmed(record, **text)
-    if not record.name:  # companies and contacts both have one
+    if not record.name:
         raise ValidationError({"name": name_required})
     _full_clean(record)
     record.save()

@@ -201,8 +201,13 @@ def company_delete_with_records(
         )
         # Never before commit: a rollback must leave every remaining row's bytes in place.
         for key in storage_keys:
-            transaction.on_commit(lambda key=key: storage.delete(key))
+            _delete_stored_after_commit(key)
     return records
+
+
+def _delete_stored_after_commit(key: str) -> None:
+    """Remove ``key``'s stored bytes once (and only if) the deleting transaction commits."""
+    transaction.on_commit(lambda: storage.delete(key))
 
 
 # --- Contacts ------------------------------------------------------------------------------
