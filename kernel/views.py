@@ -36,7 +36,7 @@ class WorkspaceRequest(HttpRequest):
 
     ``tenant`` is the workspace (a tenants.Tenant) and ``membership`` the acting member (an
     rbac.Membership); they are typed ``Any`` here because the ground floor names no higher
-    floor. A floor that knows the models narrows them in a subclass (shop.views._common)."""
+    floor. An app that knows the models narrows them in a subclass of its own."""
 
     tenant: Any
     membership: Any
