@@ -19,11 +19,7 @@ from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE, require_writable
 
-from ..models import (
-    Company,
-    Contact,
-    NumberSequence,
-)
+from ..models import Company, Contact, NumberSequence
 
 NOT_VISIBLE = "You cannot act on a record you cannot see."
 # The gate's words, so a refused task or command reads the same as a refused page.

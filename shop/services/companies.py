@@ -14,20 +14,8 @@ from rbac.models import Membership
 from tenants.models import Tenant
 
 from .. import selectors, storage
-from ..models import (
-    Company,
-    Contact,
-    Invoice,
-    Order,
-    Quote,
-    StoredFile,
-)
-from ._common import (
-    _locked_visible,
-    _require_visible,
-    _save_named,
-    _write,
-)
+from ..models import Company, Contact, Invoice, Order, Quote, StoredFile
+from ._common import _locked_visible, _require_visible, _save_named, _write
 
 # --- Companies -----------------------------------------------------------------------------
 

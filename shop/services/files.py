@@ -14,19 +14,8 @@ from tenants.models import Tenant
 from tenants.writability import require_writable
 
 from .. import selectors, storage
-from ..models import (
-    Company,
-    Order,
-    Quote,
-    StoredFile,
-)
-from ._common import (
-    _authorize,
-    _full_clean,
-    _locked_visible,
-    _require_visible,
-    _write,
-)
+from ..models import Company, Order, Quote, StoredFile
+from ._common import _authorize, _full_clean, _locked_visible, _require_visible, _write
 
 FILE_REQUIRED = "Choose a file to upload."
 FILE_EMPTY = "The file is empty."

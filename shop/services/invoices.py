@@ -12,10 +12,7 @@ from rbac.models import Membership
 from tenants.models import Tenant
 
 from .. import selectors
-from ..models import (
-    Invoice,
-    Order,
-)
+from ..models import Invoice, Order
 from ._common import (
     _full_clean,
     _insert_unique,

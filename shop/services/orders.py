@@ -13,10 +13,7 @@ from rbac.models import Membership
 from tenants.models import Tenant
 
 from .. import selectors
-from ..models import (
-    Order,
-    Quote,
-)
+from ..models import Order, Quote
 from ._common import (
     _full_clean,
     _insert_unique,

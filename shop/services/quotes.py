@@ -16,12 +16,7 @@ from rbac.models import Membership
 from tenants.models import Tenant
 
 from .. import selectors
-from ..models import (
-    Company,
-    Order,
-    Quote,
-    QuoteLine,
-)
+from ..models import Company, Order, Quote, QuoteLine
 from ..money import compute_totals
 from ._common import (
     _enqueue,

@@ -11,26 +11,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.twofactor.action_codes import Action
 from accounts.twofactor.stepup import action_confirmation_step
-from kernel.capabilities import (
-    COMPANIES_CREATE,
-    COMPANIES_DELETE,
-    COMPANIES_EDIT,
-    COMPANIES_VIEW,
-)
+from kernel.capabilities import COMPANIES_CREATE, COMPANIES_DELETE, COMPANIES_EDIT, COMPANIES_VIEW
 from kernel.decorators import require_capability
-from kernel.views import (
-    GET_POST,
-    actor_of,
-    delete_page,
-    form_page,
-    list_page,
-)
+from kernel.views import GET_POST, actor_of, delete_page, form_page, list_page
 
 from .. import selectors, services
-from ..forms import (
-    CompanyForm,
-    ContactForm,
-)
+from ..forms import CompanyForm, ContactForm
 from ._common import CONFIRM_DELETE_TEMPLATE, ShopRequest
 
 

@@ -8,24 +8,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from kernel.capabilities import (
-    FILES_DELETE,
-    FILES_UPLOAD,
-    FILES_VIEW,
-)
+from kernel.capabilities import FILES_DELETE, FILES_UPLOAD, FILES_VIEW
 from kernel.decorators import require_capability
-from kernel.views import (
-    GET_POST,
-    actor_of,
-    delete_page,
-    form_page,
-    list_page,
-)
+from kernel.views import GET_POST, actor_of, delete_page, form_page, list_page
 
 from .. import selectors, services, storage
-from ..forms import (
-    FileUploadForm,
-)
+from ..forms import FileUploadForm
 from ..models import StoredFile
 from ._common import CONFIRM_DELETE_TEMPLATE, ShopRequest
 

@@ -6,9 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kernel.capabilities import (
-    WORKSPACE_VIEW,
-)
+from kernel.capabilities import WORKSPACE_VIEW
 from kernel.decorators import require_capability
 
 from .. import selectors

@@ -19,19 +19,10 @@ from kernel.capabilities import (
     INVOICES_VOID,
 )
 from kernel.decorators import require_capability
-from kernel.views import (
-    GET_POST,
-    actor_of,
-    delete_page,
-    flash_error,
-    form_page,
-    list_page,
-)
+from kernel.views import GET_POST, actor_of, delete_page, flash_error, form_page, list_page
 
 from .. import selectors, services
-from ..forms import (
-    InvoiceForm,
-)
+from ..forms import InvoiceForm
 from ..models import Invoice
 from ._common import CONFIRM_DELETE_TEMPLATE, ShopRequest
 

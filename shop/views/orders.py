@@ -9,27 +9,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kernel.capabilities import (
-    ORDERS_CREATE,
-    ORDERS_DELETE,
-    ORDERS_EDIT,
-    ORDERS_VIEW,
-)
+from kernel.capabilities import ORDERS_CREATE, ORDERS_DELETE, ORDERS_EDIT, ORDERS_VIEW
 from kernel.decorators import require_capability
-from kernel.views import (
-    GET_POST,
-    actor_of,
-    delete_page,
-    flash_error,
-    form_page,
-    list_page,
-)
+from kernel.views import GET_POST, actor_of, delete_page, flash_error, form_page, list_page
 
 from .. import selectors, services
-from ..forms import (
-    OrderForm,
-    OrderStatusForm,
-)
+from ..forms import OrderForm, OrderStatusForm
 from ..models import Invoice, Order, Quote
 from ._common import CONFIRM_DELETE_TEMPLATE, ShopRequest
 

@@ -20,21 +20,10 @@ from kernel.capabilities import (
     QUOTES_VIEW,
 )
 from kernel.decorators import require_capability
-from kernel.views import (
-    GET_POST,
-    actor_of,
-    add_service_error,
-    delete_page,
-    flash_error,
-    list_page,
-)
+from kernel.views import GET_POST, actor_of, add_service_error, delete_page, flash_error, list_page
 
 from .. import selectors, services
-from ..forms import (
-    QuoteForm,
-    QuoteLineFormSet,
-    quote_line_initial,
-)
+from ..forms import QuoteForm, QuoteLineFormSet, quote_line_initial
 from ..models import Quote
 from ._common import CONFIRM_DELETE_TEMPLATE, ShopRequest
 
