@@ -44,6 +44,13 @@ class Child:
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
 
+    @property
+    def running(self) -> subprocess.Popen:
+        """The started process (``_start`` has run; calling this before is a bug)."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self.process
+
 
 def _bind_address() -> str:
     # RUN_HOST=1 (or any true-ish value) means "all interfaces"; an address is used as given.
@@ -106,7 +113,9 @@ def _prepare_database() -> str:
 
 
 def _pump_output(child: Child) -> None:
-    for line in child.process.stdout:
+    stdout = child.running.stdout
+    assert stdout is not None  # noqa: S101 - started with stdout=PIPE
+    for line in stdout:
         sys.stdout.write(f"{child.name:>6} | {line}")
         sys.stdout.flush()
 
@@ -134,15 +143,15 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 def _stop_all(children: list[Child]) -> None:
     running = [c for c in children if c.process is not None and c.process.poll() is None]
     for child in running:
-        _signal_group(child.process, child.stop_signal)
+        _signal_group(child.running, child.stop_signal)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for child in running:
         try:
-            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            child.running.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             _say(f"{child.name} did not stop within {STOP_GRACE_SECONDS}s; killing it.")
-            _signal_group(child.process, signal.SIGKILL)
-            child.process.wait()
+            _signal_group(child.running, signal.SIGKILL)
+            child.running.wait()
     for child in children:
         if child.process is not None:
             # runserver's autoreloader runs the server in a grandchild of the same group.
@@ -237,10 +246,10 @@ def run() -> int:
         web_ready_by = time.monotonic() + WEB_START_SECONDS
         announced = False
         while not stop_requested.wait(0.25):
-            failed = [c for c in children if c.process.poll() is not None]
+            failed = [c for c in children if c.running.poll() is not None]
             if failed:
                 for child in failed:
-                    _say(f"{child.name} exited with status {child.process.returncode}; stopping.")
+                    _say(f"{child.name} exited with status {child.running.returncode}; stopping.")
                 exit_code = 1
                 break
             if not announced and _port_answers(host, port):

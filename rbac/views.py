@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +36,7 @@ from kernel.capabilities import (
 )
 from kernel.decorators import require_capability
 from kernel.roles import Role
+from kernel.views import GET_POST, add_service_error, flash_error
 
 from . import selectors, services
 from .forms import (
@@ -47,21 +47,6 @@ from .forms import (
     OwnershipTransferConfirmForm,
     RoleChangeForm,
 )
-
-GET_POST = ["GET", "POST"]
-
-
-def _add_service_error(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
-def _flash(request: HttpRequest, error: ValidationError | PermissionDenied) -> None:
-    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    messages.error(request, text)
 
 
 def _member_rows(viewer, memberships) -> list[dict]:
@@ -163,7 +148,7 @@ def member_invite(request):
                 company_id=data.get("company"),
             )
         except ValidationError as error:
-            _add_service_error(form, error)
+            add_service_error(form, error)
         else:
             messages.success(request, f"Invitation sent to {issued.invitation.email}.")
             return redirect("rbac:member-list")
@@ -186,7 +171,7 @@ def _revoke(request, invitation, *, done_url_name: str):
             tenant=request.tenant, actor=request.membership, invitation=invitation
         )
     except (ValidationError, PermissionDenied) as error:
-        _flash(request, error)
+        flash_error(request, error)
     else:
         messages.success(request, f"The invitation to {invitation.email} was revoked.")
     return redirect(done_url_name)
@@ -223,7 +208,7 @@ def member_role(request, pk: int):
                 company_id=form.cleaned_data.get("company"),
             )
         except ValidationError as error:
-            _add_service_error(form, error)
+            add_service_error(form, error)
         else:
             messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
             return redirect("rbac:member-detail", pk=membership.pk)
@@ -327,7 +312,7 @@ def ownership_confirm(request):
             form.add_error(None, error.message)
             status = 429
         except ValidationError as error:
-            _add_service_error(form, error)
+            add_service_error(form, error)
         else:
             messages.success(request, f"{chosen.user} is now the owner. You are an admin.")
             return redirect("rbac:member-list")
@@ -434,7 +419,7 @@ def company_people_invite(request):
                 role=form.cleaned_data["role"],
             )
         except ValidationError as error:
-            _add_service_error(form, error)
+            add_service_error(form, error)
         else:
             messages.success(request, f"Invitation sent to {issued.invitation.email}.")
             return redirect("rbac:company-people")
@@ -495,7 +480,7 @@ def invitation_accept(request, token: str):
             form.add_error(None, error.message)
             status = 429
         except ValidationError as error:
-            _add_service_error(form, error)
+            add_service_error(form, error)
         else:
             messages.success(request, f"Welcome to {request.tenant.name}.")
             if accepted.second_factor_pending:

@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 from django.utils import timezone
 
@@ -28,6 +29,14 @@ from .samples import pdf_bytes, png_bytes
 from .services import LineInput
 
 COMPANY_COUNT = 36
+
+
+class _Acting(TypedDict):
+    """The ``tenant`` and ``actor`` keyword arguments every service call here passes."""
+
+    tenant: Tenant
+    actor: Membership
+
 
 _FIRST = [
     "Harbor",
@@ -198,7 +207,7 @@ def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[s
     ] or [owner.user]
     rng = random.Random(f"shop-demo:{tenant.slug}")  # noqa: S311 - demo data, not secrets
     today = timezone.localdate()
-    actor = {"tenant": tenant, "actor": owner}
+    actor: _Acting = {"tenant": tenant, "actor": owner}
 
     companies = _companies(rng, actor, counts)
     for company, kind in companies:
@@ -241,7 +250,7 @@ def _weighted(rng: random.Random, weights: list[tuple[str, int]]) -> str:
 
 def _companies(rng, actor, counts) -> list[tuple[Company, str]]:
     names: set[str] = set()
-    made = []
+    made: list[tuple[Company, str]] = []
     while len(made) < COMPANY_COUNT:
         business, kind = rng.choice(_BUSINESS)
         name = f"{rng.choice(_FIRST)} {business}"

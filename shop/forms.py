@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
+
+from accounts.models import User
 
 from . import selectors, services, storage
 from .models import Company, Contact, Invoice, Order, Quote, StoredFile
 
 MAX_TEXT = 5000
+
+
+def _model_choice(form: forms.BaseForm, name: str) -> forms.ModelChoiceField[Any]:
+    """The form's own copy of its model choice field ``name`` (``form.fields`` is typed as
+    holding plain fields), to narrow its queryset to what the viewer may see."""
+    return cast("forms.ModelChoiceField[Any]", form.fields[name])
 
 
 def _date_input() -> forms.DateInput:
@@ -58,7 +68,7 @@ class QuoteForm(forms.Form):
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["company"].queryset = selectors.company_list(viewer=viewer)
+        _model_choice(self, "company").queryset = selectors.company_list(viewer=viewer)
 
     @classmethod
     def initial_for(cls, quote: Quote) -> dict:
@@ -86,13 +96,16 @@ class BaseQuoteLineFormSet(forms.BaseFormSet):
 
     def _construct_form(self, i, **kwargs):
         kwargs["empty_permitted"] = True
-        return super()._construct_form(i, **kwargs)
+        # A private hook of Django's BaseFormSet that django-stubs does not declare.
+        return super()._construct_form(i, **kwargs)  # type: ignore[misc]
 
     def line_inputs(self) -> list[services.LineInput]:
         """The filled-in lines in order; blank extra rows and rows marked deleted are skipped."""
         lines = []
         for form in self.forms:
-            if not form.has_changed() or (self.can_delete and self._should_delete_form(form)):
+            # _should_delete_form: Django's own test for the DELETE box, absent from django-stubs.
+            deleted = self.can_delete and self._should_delete_form(form)  # type: ignore[attr-defined]
+            if not form.has_changed() or deleted:
                 continue
             data = form.cleaned_data
             lines.append(
@@ -105,14 +118,18 @@ class BaseQuoteLineFormSet(forms.BaseFormSet):
         return lines
 
 
-QuoteLineFormSet = forms.formset_factory(
-    QuoteLineForm,
-    formset=BaseQuoteLineFormSet,
-    extra=1,
-    can_delete=True,
-    max_num=services.MAX_QUOTE_LINES,
-    validate_max=True,
-    absolute_max=services.MAX_QUOTE_LINES,
+# formset_factory returns a subclass of ``formset``; django-stubs types it as the base class.
+QuoteLineFormSet = cast(
+    type[BaseQuoteLineFormSet],
+    forms.formset_factory(
+        QuoteLineForm,
+        formset=BaseQuoteLineFormSet,
+        extra=1,
+        can_delete=True,
+        max_num=services.MAX_QUOTE_LINES,
+        validate_max=True,
+        absolute_max=services.MAX_QUOTE_LINES,
+    ),
 )
 
 
@@ -123,8 +140,15 @@ def quote_line_initial(quote: Quote) -> list[dict]:
     ]
 
 
+class _AssigneeChoiceField(forms.ModelChoiceField):
+    """An order's assignee, shown by name (or email when there is none)."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj.full_name or obj.email}"
+
+
 class OrderForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=None, required=False, empty_label="Not assigned yet")
+    assignee = _AssigneeChoiceField(queryset=None, required=False, empty_label="Not assigned yet")
     due_date = forms.DateField(required=False, widget=_date_input())
     site_address = forms.CharField(
         required=False, max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3})
@@ -139,9 +163,7 @@ class OrderForm(forms.Form):
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        assignee = self.fields["assignee"]
-        assignee.queryset = services.order_assignable_users(tenant=tenant)
-        assignee.label_from_instance = lambda user: f"{user.full_name or user.email}"
+        _model_choice(self, "assignee").queryset = services.order_assignable_users(tenant=tenant)
 
     @classmethod
     def initial_for(cls, order: Order) -> dict:
@@ -177,34 +199,43 @@ class InvoiceForm(forms.Form):
             "notes": invoice.notes,
         }
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns
         issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
         if issue and due and due < issue:
             self.add_error("due_date", services.INVOICE_DUE_BEFORE_ISSUE)
         return cleaned
 
 
+class _QuoteChoiceField(forms.ModelChoiceField):
+    """A quote, shown by number and title."""
+
+    def label_from_instance(self, obj: Quote) -> str:
+        return f"{obj.number} · {obj.title}"
+
+
+class _OrderChoiceField(forms.ModelChoiceField):
+    """An order, shown by number and its quote's title."""
+
+    def label_from_instance(self, obj: Order) -> str:
+        return f"{obj.number} · {obj.quote.title}"
+
+
 class FileUploadForm(forms.Form):
     upload = forms.FileField(label="File", help_text="")
     kind = forms.ChoiceField(choices=StoredFile.Kind.choices, initial=StoredFile.Kind.ARTWORK)
     company = forms.ModelChoiceField(queryset=Company.objects.none())
-    quote = forms.ModelChoiceField(
-        queryset=Quote.objects.none(), required=False, empty_label="No quote"
-    )
-    order = forms.ModelChoiceField(
-        queryset=Order.objects.none(), required=False, empty_label="No order"
-    )
+    quote = _QuoteChoiceField(queryset=Quote.objects.none(), required=False, empty_label="No quote")
+    order = _OrderChoiceField(queryset=Order.objects.none(), required=False, empty_label="No order")
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["company"].queryset = selectors.company_list(viewer=viewer)
-        self.fields["quote"].queryset = selectors.quote_list(viewer=viewer, sort="number")
-        self.fields["order"].queryset = selectors.order_list(viewer=viewer, sort="number")
-        self.fields["quote"].label_from_instance = lambda quote: f"{quote.number} · {quote.title}"
-        self.fields["order"].label_from_instance = lambda order: (
-            f"{order.number} · {order.quote.title}"
-        )
+        # The companies the viewer may file under: the company field's choices.
+        self.companies: QuerySet[Company] = selectors.company_list(viewer=viewer)
+        _model_choice(self, "company").queryset = self.companies
+        _model_choice(self, "quote").queryset = selectors.quote_list(viewer=viewer, sort="number")
+        _model_choice(self, "order").queryset = selectors.order_list(viewer=viewer, sort="number")
         limit = services.human_size(settings.FILE_UPLOAD_MAX_BYTES)
         self.fields["upload"].help_text = (
             f"{storage.ALLOWED_TYPE_NAMES}, up to {limit}. "
@@ -217,8 +248,9 @@ class FileUploadForm(forms.Form):
             raise forms.ValidationError(services.file_too_large_message())
         return upload
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean returns
         company, quote, order = cleaned.get("company"), cleaned.get("quote"), cleaned.get("order")
         if company and quote and quote.company_id != company.pk:
             self.add_error("quote", services.FILE_QUOTE_OTHER_COMPANY)

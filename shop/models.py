@@ -63,8 +63,9 @@ class Contact(models.Model):
 class NumberSequence(models.Model):
     """The last number handed out per document kind (quote, order, invoice) in this workspace.
 
-    Invariant: numbers are issued by ``services._next_number`` under a row lock, inside the
-    transaction that creates the document, so they are sequential without gaps or repeats.
+    Invariant: numbers are issued by ``services._common._next_number`` under a row lock,
+    inside the transaction that creates the document, so they are sequential without gaps or
+    repeats.
     """
 
     name = models.CharField(max_length=20, unique=True)

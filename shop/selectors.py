@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import TypeGuard, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -34,27 +36,40 @@ from kernel.capabilities import (
     QUOTES_VIEW,
     capabilities_for,
 )
+from kernel.listing import clean_search, clean_sort
 from kernel.roles import Role
 from rbac.models import Invitation, Membership
 
 from .models import Company, Contact, Invoice, Order, Quote, QuoteLine, StoredFile
 
 MAX_SEARCH_TERMS = 5
-MAX_SEARCH_LENGTH = 100
 NOT_FOUND = "No such record."
 
 SearchField = str | Callable[[str], Q]
+RecordT = TypeVar("RecordT", bound=Model)
 
 
 # --- Who is looking ------------------------------------------------------------------------
 
 
-def _sees_anything(viewer: Membership | None) -> bool:
+def _sees_anything(viewer: Membership | None) -> TypeGuard[Membership]:
     if viewer is None or not viewer.is_active:
         return False
     # The membership must belong to the workspace whose schema is active: a viewer from
     # acme can never read globex's schema through a mistaken tenant_context.
-    return viewer.tenant.schema_name == connection.schema_name
+    # django-tenants sets schema_name on the connection at run time; the stubs do not know it.
+    return viewer.tenant.schema_name == connection.schema_name  # type: ignore[attr-defined]
+
+
+# No row has id 0 (ids start at 1), so a customer bound to no company matches nothing, as the
+# ``IS NULL`` comparison a missing company_id gave before; the check constraint
+# ``customer_roles_bound_to_a_company`` keeps such a membership out of the database anyway.
+_NO_COMPANY = 0
+
+
+def _own_company_id(viewer: Membership) -> int:
+    """The shop company a customer-role viewer is bound to."""
+    return _NO_COMPANY if viewer.company_id is None else viewer.company_id
 
 
 def _is_installer(viewer: Membership) -> bool:
@@ -62,16 +77,8 @@ def _is_installer(viewer: Membership) -> bool:
 
 
 # --- Search and sort -----------------------------------------------------------------------
-
-
-def clean_search(q: str | None) -> str:
-    return " ".join((q or "").split())[:MAX_SEARCH_LENGTH]
-
-
-def clean_sort(sort: str | None, options: dict[str, Sequence[str]]) -> str:
-    """``sort`` if it names a whitelisted column (optionally with ``-``), else ``""``."""
-    sort = (sort or "").strip()
-    return sort if sort.removeprefix("-") in options else ""
+# ``clean_search`` and ``clean_sort`` are kernel.listing's: the list pages (kernel.views) show
+# back exactly what the selectors search and sort by.
 
 
 def _search(queryset: QuerySet, q: str | None, fields: Sequence[SearchField]) -> QuerySet:
@@ -100,11 +107,11 @@ def _flip(field: str) -> str:
     return field[1:] if field.startswith("-") else f"-{field}"
 
 
-def _get(queryset: QuerySet, pk) -> object:
+def _get(queryset: QuerySet[RecordT], pk: object) -> RecordT:
     """The object if the viewer may see it; the same 404 whether it is missing or hidden."""
     try:
         return queryset.get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):  # the model's DoesNotExist included
         raise Http404(NOT_FOUND) from None
 
 
@@ -133,7 +140,7 @@ def company_list(*, viewer: Membership | None, q: str = "", sort: str = "") -> Q
     if not _sees_anything(viewer):
         return companies.none()
     if viewer.is_customer:
-        companies = companies.filter(pk=viewer.company_id)
+        companies = companies.filter(pk=_own_company_id(viewer))
     elif _is_installer(viewer):
         assigned = Order.objects.filter(company=OuterRef("pk"), assignee_id=viewer.user_id)
         companies = companies.filter(Exists(assigned))
@@ -178,6 +185,8 @@ def company_records(*, viewer: Membership | None, company: Company) -> CompanyRe
     deletion removes (every record of the company). Only a viewer who may see the company
     gets counts; anyone else gets the same 404 as for a missing company.
     """
+    if not _sees_anything(viewer):  # what company_get would say; names the viewer for below
+        raise Http404(NOT_FOUND)
     company = company_get(viewer=viewer, pk=company.pk)
     return CompanyRecords(
         contacts=Contact.objects.filter(company=company).count(),
@@ -240,7 +249,7 @@ def quote_list(
         return quotes.none()
     if viewer.is_customer:
         quotes = quotes.filter(
-            company_id=viewer.company_id, status__in=CUSTOMER_VISIBLE_QUOTE_STATUSES
+            company_id=_own_company_id(viewer), status__in=CUSTOMER_VISIBLE_QUOTE_STATUSES
         )
     elif _is_installer(viewer):
         quotes = quotes.filter(order__assignee_id=viewer.user_id)
@@ -282,7 +291,7 @@ def order_list(
     if not _sees_anything(viewer):
         return orders.none()
     if viewer.is_customer:
-        orders = orders.filter(company_id=viewer.company_id)
+        orders = orders.filter(company_id=_own_company_id(viewer))
     elif _is_installer(viewer):
         orders = orders.filter(assignee_id=viewer.user_id)
     if status in Order.Status.values:
@@ -316,7 +325,7 @@ def invoice_list(
     if not _sees_anything(viewer) or _is_installer(viewer):
         return invoices.none()
     if viewer.is_customer:
-        invoices = invoices.filter(company_id=viewer.company_id)
+        invoices = invoices.filter(company_id=_own_company_id(viewer))
     if status == INVOICE_FILTER_OVERDUE:
         invoices = invoices.filter(status=Invoice.Status.OPEN, due_date__lt=timezone.localdate())
     elif status in Invoice.Status.values:
@@ -353,7 +362,9 @@ def file_list(
     if not _sees_anything(viewer):
         return files.none()
     if viewer.is_customer:
-        files = files.filter(company_id=viewer.company_id).exclude(quote__status=Quote.Status.DRAFT)
+        files = files.filter(company_id=_own_company_id(viewer)).exclude(
+            quote__status=Quote.Status.DRAFT
+        )
     elif _is_installer(viewer):
         files = files.filter(
             Q(order__assignee_id=viewer.user_id) | Q(quote__order__assignee_id=viewer.user_id)

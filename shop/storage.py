@@ -14,14 +14,28 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol, TypeGuard
 
 import filetype
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import Storage, storages
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
+
+
+class StoredObject(Protocol):
+    """What a download needs: a private-storage key, a name to save as and a media type
+    (a ``StoredFile``, or an export archive)."""
+
+    @property
+    def storage_key(self) -> str: ...
+    @property
+    def download_filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+
 
 # filetype's extension -> the MIME type we record and serve. Anything else is refused.
 ALLOWED_TYPES: dict[str, str] = {
@@ -96,14 +110,23 @@ def read(key: str) -> bytes:
         return handle.read()
 
 
-def _presigns_urls(storage: Storage) -> bool:
+class _PresigningStorage(Protocol):
+    """What django-storages' S3Storage adds to ``Storage.url``: response headers the signed
+    URL sets, and how long it stays valid."""
+
+    def url(
+        self, name: str, parameters: dict[str, str] | None = None, expire: int | None = None
+    ) -> str: ...
+
+
+def _presigns_urls(storage: Storage) -> TypeGuard[_PresigningStorage]:
     # django-storages' S3Storage signs URLs when querystring_auth is on; the filesystem
     # storage has no such attribute and is served by streaming.
     return bool(getattr(storage, "querystring_auth", False)) and hasattr(storage, "url")
 
 
-def download_response(stored_file) -> HttpResponse:
-    """The response that hands a StoredFile to a viewer who has already been checked."""
+def download_response(stored_file: StoredObject) -> HttpResponseBase:
+    """The response that hands a stored object to a viewer who has already been checked."""
     storage = private_storage()
     disposition = content_disposition_header(True, stored_file.download_filename)
     if _presigns_urls(storage):
@@ -116,7 +139,7 @@ def download_response(stored_file) -> HttpResponse:
             },
             expire=seconds,
         )
-        response: HttpResponse = HttpResponseRedirect(url)
+        response: HttpResponseBase = HttpResponseRedirect(url)
     else:
         response = FileResponse(
             storage.open(stored_file.storage_key, "rb"),

@@ -1,4 +1,4 @@
-"""The shop's workspace pages. Each view declares its capability in ``views.py``."""
+"""The shop's workspace pages. Each view declares its capability in ``shop/views/``."""
 
 from django.urls import path
 
