@@ -16,6 +16,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import UserSession
 from kernel.roles import Role
 from rbac.models import Membership
+from shop.models import Company, Contact, Invoice, Order, Quote, StoredFile
 from tenants.models import Tenant
 from tenants.schedule import LifecycleDates, lifecycle_dates
 
@@ -68,8 +69,6 @@ def console_workspace_get(slug: str) -> Tenant:
 
 
 def workspace_summary(tenant: Tenant) -> WorkspaceSummary:
-    from shop.models import Company, Contact, Invoice, Order, Quote, StoredFile
-
     counts: dict | None = None
     storage: int | None = None
     if tenant.state != Tenant.State.PURGING:

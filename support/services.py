@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import session_sign_in
 from accounts.twofactor.selectors import user_has_2fa
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record, audit_event_record_both
@@ -330,8 +331,6 @@ def impersonation_start(
 def impersonation_handoff_redeem(*, request, token: str) -> ImpersonationSession:
     """On the workspace host: spend the token and sign the agent in there, marked as
     impersonating. The agent's console session (another host, another cookie) is untouched."""
-    from accounts.services import session_sign_in
-
     from .gate import SESSION_IMPERSONATION_KEY
 
     now = timezone.now()

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from accounts.models import User
+from accounts.tasks import send_templated_email
 from kernel.context import system_audit_context
 from kernel.email import email_send_templated
+from kernel.roles import Role
+from rbac.models import Membership
+from tenants.models import Tenant
+from tenants.selectors import workspace_url
 
 # --- The workspace lifecycle (workspace.lifecycle). These tasks name no tenant: a purge works on
 # a workspace that is being deleted, and sets each schema explicitly where it reads one.
@@ -48,13 +54,6 @@ def lifecycle_run_task() -> int:
 @shared_task(name="accounts.twofactor.tasks.send_two_factor_requirement_email")
 def send_two_factor_requirement_email(*, workspace_id: int, actor_id: int, required: bool) -> None:
     """Tell every owner that the workspace's 2FA requirement was switched on or off."""
-    from accounts.models import User
-    from accounts.tasks import send_templated_email
-    from kernel.roles import Role
-    from rbac.models import Membership
-    from tenants.models import Tenant
-    from tenants.selectors import workspace_url
-
     workspace = Tenant.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return

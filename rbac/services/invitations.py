@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts import throttle
 from accounts.models import User
+from accounts.twofactor import services as two_factor
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.capabilities import COMPANY_MEMBERS_MANAGE, MEMBERS_INVITE, can_grant_role
@@ -312,7 +313,6 @@ def _join(
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
-    from accounts.twofactor import services as two_factor
 
     second_factor_pending = not new_account and two_factor.user_has_2fa(user)
     if second_factor_pending:

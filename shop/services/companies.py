@@ -8,8 +8,11 @@ from django.db import transaction
 from django.http import Http404
 
 from accounts.twofactor.action_codes import Action, ConfirmedAction, action_confirmation_check
+from audit.events import Event
+from audit.services import audit_event_record, target_of
 from kernel import capabilities as caps
 from kernel.capabilities import Capability, require
+from rbac import services as rbac_services
 from rbac.models import Membership
 from tenants.models import Tenant
 
@@ -145,11 +148,6 @@ def company_delete_with_records(
     one) and the actor holds every capability of
     :func:`company_delete_with_records_capabilities`.
     """
-    # Imported here like the other audit hooks; rbac.services reaches back into shop.
-    from audit.events import Event
-    from audit.services import audit_event_record, target_of
-    from rbac import services as rbac_services
-
     with _write(tenant=tenant, actor=actor, capability=caps.COMPANIES_DELETE):
         action_confirmation_check(
             confirmation,

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.events import Event
+from audit.services import audit_event_record
 from kernel import capabilities as caps
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -127,10 +129,6 @@ def file_record_download(*, tenant: Tenant, actor: Membership, stored_file: Stor
 
     Not a ``_write``: downloading is reading, which a cancelled (read-only) workspace still
     allows; the audit event it records is not a change to the workspace's data."""
-    # Imported here so the audit hook stays one self-contained hunk of this module.
-    from audit.events import Event
-    from audit.services import audit_event_record
-
     _authorize(tenant=tenant, actor=actor, capability=caps.FILES_VIEW)
     _require_visible(selectors.file_list(viewer=actor), stored_file)
     with transaction.atomic():
