@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.sessions import SESSION_WORKSPACE_KEY
+from tests import schema_pool
 
 PASSWORD = "correct horse battery staple"
 WORKSPACES = ("acme", "globex")
@@ -52,6 +53,23 @@ def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp)
         raise RuntimeError(f"refusing to seed non-test database {name!r}")
     with django_db_blocker.unblock():
         seed_workspaces(WORKSPACES, password=PASSWORD)
+        # Throwaway workspaces take a ready schema from this worker's pool (tests/schema_pool.py).
+        schema_pool.pool_fill()
+    schema_pool.pool_install()
+
+
+# Tests of provisioning itself that change the template first: they must clone it for real.
+REAL_CLONE_MODULES = {"audit/tests/test_append_only.py"}
+
+
+@pytest.fixture(autouse=True)
+def _real_clone_where_the_template_is_tested(request):
+    if _relative_path(request.node) not in REAL_CLONE_MODULES:
+        yield
+        return
+    schema_pool.pool_enabled(False)
+    yield
+    schema_pool.pool_enabled(True)
 
 
 # --- The two speeds ---------------------------------------------------------------------
@@ -111,10 +129,14 @@ def _uses_database(item) -> bool:
     return bool({"db", "transactional_db"} & set(getattr(item, "fixturenames", ())))
 
 
+def _relative_path(item) -> str:
+    return Path(item.fspath).resolve().relative_to(ROOT).as_posix()
+
+
 def pytest_collection_modifyitems(config, items):
     """Sort every test into its tier: unit, sweep, slow, subprocess (browser is declared)."""
     for item in items:
-        path = Path(item.fspath).resolve().relative_to(ROOT).as_posix()
+        path = _relative_path(item)
         name = f"{path}::{item.originalname}" if hasattr(item, "originalname") else path
         if path in SWEEP_MODULES or name in SWEEP_TESTS:
             item.add_marker(pytest.mark.sweep)
