@@ -26,9 +26,10 @@ from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
 
 POOL_PREFIX = "test_pool_"
+DISCARDED_PREFIX = "test_discarded_"
 POOL_SIZE = 2  # the most workspaces one test provisions inside its transaction
 _real_clone_schema = CloneSchema.clone_schema
-_state = {"enabled": False}
+_state = {"enabled": False, "installed": False}
 
 
 def pool_fill() -> None:
@@ -43,11 +44,44 @@ def pool_fill() -> None:
     connection.set_schema_to_public()
 
 
+def pool_refill_if_short() -> None:
+    """After a provisioning that committed (outside any transaction): clone the missing spares."""
+    if not _state["installed"] or connection.in_atomic_block:
+        return
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s", [_pattern(POOL_PREFIX)]
+        )
+        if cursor.fetchone()[0] < POOL_SIZE:
+            pool_fill()
+
+
+def schema_discard(schema_name: str) -> None:
+    """Move a committed throwaway schema out of the way instead of dropping it.
+
+    The test database is dropped at the end of the run, so a DROP SCHEMA at teardown is only
+    cost; the rename frees the workspace's schema name for a later test in a moment.
+    """
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s",
+            [_pattern(DISCARDED_PREFIX)],
+        )
+        discarded = f"{DISCARDED_PREFIX}{cursor.fetchone()[0]}"
+        cursor.execute(f"ALTER SCHEMA {quote(schema_name)} RENAME TO {quote(discarded)}")
+
+
+def _pattern(prefix: str) -> str:
+    return prefix.replace("_", r"\_") + "%"
+
+
 def _spare_take(new_schema_name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname LIMIT 1",
-            [POOL_PREFIX.replace("_", r"\_") + "%"],
+            [_pattern(POOL_PREFIX)],
         )
         row = cursor.fetchone()
         if row is None:
@@ -75,7 +109,7 @@ def pooled_clone_schema(
 def pool_install() -> None:
     """Route every provisioning of the session through the pool."""
     CloneSchema.clone_schema = pooled_clone_schema  # type: ignore[method-assign]
-    _state["enabled"] = True
+    _state["enabled"] = _state["installed"] = True
 
 
 def pool_enabled(enabled: bool) -> None:
