@@ -102,6 +102,8 @@ SWEEP_TESTS = {
     "support/tests/test_read_only_session.py::"
     "test_read_only_session_pages_show_no_form_that_writes_and_no_refused_link",
     "shop/tests/test_views.py::test_junk_posted_to_every_shop_url_never_causes_a_server_error",
+    "shop/tests/test_views.py::test_every_page_renders_for_the_owner",
+    "audit/tests/test_isolation.py::test_globex_pages_filters_and_exports_never_show_acme_events",
 }
 SLOW_TESTS = {
     # Several seconds each: full sign-ups, demo seeding, 100,000 events, racing connections.
@@ -114,6 +116,11 @@ SLOW_TESTS = {
     "test_exporting_100000_events_streams_in_bounded_chunks_from_a_server_side_cursor",
     "audit/tests/test_concurrency.py::test_concurrent_writers_append_one_unforked_chain",
     "workspace/tests/test_lifecycle.py::test_two_runs_at_once_purge_the_workspace_once_with_one_receipt",
+    # A hundred failed sign-ins to reach the account lock; a property test of the chain.
+    "accounts/tests/test_throttle.py::test_account_is_locked_at_one_hundred_consecutive_failures",
+    "accounts/tests/test_throttle.py::test_locked_account_refuses_the_right_password_with_the_same_429",
+    "accounts/tests/test_password_reset.py::test_reset_unlocks_a_locked_account",
+    "audit/tests/test_chain.py::test_editing_any_field_of_any_event_is_caught_at_that_event",
 }
 NEEDS_SERVICES_WITHOUT_DB = {
     # No database fixture, yet a real broker and worker (Redis and the seeded database).
