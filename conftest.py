@@ -63,19 +63,13 @@ REAL_CLONE_MODULES = {"audit/tests/test_append_only.py"}
 
 
 @pytest.fixture(autouse=True)
-def _schema_pool(request, django_db_blocker):
-    """Clone for real where the template is tested; refill the pool after a committed take."""
-    if request.node.get_closest_marker("unit") is not None:
+def _real_clone_where_the_template_is_tested(request):
+    if _relative_path(request.node) not in REAL_CLONE_MODULES:
         yield
         return
-    real_clone = _relative_path(request.node) in REAL_CLONE_MODULES
-    if real_clone:
-        schema_pool.pool_enabled(False)
+    schema_pool.pool_enabled(False)
     yield
-    if real_clone:
-        schema_pool.pool_enabled(True)
-    with django_db_blocker.unblock():
-        schema_pool.pool_refill_if_short()
+    schema_pool.pool_enabled(True)
 
 
 # --- The two speeds ---------------------------------------------------------------------

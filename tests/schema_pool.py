@@ -11,10 +11,9 @@ schema checks (the append-only triggers).
 
 Invariant: a spare is an untouched clone of the current template. A test runs inside a
 transaction that is rolled back, and the rename rolls back with it, so the spare returns to
-the pool unchanged for the next test. A provisioning that commits (threads, committed
-workspaces) keeps its spare; the pool is then one short and later takes fall back to a real
-clone. Tests that change the template itself (``REAL_CLONE_MODULES`` in conftest.py) always
-clone for real.
+the pool unchanged for the next test. A provisioning outside a test's transaction (it
+commits: module fixtures for threads) clones for real and leaves the pool alone. Tests that
+change the template itself (``REAL_CLONE_MODULES`` in conftest.py) always clone for real.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ POOL_PREFIX = "test_pool_"
 DISCARDED_PREFIX = "test_discarded_"
 POOL_SIZE = 2  # the most workspaces one test provisions inside its transaction
 _real_clone_schema = CloneSchema.clone_schema
-_state = {"enabled": False, "installed": False}
+_state = {"enabled": False}
 
 
 def pool_fill() -> None:
@@ -42,19 +41,6 @@ def pool_fill() -> None:
         if not schema_exists(name):
             _real_clone_schema(CloneSchema(), settings.TENANT_BASE_SCHEMA, name)
     connection.set_schema_to_public()
-
-
-def pool_refill_if_short() -> None:
-    """After a provisioning that committed (outside any transaction): clone the missing spares."""
-    if not _state["installed"] or connection.in_atomic_block:
-        return
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s", [_pattern(POOL_PREFIX)]
-        )
-        if cursor.fetchone()[0] < POOL_SIZE:
-            pool_fill()
 
 
 def schema_discard(schema_name: str) -> None:
@@ -91,11 +77,24 @@ def _spare_take(new_schema_name: str) -> bool:
     return True
 
 
+def _inside_a_test_transaction() -> bool:
+    """True inside pytest-django's per-test transaction, which is always rolled back."""
+    blocks = connection.atomic_blocks
+    return bool(blocks) and getattr(blocks[0], "_from_testcase", False)
+
+
 def pooled_clone_schema(
     self, base_schema_name, new_schema_name, clone_mode="DATA", set_connection=True
 ):
-    """``CloneSchema.clone_schema`` that renames a spare into place when one is left."""
-    if not _state["enabled"] or base_schema_name != settings.TENANT_BASE_SCHEMA:
+    """``CloneSchema.clone_schema`` that renames a spare into place when one is left.
+
+    Only work that will be rolled back borrows a spare; a provisioning that commits (module
+    fixtures, threads) clones for real, so the pool never runs dry."""
+    if (
+        not _state["enabled"]
+        or base_schema_name != settings.TENANT_BASE_SCHEMA
+        or not _inside_a_test_transaction()
+    ):
         _real_clone_schema(self, base_schema_name, new_schema_name, clone_mode, set_connection)
         return
     if set_connection:
@@ -109,7 +108,7 @@ def pooled_clone_schema(
 def pool_install() -> None:
     """Route every provisioning of the session through the pool."""
     CloneSchema.clone_schema = pooled_clone_schema  # type: ignore[method-assign]
-    _state["enabled"] = _state["installed"] = True
+    _state["enabled"] = True
 
 
 def pool_enabled(enabled: bool) -> None:
