@@ -43,8 +43,11 @@ def body_of(response) -> bytes:
 
 def zip_bytes() -> bytes:
     buffer = BytesIO()
+    # A fixed timestamp: the bytes name a parametrized test, and every xdist worker must
+    # collect the same name (the clock would differ between workers across a 2-second tick).
+    member = zipfile.ZipInfo("artwork/readme.txt", date_time=(2026, 1, 1, 0, 0, 0))
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("artwork/readme.txt", "vector files inside")
+        archive.writestr(member, "vector files inside")
     return buffer.getvalue()
 
 
