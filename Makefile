@@ -5,7 +5,7 @@ PYTHON ?= python3
 PYTEST_WORKERS ?= auto
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: install run test lint bench stop
+.PHONY: install run test test-fast test-unit lint bench stop
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -16,6 +16,14 @@ run: install
 
 test: install
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the sweeps, the slow, browser and subprocess tests.
+test-fast: install
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) -m "not slow and not sweep and not browser and not subprocess" $(PYTEST_ARGS)
+
+# Pure rules (capabilities, money, throttle delays, crypto...): no database, no Redis.
+test-unit: install
+	$(UV) run --frozen pytest -m unit $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -6,12 +6,16 @@ every test then runs inside a transaction that is rolled back.
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
 import pytest
 from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 
 from accounts.sessions import SESSION_WORKSPACE_KEY
+from tests import schema_pool
 
 PASSWORD = "correct horse battery staple"
 WORKSPACES = ("acme", "globex")
@@ -49,11 +53,115 @@ def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp)
         raise RuntimeError(f"refusing to seed non-test database {name!r}")
     with django_db_blocker.unblock():
         seed_workspaces(WORKSPACES, password=PASSWORD)
+        # Throwaway workspaces take a ready schema from this worker's pool (tests/schema_pool.py).
+        schema_pool.pool_fill()
+    schema_pool.pool_install()
+
+
+# Tests of provisioning itself that change the template first: they must clone it for real.
+REAL_CLONE_MODULES = {"audit/tests/test_append_only.py"}
 
 
 @pytest.fixture(autouse=True)
-def _public_schema_and_clean_caches():
-    """Each test starts on the public schema with empty caches (none leaks between tests)."""
+def _real_clone_where_the_template_is_tested(request):
+    if _relative_path(request.node) not in REAL_CLONE_MODULES:
+        yield
+        return
+    schema_pool.pool_enabled(False)
+    yield
+    schema_pool.pool_enabled(True)
+
+
+# --- The two speeds ---------------------------------------------------------------------
+# Markers are given here by path (not in each module), so a new sweep joins its tier by where
+# it lives. `make test-fast` leaves out slow, sweep, browser and subprocess tests; `make
+# test-unit` runs only the unit tests, which touch neither PostgreSQL nor Redis.
+ROOT = Path(__file__).resolve().parent
+SWEEP_MODULES = {
+    # Cross-app sweeps: every URL x role, every page crawled, every object id on the other host.
+    "tests/test_crawl.py",
+    "tests/test_role_matrix.py",
+    "tests/test_isolation_sweep.py",
+    "tests/test_cancelled_sweep.py",
+    "tests/test_company_isolation.py",
+    "support/tests/test_banner_crawl.py",
+}
+SWEEP_TESTS = {
+    # Single tests elsewhere that walk every URL or page of the workspace.
+    "support/tests/test_impersonation.py::test_read_only_session_refuses_every_mutating_url",
+    "support/tests/test_impersonation.py::"
+    "test_each_forbidden_action_is_refused_even_in_a_write_session_as_owner",
+    "support/tests/test_read_only_session.py::"
+    "test_every_tenant_page_outside_the_read_capabilities_is_refused_in_a_read_only_session",
+    "support/tests/test_read_only_session.py::"
+    "test_read_only_session_pages_show_no_form_that_writes_and_no_refused_link",
+    "shop/tests/test_views.py::test_junk_posted_to_every_shop_url_never_causes_a_server_error",
+    "shop/tests/test_views.py::test_every_page_renders_for_the_owner",
+    "audit/tests/test_isolation.py::test_globex_pages_filters_and_exports_never_show_acme_events",
+}
+SLOW_TESTS = {
+    # Seconds each even on a quiet machine: demo seeding, 100,000 events, racing connections
+    # on a committed workspace, a property test of the chain.
+    "shop/tests/test_demo.py::test_demo_seeds_consistent_records_once",
+    "audit/tests/test_export_streaming.py::"
+    "test_exporting_100000_events_streams_in_bounded_chunks_from_a_server_side_cursor",
+    "audit/tests/test_concurrency.py::test_concurrent_writers_append_one_unforked_chain",
+    "workspace/tests/test_lifecycle.py::test_two_runs_at_once_purge_the_workspace_once_with_one_receipt",
+    "audit/tests/test_chain.py::test_editing_any_field_of_any_event_is_caught_at_that_event",
+}
+NEEDS_SERVICES_WITHOUT_DB = {
+    # No database fixture, yet a real broker and worker (Redis and the seeded database).
+    "tests/test_celery_broker.py",
+}
+
+
+def _spawns_a_process(item) -> bool:
+    try:
+        source = inspect.getsource(item.function)
+    except (AttributeError, OSError, TypeError):
+        return False
+    return "run_python(" in source or "subprocess." in source
+
+
+def _uses_database(item) -> bool:
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    return bool({"db", "transactional_db"} & set(getattr(item, "fixturenames", ())))
+
+
+def _relative_path(item) -> str:
+    return Path(item.fspath).resolve().relative_to(ROOT).as_posix()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Sort every test into its tier: unit, sweep, slow, subprocess (browser is declared)."""
+    for item in items:
+        path = _relative_path(item)
+        name = f"{path}::{item.originalname}" if hasattr(item, "originalname") else path
+        if path in SWEEP_MODULES or name in SWEEP_TESTS:
+            item.add_marker(pytest.mark.sweep)
+        if name in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+        spawns = _spawns_a_process(item)
+        if spawns:
+            item.add_marker(pytest.mark.subprocess)
+        if not (
+            _uses_database(item)
+            or spawns
+            or item.get_closest_marker("browser") is not None
+            or path in NEEDS_SERVICES_WITHOUT_DB
+        ):
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_and_clean_caches(request):
+    """Each test starts on the public schema with empty caches (none leaks between tests).
+
+    Unit tests touch neither the connection nor Redis, so they run with both unreachable."""
+    if request.node.get_closest_marker("unit") is not None:
+        yield
+        return
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()

@@ -74,18 +74,6 @@ def test_delay_is_capped_at_fifteen_minutes():
         assert _retry_after(NOBODY) == throttle.MAX_DELAY_SECONDS == 15 * 60
 
 
-def test_delay_schedule_helper():
-    assert [throttle.delay_after(n, 5) for n in (0, 4, 5, 6, 14, 15, 99)] == [
-        0,
-        0,
-        1,
-        2,
-        512,
-        900,
-        900,
-    ]
-
-
 def test_throttled_sign_in_is_a_429_with_a_clear_message_and_retry_after():
     for _ in range(5):
         assert _post_sign_in(OWNER, "wrong password again").status_code == 400

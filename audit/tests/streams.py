@@ -44,9 +44,10 @@ def fail_after(work) -> None:
 @contextmanager
 def committed_workspace(slug: str, django_db_blocker):
     """A workspace committed outside any test transaction (for other connections to see),
-    dropped afterwards, leaving the session's seeded rows alone."""
+    removed afterwards (its schema set aside, not dropped), leaving the seeded rows alone."""
     from tenants.models import Tenant
     from tenants.services import tenant_provision
+    from tests.schema_pool import schema_discard
 
     with django_db_blocker.unblock():
         tenant = tenant_provision(slug=slug, name=slug.replace("-", " ").title())
@@ -55,8 +56,5 @@ def committed_workspace(slug: str, django_db_blocker):
     finally:
         with django_db_blocker.unblock():
             connection.set_schema_to_public()  # type: ignore[attr-defined]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DROP SCHEMA {connection.ops.quote_name(tenant.schema_name)} CASCADE"
-                )
+            schema_discard(tenant.schema_name)  # no DROP: the test database goes at the end
             Tenant.objects.filter(pk=tenant.pk).delete()

@@ -20,7 +20,7 @@ EACH = 15
 
 
 @pytest.fixture(scope="module")
-def busy(django_db_blocker):
+def busy(django_db_setup, django_db_blocker):
     with committed_workspace("busy-shop", django_db_blocker) as tenant:
         yield tenant
 

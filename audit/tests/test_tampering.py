@@ -59,7 +59,7 @@ def attacker(django_db_setup):
 
 
 @pytest.fixture(scope="module")
-def lab(django_db_blocker, attacker):
+def lab(django_db_setup, django_db_blocker, attacker):
     """A committed workspace whose stream holds LAB_EVENTS events; rows kept for restoring."""
     with committed_workspace("tamper-lab", django_db_blocker) as tenant:
         with django_db_blocker.unblock(), tenant_context(tenant):

@@ -43,10 +43,10 @@ def body_of(response) -> bytes:
 
 def zip_bytes() -> bytes:
     buffer = BytesIO()
+    # A fixed timestamp: the bytes name a parametrized test, and every xdist worker must
+    # collect the same name (the clock would differ between workers across a 2-second tick).
+    member = zipfile.ZipInfo("artwork/readme.txt", date_time=(2026, 1, 1, 0, 0, 0))
     with zipfile.ZipFile(buffer, "w") as archive:
-        # A fixed timestamp: the bytes end up in parametrized test ids, and xdist's workers
-        # must collect the same ids even when they collect a few seconds apart.
-        member = zipfile.ZipInfo("artwork/readme.txt", date_time=(2026, 1, 1, 0, 0, 0))
         archive.writestr(member, "vector files inside")
     return buffer.getvalue()
 
