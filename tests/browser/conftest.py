@@ -127,7 +127,8 @@ def chromium():
 
 
 def workspace_remove(*, slug: str, emails: list[str]) -> None:
-    """Undo what a browser test committed: the workspace's schema and rows, and its users.
+    """Undo what a browser test committed: the workspace's rows and its users; its schema is
+    renamed out of the way.
 
     Platform audit events stay (the audit table refuses DELETE by design); the test database
     is dropped at the end of the run.
@@ -137,15 +138,16 @@ def workspace_remove(*, slug: str, emails: list[str]) -> None:
 
     from accounts.models import User
     from tenants.models import Tenant
+    from tests.schema_pool import schema_discard
 
-    # Must run after the test's transaction ended, or the rows it read would block the DROP
+    # Must run after the test's transaction ended, or the rows it read would block the rename
     # and the deletes would be rolled back with it: request this fixture before live_site.
     assert not connection.in_atomic_block, "workspace_remove ran inside the test transaction"
     connection.set_schema_to_public()
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Check foreign keys now: deferred checks queued on the workspace's tables would
-            # find their triggers dropped with the schema at COMMIT.
+            # find their tables renamed away with the schema at COMMIT.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for tenant in Tenant.objects.filter(slug=slug):
             # Deletes run inside the workspace's context while its schema still exists, so
@@ -154,8 +156,5 @@ def workspace_remove(*, slug: str, emails: list[str]) -> None:
             with tenant_context(tenant):
                 User.objects.filter(email__in=emails).delete()
                 tenant.delete()
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(tenant.schema_name)} CASCADE"
-                )
+            schema_discard(tenant.schema_name)  # no DROP: the test database goes at the end
         User.objects.filter(email__in=emails).delete()
