@@ -1,11 +1,24 @@
-"""The hash chain: canonical encoding of an event, its SHA-256, and verification of a stream.
+"""The keyed hash chain: canonical encoding of an event, its link, and verification of a stream.
 
-Invariant: ``hash = sha256(canonical_bytes(event))`` where the canonical encoding covers every
-recorded field plus ``sequence`` and ``prev_hash``, and ``prev_hash`` is the previous event's
-``hash`` (``GENESIS_HASH`` for sequence 1). The encoding is deterministic: JSON with sorted
-keys and no whitespace, UTC timestamps in one fixed format, and JSON payloads (``changes``,
-``additional_data``) reduced by :func:`json_safe` to strings, integers, booleans, null, lists
-and objects, which PostgreSQL's jsonb gives back unchanged.
+Invariant: ``hash`` is the event's link, computed over ``canonical_bytes(event)``, where the
+canonical encoding covers every recorded field plus ``sequence``, ``prev_hash``, the chain
+version and the key id, and ``prev_hash`` is the previous event's ``hash`` (``GENESIS_HASH``
+for sequence 1). Two chain versions exist, recorded per event in ``chain_version``:
+
+* version 2 (``KEYED``, every event written now): ``hash = HMAC-SHA-256(key, canonical_bytes)``
+  under the key named by the event's ``key_id``. The keys live in the environment
+  (``AUDIT_CHAIN_KEYS``), never in the database, so someone who can write the table cannot
+  recompute a valid chain. Old key ids stay configured after a rotation, so every event keeps
+  verifying under the key that made it.
+* version 1 (``LEGACY``, events written before keyed chains): ``hash = sha256(canonical_bytes)``.
+  A stream may start with version 1 events (the rotation point is the first version 2 event)
+  but never goes back: a version 1 event after a version 2 one is a break, and with
+  ``require_keyed`` a stream must have at least one keyed event sealing its legacy prefix.
+
+The encoding is deterministic: JSON with sorted keys and no whitespace, UTC timestamps in one
+fixed format, and JSON payloads (``changes``, ``additional_data``) reduced by :func:`json_safe`
+to strings, integers, booleans, null, lists and objects, which PostgreSQL's jsonb gives back
+unchanged.
 
 Pure functions only: nothing here touches the database, so the verifier can be property-tested
 on rows built in memory.
@@ -15,14 +28,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-CHAIN_VERSION = 1
+LEGACY = 1  # plain SHA-256, no secret: events written before keyed chains
+KEYED = 2  # HMAC-SHA-256 under the key named by the event's key_id
+CHAIN_VERSION = KEYED  # what new events are written with
 GENESIS_HASH = "0" * 64  # prev_hash of sequence 1
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -53,9 +69,14 @@ def format_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime(TIME_FORMAT)
 
 
+def chain_version_of(event) -> int:
+    return getattr(event, "chain_version", None) or LEGACY
+
+
 def canonical_payload(event) -> dict[str, Any]:
-    return {
-        "v": CHAIN_VERSION,
+    version = chain_version_of(event)
+    payload = {
+        "v": version,
         "sequence": event.sequence,
         "prev_hash": event.prev_hash,
         "time": format_time(event.timestamp),
@@ -78,6 +99,9 @@ def canonical_payload(event) -> dict[str, Any]:
         "changes": event.changes,
         "data": event.additional_data,
     }
+    if version >= KEYED:
+        payload["key_id"] = event.key_id
+    return payload
 
 
 def canonical_bytes(event) -> bytes:
@@ -86,8 +110,32 @@ def canonical_bytes(event) -> bytes:
     ).encode("utf-8")
 
 
-def event_hash(event) -> str:
+def content_sha256(event) -> str:
+    """The keyless SHA-256 of the event's canonical bytes: anyone can recompute it from an
+    export, without the chain key (the anchors' ``content_root`` folds these)."""
     return hashlib.sha256(canonical_bytes(event)).hexdigest()
+
+
+class UnknownKey(LookupError):
+    """The event names a key id that is not configured."""
+
+
+def event_hash(event, keys: Mapping[str, bytes] | None = None) -> str:
+    """The event's link under its own chain version (``keys``: key id -> key bytes)."""
+    if chain_version_of(event) == LEGACY:
+        return content_sha256(event)
+    key = (keys or {}).get(event.key_id)
+    if key is None:
+        raise UnknownKey(event.key_id)
+    return hmac.new(key, canonical_bytes(event), hashlib.sha256).hexdigest()
+
+
+def link_matches(event, keys: Mapping[str, bytes] | None = None) -> bool:
+    try:
+        expected = event_hash(event, keys)
+    except UnknownKey:
+        return False
+    return hmac.compare_digest(expected, event.hash or "")
 
 
 @dataclass(frozen=True)
@@ -113,7 +161,12 @@ class ChainReport:
 
 
 def chain_verify(
-    events: Iterable, *, stream: str = "", anchors: dict[int, str] | None = None
+    events: Iterable,
+    *,
+    stream: str = "",
+    anchors: dict[int, str] | None = None,
+    keys: Mapping[str, bytes] | None = None,
+    require_keyed: bool = False,
 ) -> ChainReport:
     """Walk events in ``sequence`` order and report the first one that breaks the chain.
 
@@ -122,8 +175,15 @@ def chain_verify(
     re-ordered rows (links and ids out of step). Deleting the newest events leaves a shorter
     chain that is still valid, and so does recomputing every hash after an edit; ``anchors``
     ({sequence: hash} recorded earlier, outside the database) catch both.
+
+    ``keys`` (key id -> key bytes) verify keyed events; without the right key a keyed event
+    does not verify, so a chain recomputed with plain SHA-256 or under another key is caught
+    at its first recomputed event. ``require_keyed``: a stream whose events are all legacy
+    (version 1) is a break too, since anyone could have recomputed it.
     """
     anchors = anchors or {}
+    keys = keys or {}
+    keyed_seen = False
     expected_sequence = 1
     previous_hash = GENESIS_HASH
     previous_id = None
@@ -141,8 +201,19 @@ def chain_verify(
             )
         elif event.prev_hash != previous_hash:
             problem = "does not link to the previous event (inserted, deleted or re-ordered row)"
-        elif event.hash != event_hash(event):
-            problem = "content does not match its hash (edited row)"
+        elif keyed_seen and chain_version_of(event) == LEGACY:
+            problem = "unkeyed (version 1) event after the chain became keyed (recomputed chain)"
+        elif chain_version_of(event) not in (LEGACY, KEYED):
+            problem = f"unknown chain version {chain_version_of(event)}"
+        elif chain_version_of(event) == KEYED and event.key_id not in keys:
+            problem = f"key id {event.key_id!r} is not configured (forged or unknown key)"
+        elif not link_matches(event, keys):
+            problem = (
+                "content does not match its hash (edited row)"
+                if chain_version_of(event) == LEGACY
+                else "content does not match its hash (edited row, or a link recomputed "
+                "without the chain key)"
+            )
         elif previous_id is not None and event.id is not None and event.id <= previous_id:
             problem = "stored out of order (re-ordered rows)"
         elif event.sequence in anchors and anchors[event.sequence] != event.hash:
@@ -155,10 +226,19 @@ def chain_verify(
                 previous_hash,
                 ChainBreak(event.sequence, event.id, problem),
             )
+        keyed_seen = keyed_seen or chain_version_of(event) == KEYED
         previous_hash = event.hash
         previous_id = event.id
         expected_sequence += 1
     head = expected_sequence - 1
+    if require_keyed and head and not keyed_seen:
+        unsealed = ChainBreak(
+            1,
+            None,
+            f"events 1..{head} are all unkeyed (version 1) and no keyed event seals them "
+            "(recomputed chain, or a legacy stream not yet sealed)",
+        )
+        return ChainReport(stream, count, 0, GENESIS_HASH, unsealed)
     beyond = [sequence for sequence in anchors if sequence > head]
     if beyond:
         missing = ChainBreak(

@@ -5,8 +5,9 @@ reaches it through :meth:`AuditEventManager.log_create`), inside the transaction
 it records, while holding the stream's lock. Each schema's table is one stream: a workspace's
 events live in its own schema, platform events in ``public``. Rows are never updated or
 deleted: PostgreSQL triggers refuse UPDATE, DELETE and TRUNCATE (migration 0002), and
-``sequence``/``prev_hash``/``hash`` chain every row to the one before it, which
-``manage.py audit_verify`` recomputes.
+``sequence``/``prev_hash``/``hash`` chain every row to the one before it with an HMAC under a
+key the database never holds (``key_id`` names it), which ``manage.py audit_verify``
+recomputes and checks against the signed digests anchored outside the database.
 
 The actor and on-behalf-of users are snapshots (id, name, email) rather than foreign keys
 with a constraint: users live in ``public``, the row must survive the user's deletion, and
@@ -110,6 +111,13 @@ class AuditEvent(AbstractLogEntry):
 
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+    # How ``hash`` is computed (audit.chain): 1 = plain SHA-256 (events written before keyed
+    # chains; the column's default fills them in), 2 = HMAC-SHA-256 under the key ``key_id``
+    # names. The key itself lives in the environment, never here.
+    # db_default too: a row inserted by hand without them reads as unkeyed, which the
+    # verifier refuses anywhere after the first keyed event.
+    chain_version = models.PositiveSmallIntegerField(default=1, db_default=1, editable=False)
+    key_id = models.CharField(max_length=32, blank=True, default="", db_default="", editable=False)
 
     objects = AuditEventManager()
 

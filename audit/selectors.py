@@ -22,6 +22,7 @@ from django_tenants.utils import schema_context
 from kernel.capabilities import AUDIT_READ, require
 
 from .chain import ChainReport, chain_verify
+from .keys import chain_keys
 from .models import AuditEvent
 
 
@@ -107,9 +108,11 @@ def audit_stream_head(*, viewer) -> int:
 def audit_stream_verify(
     *, schema_name: str, anchors: dict[int, str] | None = None, chunk_size: int = 5000
 ) -> ChainReport:
-    """Recompute the hash chain of one schema's stream (the ``audit_verify`` command)."""
+    """Recompute the keyed chain of one schema's stream (the ``audit_verify`` command)."""
     with schema_context(schema_name):
         events: Iterable[AuditEvent] = AuditEvent.objects.order_by("sequence").iterator(
             chunk_size=chunk_size
         )
-        return chain_verify(events, stream=schema_name, anchors=anchors)
+        return chain_verify(
+            events, stream=schema_name, anchors=anchors, keys=chain_keys(), require_keyed=True
+        )

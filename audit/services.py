@@ -23,8 +23,9 @@ from django_tenants.utils import schema_context, tenant_context
 from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
 from kernel.context import ActorKind, audit_context_get, clean_text
 
-from .chain import GENESIS_HASH, event_hash, json_safe
+from .chain import CHAIN_VERSION, GENESIS_HASH, event_hash, json_safe
 from .events import Event, record_event
+from .keys import chain_keys, current_key_id
 from .models import AuditEvent, Outcome
 from .selectors import AuditFilters
 
@@ -200,9 +201,14 @@ def _append(fields: dict[str, Any]) -> AuditEvent:
             head = cursor.fetchone()
         sequence, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
         event = AuditEvent(
-            sequence=sequence, prev_hash=prev_hash, timestamp=timezone.now(), **fields
+            sequence=sequence,
+            prev_hash=prev_hash,
+            timestamp=timezone.now(),
+            chain_version=CHAIN_VERSION,
+            key_id=current_key_id(),
+            **fields,
         )
-        event.hash = event_hash(event)
+        event.hash = event_hash(event, chain_keys())
         # bulk_create: one INSERT, and no pre_save receivers that could change a hashed field.
         AuditEvent.objects.bulk_create([event])
     return event

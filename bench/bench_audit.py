@@ -160,9 +160,12 @@ def _fill_side(count: int) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from audit.chain import GENESIS_HASH, event_hash, json_safe
+    from audit.chain import CHAIN_VERSION, GENESIS_HASH, event_hash, json_safe
+    from audit.keys import chain_keys, current_key_id
     from audit.models import AuditEvent
     from audit.services import AUDIT_LOCK_NAMESPACE
+
+    keys, key_id = chain_keys(), current_key_id()
 
     connection.set_tenant(_tenant())
     with transaction.atomic():
@@ -196,8 +199,10 @@ def _fill_side(count: int) -> dict:
                 timestamp=start + dt.timedelta(seconds=index * 200),
                 changes=json_safe({"name": [f"Old {index}", f"New {index}"], "phone": ["1", "2"]}),
                 additional_data=None,
+                chain_version=CHAIN_VERSION,
+                key_id=key_id,
             )
-            event.hash = event_hash(event)
+            event.hash = event_hash(event, keys)
             previous = event.hash
             batch.append(event)
             if len(batch) == 5000:

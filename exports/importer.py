@@ -33,6 +33,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from audit.chain import chain_verify
 from audit.events import Event
+from audit.keys import chain_keys
 from audit.models import AuditEvent
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.roles import Role
@@ -367,7 +368,9 @@ def workspace_import(
 
 
 def _verify_restored_stream() -> str:
-    report = chain_verify(AuditEvent.objects.order_by("sequence").iterator(chunk_size=5000))
+    report = chain_verify(
+        AuditEvent.objects.order_by("sequence").iterator(chunk_size=5000), keys=chain_keys()
+    )
     if report.first_break is not None:  # the report is ok exactly when there is none
         raise ImportRefused(IMPORT_CHAIN_BROKEN.format(reason=report.first_break.reason))
     return f"{report.head_sequence}:{report.head_hash}"

@@ -24,6 +24,7 @@ from typing import Any
 from django.db.migrations.loader import MigrationLoader
 
 from audit.chain import chain_verify
+from audit.keys import chain_keys
 
 from .archive import COPY_BLOCK_BYTES, manifest_signature_valid
 from .format import (
@@ -363,7 +364,9 @@ def _check_audit_chain(archive: VerifiedArchive) -> None:
             for line, record in records(zip_file, entity):
                 yield entity.model(**decoder.decode(record, line=line))
 
-    first_break = chain_verify(events(), stream=AUDIT_ENTITY).first_break  # None: intact
+    # Keyed events verify under this deployment's chain keys: an archive from a deployment
+    # with other keys (or a stream recomputed without them) is refused.
+    first_break = chain_verify(events(), stream=AUDIT_ENTITY, keys=chain_keys()).first_break
     if first_break is not None:
         raise ArchiveRefused(
             REFUSED_AUDIT_CHAIN.format(sequence=first_break.sequence, reason=first_break.reason)

@@ -7,6 +7,7 @@ checked is exactly what a production process would see.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -56,6 +57,8 @@ def production_environment(**overrides: str) -> dict[str, str]:
         "S3_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
         "POSTMARK_TOKEN": secrets.token_urlsafe(20),
         "TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_CHAIN_KEYS": "prod-1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "AUDIT_CHAIN_KEY_ID": "prod-1",
     }
     environment.update(overrides)
     return {name: value for name, value in environment.items() if value is not None}
@@ -108,6 +111,8 @@ def test_production_settings_pass_django_deploy_checks():
         "DATABASE_URL",
         "REDIS_URL",
         "TOTP_ENCRYPTION_KEYS",
+        "AUDIT_CHAIN_KEYS",
+        "AUDIT_CHAIN_KEY_ID",
         "APP_DOMAIN",
         "S3_BUCKET",
         "POSTMARK_TOKEN",

@@ -247,3 +247,104 @@ def test_any_column_of_any_row_edited_in_the_database_is_named(
         code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
     assert code == 1
     assert f"BROKEN at event #{sequence} (id {edited['id']})" in out
+
+
+def _recompute_from(attacker, start: int, link) -> None:
+    """What an attacker with the table but not the key does after an edit: recompute every
+    link from ``start`` with ``link(event) -> (chain_version, key_id, hash)``."""
+    from audit.chain import GENESIS_HASH
+    from audit.models import AuditEvent
+
+    with attacker.cursor() as cursor:
+        cursor.execute("SELECT * FROM audit_auditevent ORDER BY sequence")
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    previous = rows[start - 2]["hash"] if start > 1 else GENESIS_HASH
+    statements = []
+    for row in rows[start - 1 :]:
+        event = AuditEvent(**row)
+        event.prev_hash = previous
+        event.chain_version, event.key_id, event.hash = link(event)
+        previous = event.hash
+        statements.append(
+            f"UPDATE audit_auditevent SET prev_hash = '{event.prev_hash}', "  # noqa: S608 - hex digests we made
+            f"hash = '{event.hash}', chain_version = {event.chain_version}, "
+            f"key_id = '{event.key_id}' WHERE sequence = {event.sequence}"
+        )
+    _as_attacker_without_trigger(attacker, *statements)
+
+
+def test_every_event_written_now_is_keyed_under_the_current_key(lab, attacker):
+    with attacker.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT chain_version, key_id FROM audit_auditevent")
+        assert cursor.fetchall() == [(2, "test-1")]
+
+
+@pytest.mark.parametrize("rewrite", ["sha256", "wrong key", "unknown key id"])
+def test_an_edit_with_the_whole_chain_recomputed_without_the_key_is_named(
+    lab, attacker, django_db_blocker, rewrite
+):
+    import hashlib
+    import hmac
+
+    from audit.chain import LEGACY, canonical_bytes, content_sha256
+
+    def link(event):
+        if rewrite == "sha256":
+            event.chain_version, event.key_id = LEGACY, ""
+            return LEGACY, "", content_sha256(event)
+        if rewrite == "unknown key id":
+            event.key_id = "mallory"
+        mac = hmac.new(b"m" * 32, canonical_bytes(event), hashlib.sha256).hexdigest()
+        return event.chain_version, event.key_id, mac
+
+    third = lab_row(attacker, 3)
+    edit = "UPDATE audit_auditevent SET actor_email = 'member@example.com' WHERE sequence = 3"
+    with tampered(attacker, edit):
+        _recompute_from(attacker, 3, link)
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert f"BROKEN at event #3 (id {third['id']})" in out
+    reason = {
+        "sha256": "unkeyed (version 1) event after the chain became keyed",
+        "wrong key": "recomputed without the chain key",
+        "unknown key id": "key id 'mallory' is not configured",
+    }[rewrite]
+    assert reason in out
+
+
+def test_a_whole_stream_recomputed_with_plain_sha256_is_named(lab, attacker, django_db_blocker):
+    from audit.chain import LEGACY, content_sha256
+
+    def link(event):
+        event.chain_version, event.key_id = LEGACY, ""
+        return LEGACY, "", content_sha256(event)
+
+    with tampered(attacker, "UPDATE audit_auditevent SET target_label = 'x' WHERE sequence = 1"):
+        _recompute_from(attacker, 1, link)
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 1
+    assert "BROKEN at event #1: events 1..6 are all unkeyed (version 1)" in out
+
+
+def test_events_under_a_rotated_out_key_keep_verifying(lab, attacker, django_db_blocker):
+    """Rotation: the first events were linked under "test-old", later ones under "test-1";
+    both ids stay configured, so the whole stream verifies."""
+    from audit.keys import chain_keys
+
+    keys = chain_keys()
+
+    def link(event):
+        import hashlib
+        import hmac
+
+        from audit.chain import canonical_bytes
+
+        event.key_id = "test-old" if event.sequence <= 3 else "test-1"
+        mac = hmac.new(keys[event.key_id], canonical_bytes(event), hashlib.sha256).hexdigest()
+        return event.chain_version, event.key_id, mac
+
+    with tampered(attacker):
+        _recompute_from(attacker, 1, link)  # what a deployment rotating after #3 would hold
+        code, out = verify(django_db_blocker, "--workspace", "tamper-lab")
+    assert code == 0, out

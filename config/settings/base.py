@@ -134,6 +134,10 @@ AUDIT_TRUSTED_PROXY_COUNT = env("AUDIT_TRUSTED_PROXY_COUNT", 0, int)
 AUDIT_PAGE_SIZE = 50
 AUDIT_DEFAULT_DAYS = 90
 AUDIT_EXPORT_CHUNK_SIZE = 2000  # rows fetched per server-side cursor round trip
+# The keyed chain (audit/keys.py): HMAC keys as "KEY_ID:BASE64KEY,..." (32+ bytes each) and the
+# id new events use. Old ids stay listed after a rotation so their events keep verifying.
+AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS")
+AUDIT_CHAIN_KEY_ID = env("AUDIT_CHAIN_KEY_ID")
 
 # --- Accounts
 AUTH_USER_MODEL = "accounts.User"

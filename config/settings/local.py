@@ -4,6 +4,10 @@ from config import embedded
 
 embedded.export_service_urls()
 
+from config import devkeys  # noqa: E402
+
+devkeys.export_development_audit_keys()
+
 from config.env import env  # noqa: E402
 
 from .base import *  # noqa: E402, F403

@@ -6,6 +6,17 @@ embedded.export_service_urls()
 
 import os  # noqa: E402
 
+# Fixed, test-only audit keys (not secrets: they protect nothing outside the test database),
+# so a test run never depends on the checkout's generated development keys. Two chain keys:
+# "test-old" is the rotated-out one whose events must keep verifying.
+os.environ.setdefault(
+    "AUDIT_CHAIN_KEYS",
+    "test-old:dGVzdC1vbmx5LWF1ZGl0LWNoYWluLWtleS1vbGQtMDAwMDA=,"
+    "test-1:dGVzdC1vbmx5LWF1ZGl0LWNoYWluLWtleS1jdXJyZW50LTA=",
+)
+os.environ.setdefault("AUDIT_CHAIN_KEY_ID", "test-1")
+os.environ.setdefault("AUDIT_ANCHOR_SIGNING_KEY", "dGVzdC1vbmx5LWVkMjU1MTktc2lnbmluZy1rZXktMDA=")
+
 from .base import *  # noqa: E402, F403
 
 DEBUG = False
