@@ -59,6 +59,7 @@ def production_environment(**overrides: str) -> dict[str, str]:
         "TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "AUDIT_CHAIN_KEYS": "prod-1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "AUDIT_CHAIN_KEY_ID": "prod-1",
+        "AUDIT_ANCHOR_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     environment.update(overrides)
     return {name: value for name, value in environment.items() if value is not None}
@@ -113,6 +114,7 @@ def test_production_settings_pass_django_deploy_checks():
         "TOTP_ENCRYPTION_KEYS",
         "AUDIT_CHAIN_KEYS",
         "AUDIT_CHAIN_KEY_ID",
+        "AUDIT_ANCHOR_SIGNING_KEY",
         "APP_DOMAIN",
         "S3_BUCKET",
         "POSTMARK_TOKEN",

@@ -138,6 +138,9 @@ AUDIT_EXPORT_CHUNK_SIZE = 2000  # rows fetched per server-side cursor round trip
 # id new events use. Old ids stay listed after a rotation so their events keep verifying.
 AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS")
 AUDIT_CHAIN_KEY_ID = env("AUDIT_CHAIN_KEY_ID")
+# Ed25519 private key (raw 32 bytes, base64) that signs the anchored digests (audit/anchors.py);
+# its public key is published on the security page.
+AUDIT_ANCHOR_SIGNING_KEY = env("AUDIT_ANCHOR_SIGNING_KEY")
 
 # --- Accounts
 AUTH_USER_MODEL = "accounts.User"
@@ -223,6 +226,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # The workspace lifecycle (workspace/lifecycle/): warning emails, archive, purge. Daily;
     # idempotent and safe to overlap, and it finishes any purge a crash left half-done.
+    # Signed digests of every audit stream's head, anchored in object storage (audit/tasks.py).
+    "audit-anchor-all": {
+        "task": "audit.tasks.audit_anchor_all",
+        "schedule": 60 * 60,
+    },
     "tenants-lifecycle-run": {
         "task": "workspace.tasks.lifecycle_run_task",
         "schedule": 24 * 60 * 60,

@@ -1,16 +1,17 @@
 """``manage.py audit_verify [--workspace SLUG | --all] [--expect-head SEQUENCE:HASH]``
 
-Recomputes the hash chain of the platform stream (default), one workspace's stream, or every
-stream, and names the first event where each chain breaks. Exits non-zero if any is broken.
+Recomputes the keyed chain of the platform stream (default), one workspace's stream, or every
+stream, checks it against the newest signed digest anchored for it (``audit_anchor``), and
+names the first event where each chain breaks. A digest whose signature does not verify is a
+break too; a stream without any digest yet is said so. Exits non-zero if any is broken.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.anchoring import audit_digest_check, audit_streams
 from audit.selectors import audit_stream_verify
-from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -37,13 +38,23 @@ class Command(BaseCommand):
         if anchors and len(streams) != 1:
             raise CommandError("--expect-head needs exactly one stream")
         broken = []
-        for label, schema_name in streams:
-            report = audit_stream_verify(schema_name=schema_name, anchors=anchors)
+        for stream in streams:
+            label = stream.label
+            with stream.context():
+                check = audit_digest_check(stream=stream)
+                if check.problem:
+                    broken.append(label)
+                    self.stdout.write(f"{label}: BROKEN: {check.problem}")
+                    continue
+                report = audit_stream_verify(
+                    schema_name=stream.schema_name, anchors={**check.anchors, **anchors}
+                )
             bad = report.first_break
             if bad is None:
+                anchored = f", matches digest {check.digest.name}" if check.digest else ""
                 self.stdout.write(
                     f"{label}: OK, {report.events} events, head "
-                    f"{report.head_sequence}:{report.head_hash}"
+                    f"{report.head_sequence}:{report.head_hash}{anchored}"
                 )
                 continue
             broken.append(label)
@@ -55,17 +66,11 @@ class Command(BaseCommand):
         if broken:
             raise CommandError(f"audit chain broken in: {', '.join(broken)}")
 
-    def _streams(self, options) -> list[tuple[str, str]]:
-        platform = ("platform", settings.PUBLIC_SCHEMA_NAME)
-        if options["workspace"]:
-            tenant = Tenant.objects.filter(slug=options["workspace"]).first()
-            if tenant is None or tenant.is_public:
-                raise CommandError(f"no workspace {options['workspace']!r}")
-            return [(tenant.slug, tenant.schema_name)]
-        if options["all"]:
-            workspaces = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
-            return [platform, *((t.slug, t.schema_name) for t in workspaces.order_by("slug"))]
-        return [platform]
+    def _streams(self, options):
+        try:
+            return audit_streams(workspace=options["workspace"], everything=options["all"])
+        except LookupError as error:
+            raise CommandError(str(error)) from None
 
     @staticmethod
     def _anchors(values: list[str]) -> dict[int, str]:
