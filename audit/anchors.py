@@ -200,3 +200,43 @@ def digest_read(name: str) -> StoredDigest:
 def digest_latest(schema_name: str) -> StoredDigest | None:
     names = digest_names(schema_name)
     return digest_read(names[-1]) if names else None
+
+
+OFFLINE_README = """Signed digests of this workspace's audit stream.
+
+key.pem                  the Ed25519 public key that signs every digest (also on the
+                         public security page)
+digests/NAME.json        one digest: the stream's head at one moment (canonical JSON)
+digests/NAME.sig         its Ed25519 signature
+verify_export.py         checks a JSON Lines audit export against the digests (Python 3,
+                         standard library only)
+
+1. Check each signature:
+   for d in digests/*.json; do
+     openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in "$d" -sigfile "${d%.json}.sig"
+   done
+2. Export the audit log as JSON Lines from its first event (Audit, From: the workspace's
+   creation date), then:
+   python3 verify_export.py audit-export.jsonl digests/*.json
+"""
+
+
+def digest_bundle(names: list[str]) -> bytes:
+    """A ZIP of the public key, the named digests with their signatures, the offline verifier
+    and a README: everything an owner needs to check an export without us."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    script = Path(__file__).with_name("offline") / "verify_export.py"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("README.txt", OFFLINE_README)
+        bundle.writestr("key.pem", public_key_pem())
+        bundle.writestr("verify_export.py", script.read_bytes())
+        for name in names:
+            digest = digest_read(name)
+            base = name.rsplit("/", 1)[-1][: -len(".json")]
+            bundle.writestr(f"digests/{base}.json", digest.document_bytes)
+            bundle.writestr(f"digests/{base}.sig", digest.signature)
+    return buffer.getvalue()

@@ -82,6 +82,7 @@ class Event(IntEnum):
     AUDIT_LOG_VIEWED = 501
     AUDIT_EVENT_VIEWED = 502
     AUDIT_LOG_EXPORTED = 503
+    AUDIT_DIGESTS_DOWNLOADED = 504
 
     # --- 600: support access and impersonation (workspace stream; start/end also platform)
     SUPPORT_ACCESS_GRANTED = 601
@@ -243,6 +244,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.AUDIT_LOG_VIEWED: EventInfo("audit.log.viewed", "Audit log viewed"),
     Event.AUDIT_EVENT_VIEWED: EventInfo("audit.event.viewed", "Audit event viewed"),
     Event.AUDIT_LOG_EXPORTED: EventInfo("audit.log.exported", "Audit log exported"),
+    Event.AUDIT_DIGESTS_DOWNLOADED: EventInfo(
+        "audit.digests.downloaded", "Audit digests downloaded"
+    ),
     Event.SUPPORT_ACCESS_GRANTED: EventInfo("support.access.granted", "Support access granted"),
     Event.SUPPORT_ACCESS_REVOKED: EventInfo("support.access.revoked", "Support access revoked"),
     Event.SUPPORT_ACCESS_EXPIRED: EventInfo("support.access.expired", "Support access expired"),

@@ -44,6 +44,10 @@ COLUMNS = (
     "data",
     "prev_hash",
     "hash",
+    # How ``hash`` was made (audit.chain), so an export can be checked offline against the
+    # anchored digests (audit/offline/verify_export.py).
+    "chain_version",
+    "key_id",
 )
 # Export column -> model field, for the columns read as they are stored.
 _STORED = {
@@ -66,6 +70,8 @@ _STORED = {
     "action": "action",
     "prev_hash": "prev_hash",
     "hash": "hash",
+    "chain_version": "chain_version",
+    "key_id": "key_id",
 }
 # Free text that people outside the workspace can influence (an attempted sign-in email, a
 # user agent). A cell starting with one of these is a formula to a spreadsheet, so CSV cells

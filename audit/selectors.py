@@ -19,7 +19,7 @@ from django.http import Http404
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from kernel.capabilities import AUDIT_READ, require
+from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
 
 from .chain import ChainReport, chain_verify
 from .keys import chain_keys
@@ -103,6 +103,15 @@ def audit_stream_head(*, viewer) -> int:
         audit_events_visible(viewer=viewer).order_by("-sequence").values_list("sequence", flat=True)
     )
     return head.first() or 0
+
+
+def audit_digests_visible(*, viewer) -> list[str]:
+    """Names of the signed digests of the viewer's own workspace stream, oldest first."""
+    from .anchors import digest_names
+
+    require(viewer, AUDIT_EXPORT)
+    _viewer_checked(viewer)
+    return digest_names(connection.schema_name)  # type: ignore[attr-defined]
 
 
 def audit_stream_verify(

@@ -249,3 +249,12 @@ def audit_log_export(
                 "up_to_sequence": up_to_sequence,
             },
         )
+
+
+def audit_digests_download(*, viewer, digests: int) -> AuditEvent:
+    """Record that the viewer downloaded their workspace's signed digests."""
+    require(viewer, AUDIT_EXPORT)
+    with transaction.atomic():
+        return audit_event_record(
+            event_type=Event.AUDIT_DIGESTS_DOWNLOADED, data={"digests": digests}
+        )

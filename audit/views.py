@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
-from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ
 from kernel.decorators import require_capability
 
-from . import export, selectors, services
+from . import anchors, export, selectors, services
 from .forms import AuditExportForm, AuditFilterForm, PageForm
 
 EXPORT_CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -96,6 +96,21 @@ def event_export(request):
     )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     filename = f"audit-{request.tenant.slug}-{stamp}.{export_format}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_capability(AUDIT_EXPORT)
+@require_GET
+def digest_download(request):
+    """The workspace's signed digests, the public key and the offline verifier, as one ZIP
+    (audit.anchors.digest_bundle); checked with openssl and Python alone."""
+    names = selectors.audit_digests_visible(viewer=request.membership)
+    services.audit_digests_download(viewer=request.membership, digests=len(names))
+    response = HttpResponse(anchors.digest_bundle(names), content_type="application/zip")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    filename = f"audit-digests-{request.tenant.slug}-{stamp}.zip"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response

@@ -3,6 +3,8 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from audit.anchors import public_key_fingerprint, public_key_pem
+
 
 @require_GET
 def landing(request):
@@ -11,4 +13,6 @@ def landing(request):
 
 @require_GET
 def security(request):
-    return render(request, "public/security.html")
+    # The key that verifies the signed audit digests owners download (audit/anchors.py).
+    context = {"audit_key_pem": public_key_pem(), "audit_key_id": public_key_fingerprint()}
+    return render(request, "public/security.html", context)
