@@ -5,9 +5,12 @@ subprocess (development settings, DEBUG off):
 
 * **update**: one shop update through ``shop.services.company_update`` (row lock, checks,
   full_clean, save, in its transaction) with django-auditlog writing its event into the
-  hash-chained stream, against the very same call with auditing switched off
+  keyed (HMAC-SHA-256) stream, against the very same call with auditing switched off
   (``auditlog.context.disable_auditlog``); interleaved in rounds, medians, as a ratio.
   Also the bare ``Model.save()`` in a transaction, where the audit share is largest.
+* **keyed vs plain chain**: the same audited update in a second workspace whose events are
+  linked with the old keyless SHA-256 (chain version 1), measured in the same run, and the
+  link computation alone (HMAC vs SHA-256 of one event's canonical bytes).
 * **writers**: events/second appended to ONE workspace's stream by 1 and by 4 concurrent
   processes (one event per transaction, like one request each), all serialised by the
   stream's advisory lock; then the chain is verified to prove nothing forked.
@@ -31,6 +34,7 @@ import time
 from bench.common import scratch_database, side_result
 
 WORKSPACE = "bench-audit"
+LEGACY_WORKSPACE = "bench-audit-legacy"  # audited with the keyless SHA-256 chain, for the baseline
 UPDATE_ROUNDS = 8
 UPDATES_PER_ROUND = 50
 WRITER_SECONDS = 5.0
@@ -44,10 +48,10 @@ def _setup_django():
     django.setup()
 
 
-def _tenant():
+def _tenant(slug: str = WORKSPACE):
     from tenants.models import Tenant
 
-    return Tenant.objects.get(slug=WORKSPACE)
+    return Tenant.objects.get(slug=slug)
 
 
 def _rss_mib() -> float:
@@ -69,10 +73,61 @@ def _prepare_side() -> dict:
 
     call_command("migrate_schemas", interactive=False, verbosity=0)
     tenant = tenant_provision(slug=WORKSPACE, name="Bench Audit Signs")
+    legacy = tenant_provision(slug=LEGACY_WORKSPACE, name="Bench Audit Legacy")
     owner = User.objects.create_user(email="owner@bench.example", password=None, full_name="Owner")
     Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
+    Membership.objects.create(user=owner, tenant=legacy, role=Role.OWNER)
     connection.set_schema_to_public()
     return {"ok": True}
+
+
+def _chain_side() -> dict:
+    """The audited update with the keyed chain (bench-audit) and with the keyless SHA-256
+    chain (bench-audit-legacy, its own stream so neither chain mixes versions), interleaved
+    in rounds in one process."""
+    _setup_django()
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from accounts.models import User
+    from audit import services as audit_services
+    from audit.chain import KEYED, LEGACY
+    from kernel.context import ActorKind, audit_context
+    from rbac.models import Membership
+    from shop import services
+
+    owner = User.objects.get(email="owner@bench.example")
+    sides = {}
+    for label, slug, version in (
+        ("keyed", WORKSPACE, KEYED),
+        ("legacy", LEGACY_WORKSPACE, LEGACY),
+    ):
+        tenant = _tenant(slug)
+        actor = Membership.objects.select_related("user", "tenant").get(user=owner, tenant=tenant)
+        with tenant_context(tenant):
+            company = services.company_create(tenant=tenant, actor=actor, name=f"Chain {label}")
+        connection.set_schema_to_public()
+        sides[label] = {"tenant": tenant, "actor": actor, "company": company, "version": version}
+    timings: dict[str, list[float]] = {"keyed": [], "legacy": []}
+    counter = 0
+    with audit_context(actor_kind=ActorKind.USER, actor=owner):
+        for round_number in range(UPDATE_ROUNDS + 1):  # round 0 warms up
+            for label, side in sides.items():
+                audit_services.CHAIN_VERSION = side["version"]
+                with tenant_context(side["tenant"]):
+                    for _ in range(UPDATES_PER_ROUND):
+                        counter += 1
+                        started = time.perf_counter()
+                        side["company"] = services.company_update(
+                            tenant=side["tenant"],
+                            actor=side["actor"],
+                            company=side["company"],
+                            name=f"Chain {counter}",
+                        )
+                        if round_number:
+                            timings[label].append(time.perf_counter() - started)
+    audit_services.CHAIN_VERSION = KEYED
+    return {label: statistics.median(values) * 1000 for label, values in timings.items()}
 
 
 def _update_side() -> dict:
@@ -247,6 +302,49 @@ def _export_side(kind: str) -> dict:
     }
 
 
+def _link_side() -> dict:
+    """Microseconds to link one event: HMAC-SHA-256 (keyed) vs plain SHA-256 (legacy)."""
+    _setup_django()
+    import datetime as dt
+
+    from audit.chain import KEYED, LEGACY, event_hash
+    from audit.keys import chain_keys, current_key_id
+    from audit.models import AuditEvent
+
+    keys = chain_keys()
+    event = AuditEvent(
+        sequence=1234,
+        prev_hash="a" * 64,
+        event_type=1002,
+        outcome="success",
+        action=1,
+        actor_kind="user",
+        actor_id=1,
+        actor_name="Bench Owner",
+        actor_email="owner@bench.example",
+        remote_addr="192.0.2.1",
+        user_agent="Mozilla/5.0 (bench)",
+        request_id="0" * 32,
+        target_type="shop.company",
+        target_id="1",
+        target_label="Company 0001 Signs & Print",
+        timestamp=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        changes={"name": ["Old", "New"]},
+        key_id=current_key_id(),
+    )
+    result = {}
+    for label, version in (("keyed", KEYED), ("legacy", LEGACY)):
+        event.chain_version = version
+        runs = []
+        for _ in range(7):
+            started = time.perf_counter()
+            for _ in range(2000):
+                event_hash(event, keys)
+            runs.append((time.perf_counter() - started) / 2000)
+        result[label] = statistics.median(runs) * 1e6
+    return result
+
+
 def _verify_side() -> dict:
     _setup_django()
     from audit.selectors import audit_stream_verify
@@ -259,6 +357,8 @@ def _verify_side() -> dict:
 SIDES = {
     "prepare": _prepare_side,
     "update": _update_side,
+    "chain": _chain_side,
+    "link": _link_side,
     "writer": lambda: _writer_side(float(sys.argv[2]), float(sys.argv[3])),
     "fill": lambda: _fill_side(int(sys.argv[2])),
     "export": lambda: _export_side(sys.argv[2]),
@@ -317,6 +417,8 @@ def run() -> list[str]:
     with scratch_database("bench_audit") as database:
         _side(database, "prepare")
         update = _side(database, "update")
+        chain = _side(database, "chain")
+        link = _side(database, "link")
         one = _writers(database, 1)
         four = _writers(database, 4)
         chain_after_writers = _side(database, "verify")
@@ -341,6 +443,12 @@ def run() -> list[str]:
         f"(+{update['service'] - update['service_off']:.2f} ms)",
         f"bare Model.save() in a transaction, audited vs not: {update['save']:.2f} ms vs "
         f"{update['save_off']:.2f} ms = {update['save'] / update['save_off']:.2f}x",
+        f"audited update, keyed HMAC chain vs keyless SHA-256 chain (interleaved, median of "
+        f"{UPDATE_ROUNDS * UPDATES_PER_ROUND} each): {chain['keyed']:.2f} ms vs "
+        f"{chain['legacy']:.2f} ms = {chain['keyed'] / chain['legacy']:.2f}x "
+        f"({chain['keyed'] - chain['legacy']:+.2f} ms)",
+        f"link one event: HMAC-SHA-256 {link['keyed']:.1f} us vs SHA-256 {link['legacy']:.1f} us "
+        f"({link['keyed'] - link['legacy']:+.1f} us)",
         f"one stream, 1 writer : {one['rate']:7.0f} events/s (median {one['median_ms']:.2f} ms "
         f"per event+commit)",
         f"one stream, 4 writers: {four['rate']:7.0f} events/s (median {four['median_ms']:.2f} ms "
