@@ -9,6 +9,7 @@ class AuditConfig(AppConfig):
     schema_checks = ("audit.schema.append_only_triggers_missing",)
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the audit key checks
         from .registry import register_audited_models
 
         register_audited_models()

@@ -192,3 +192,23 @@ def test_a_current_key_id_that_is_not_configured_stops_with_a_clear_error(settin
     settings.AUDIT_CHAIN_KEY_ID = "missing"
     with pytest.raises(ImproperlyConfigured, match="AUDIT_CHAIN_KEY_ID 'missing' is not one"):
         current_key_id()
+
+
+def test_a_malformed_key_stops_manage_py_check_naming_the_variable_not_the_key(settings):
+    from audit.checks import audit_keys_check
+
+    settings.AUDIT_CHAIN_KEYS = "k1:c2hvcnQ="  # "short"
+    settings.AUDIT_CHAIN_KEY_ID = "k1"
+    settings.AUDIT_ANCHOR_SIGNING_KEY = "not base64!"
+    errors = audit_keys_check(None)
+    assert [(error.id, error.msg) for error in errors] == [
+        ("audit.E001", "AUDIT_CHAIN_KEYS: the key of 'k1' is shorter than 32 bytes"),
+        ("audit.E002", "AUDIT_ANCHOR_SIGNING_KEY is not valid base64"),
+    ]
+    assert "c2hvcnQ=" not in str([error.msg for error in errors])
+
+
+def test_the_configured_keys_pass_the_start_up_check():
+    from audit.checks import audit_keys_check
+
+    assert audit_keys_check(None) == []
