@@ -72,14 +72,24 @@ def _events() -> Iterator[AuditEvent]:
 
 
 def audit_stream_anchor(*, stream: Stream) -> str:
-    """Verify the current stream under the chain keys and write a signed digest of its head;
-    returns the digest's name. A broken chain is refused, never anchored."""
+    """Verify the current stream under the chain keys and against its newest digest, then
+    write a signed digest of its head; returns the digest's name. A broken chain, or one that
+    no longer holds the head anchored before (a truncated or replaced stream), is refused and
+    never anchored: each digest extends the one before it, so the newest one is enough to
+    check."""
     _on(stream.schema_name)
+    previous = audit_digest_check(stream=stream)
+    if previous.problem:
+        raise AnchorRefused(f"{stream.label}: not anchored, {previous.problem}")
     root = ContentRoot()
     # One snapshot for the walk: count, head and root describe the same moment.
     with transaction.atomic():
         report = chain_verify(
-            root.fold(_events()), stream=stream.schema_name, keys=chain_keys(), require_keyed=True
+            root.fold(_events()),
+            stream=stream.schema_name,
+            anchors=previous.anchors,
+            keys=chain_keys(),
+            require_keyed=True,
         )
     if report.first_break is not None:
         bad = report.first_break
@@ -93,6 +103,7 @@ def audit_stream_anchor(*, stream: Stream) -> str:
         root=root,
         key_id=current_key_id(),
         now=timezone.now(),
+        previous=previous.digest,
     )
     return digest_write(document)
 

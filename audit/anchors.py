@@ -68,7 +68,14 @@ def canonical(document: dict[str, Any]) -> bytes:
 
 
 def digest_document(
-    *, stream: str, schema_name: str, report: ChainReport, root: ContentRoot, key_id: str, now
+    *,
+    stream: str,
+    schema_name: str,
+    report: ChainReport,
+    root: ContentRoot,
+    key_id: str,
+    now,
+    previous: StoredDigest | None = None,
 ) -> dict[str, Any]:
     return {
         "format": DIGEST_FORMAT,
@@ -82,6 +89,11 @@ def digest_document(
         "chain_key_id": key_id,
         "time": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "signing_key": public_key_fingerprint(),
+        # The digests of a stream form a chain of their own: sha256 of the previous digest's
+        # bytes (null for the first).
+        "previous_digest": (
+            hashlib.sha256(previous.document_bytes).hexdigest() if previous else None
+        ),
     }
 
 

@@ -237,3 +237,29 @@ def test_digest_document_bytes_are_canonical_json():
     document = {"b": 1, "a": "x"}
     assert canonical(document) == b'{"a":"x","b":1}'
     assert json.loads(canonical(document)) == document
+
+
+def test_a_truncated_stream_is_not_anchored_again_so_the_newest_digest_keeps_the_evidence(
+    lab,
+    attacker,
+    django_db_blocker,
+):
+    anchor(django_db_blocker, "--workspace", "anchor-lab")
+    before = digest_names(lab.schema_name)
+    with tampered(attacker, "DELETE FROM audit_auditevent WHERE sequence >= 5"):
+        code, out = anchor(django_db_blocker, "--workspace", "anchor-lab")
+        assert code == 1
+        assert "anchor-lab: not anchored, chain broken at event #5" in out
+        assert digest_names(lab.schema_name) == before
+        assert verify(django_db_blocker, "--workspace", "anchor-lab")[0] == 1
+
+
+def test_each_digest_names_the_one_before_it(lab, django_db_blocker):
+    import hashlib
+
+    anchor(django_db_blocker, "--workspace", "anchor-lab")
+    first = digest_latest(lab.schema_name)
+    anchor(django_db_blocker, "--workspace", "anchor-lab")
+    second = digest_latest(lab.schema_name)
+    assert second.name != first.name
+    assert second.document["previous_digest"] == hashlib.sha256(first.document_bytes).hexdigest()
