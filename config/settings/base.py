@@ -23,7 +23,12 @@ ALLOWED_HOSTS = [APP_DOMAIN, f".{APP_DOMAIN}"]
 
 # --- Services. local.py and test.py fill these from the embedded servers when unset;
 # production has no default.
+# Two roles (README, "DATABASE_URL"; docs/security-model.md, "Roles"): DATABASE_URL carries
+# the RUNTIME role (the `default` alias: web and ordinary workers; owns nothing, no DDL);
+# DATABASE_OWNER_URL the OWNER role (the `owner` alias: migrations, provisioning, purge). Only
+# processes that run those are given the owner's URL; the web never is.
 DATABASE_URL = env("DATABASE_URL")
+DATABASE_OWNER_URL = env("DATABASE_OWNER_URL", "")
 REDIS_URL = env("REDIS_URL")
 
 
@@ -45,6 +50,17 @@ def _database_from_url(url: str) -> dict:
 
 
 DATABASES = {"default": _database_from_url(DATABASE_URL)}
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = _database_from_url(DATABASE_OWNER_URL)
+    # The same database under other credentials: in tests it is the default's test database.
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
+    _where = ("HOST", "PORT", "NAME")
+    if any(DATABASES["owner"][key] != DATABASES["default"][key] for key in _where):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL must name the same server and database as DATABASE_URL"
+        )
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
