@@ -82,6 +82,26 @@ def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp)
     _owner_session["credentials"].__enter__()
 
 
+@pytest.fixture
+def owner_sql(django_db_setup):
+    """A psycopg connection (autocommit) to the test database as the OWNER role, for tests
+    that must change what only the owner may (the template's triggers) and put it back."""
+    import psycopg
+    from django.conf import settings
+
+    owner = settings.DATABASES["owner"]
+    conn = psycopg.connect(
+        dbname=settings.DATABASES["default"]["NAME"],
+        user=owner["USER"],
+        password=owner["PASSWORD"] or None,
+        host=owner["HOST"] or None,
+        port=owner["PORT"] or None,
+        autocommit=True,
+    )
+    yield conn
+    conn.close()
+
+
 # Tests of provisioning itself that change the template first: they must clone it for real.
 REAL_CLONE_MODULES = {"audit/tests/test_append_only.py"}
 

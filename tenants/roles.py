@@ -6,13 +6,16 @@ DELETE on their ordinary tables; USAGE on their sequences; and on every audit ta
 model of the audit app, in public and in every workspace schema) INSERT and SELECT only. It
 owns nothing, so ALTER, DROP, TRUNCATE and DISABLE TRIGGER are refused by PostgreSQL.
 
-The only DDL a runtime connection can cause goes through two SECURITY DEFINER functions
+The only DDL a runtime connection can cause goes through SECURITY DEFINER functions
 installed here by the owner, each with a fixed search_path and a narrow guard:
 
 - ``shopsafe_schema_provision(target, take_spare)``: gives a workspace row that the calling
   transaction has just inserted its schema, by renaming a ready spare (``ready_*``, cloned
   ahead of time by the owner) or, when none is left, cloning the template; then grants.
 - ``shopsafe_schema_drop(target)``: drops the schema of a workspace whose row is PURGING.
+- ``shopsafe_sequences_catch_up(target)``: moves a workspace's sequences forward past the
+  highest id (an import writes rows with their ids; setval needs UPDATE on the sequence,
+  which the runtime role does not hold). It never moves one back.
 
 ``runtime_privileges_apply`` (re)installs both and applies the grants; ``migrate_schemas``
 calls it on the owner connection after every run. Everything here runs as the owner.
@@ -146,6 +149,33 @@ END $fn$;
 REVOKE ALL ON FUNCTION public.shopsafe_schema_provision(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.shopsafe_schema_provision(text, boolean) TO {quote(runtime)};
 
+CREATE OR REPLACE FUNCTION public.shopsafe_sequences_catch_up(target text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+DECLARE seq record; top bigint; current bigint;
+BEGIN
+  IF target !~ '^ws_[a-z0-9_]{{1,60}}$' THEN
+    RAISE EXCEPTION 'not a workspace schema name: %', target USING ERRCODE = '22023';
+  END IF;
+  FOR seq IN
+    SELECT s.relname AS sequence_name, t.relname AS table_name, a.attname AS column_name
+      FROM pg_depend d
+      JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+      JOIN pg_namespace n ON n.oid = s.relnamespace
+      JOIN pg_class t ON t.oid = d.refobjid
+      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+     WHERE n.nspname = target AND d.deptype IN ('a', 'i')
+  LOOP
+    EXECUTE format('SELECT max(%I) FROM %I.%I', seq.column_name, target, seq.table_name)
+      INTO top;
+    EXECUTE format('SELECT last_value FROM %I.%I', target, seq.sequence_name) INTO current;
+    IF top IS NOT NULL AND top > current THEN  -- only ever forward: ids are never reused
+      PERFORM setval(format('%I.%I', target, seq.sequence_name)::regclass, top, true);
+    END IF;
+  END LOOP;
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_sequences_catch_up(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.shopsafe_sequences_catch_up(text) TO {quote(runtime)};
+
 CREATE OR REPLACE FUNCTION public.shopsafe_schema_drop(target text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
 BEGIN
@@ -160,6 +190,22 @@ END $fn$;
 REVOKE ALL ON FUNCTION public.shopsafe_schema_drop(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.shopsafe_schema_drop(text) TO {quote(runtime)};
 """
+
+
+CLONE_HELPERS = ("clone_schema", "get_insert_stmt_ddl", "pg_get_coldef", "pg_get_tabledef")
+
+
+def clone_helpers_lock_down() -> None:
+    """django-tenants' clone helpers run as their caller and are recreated (EXECUTE to PUBLIC)
+    on every ``CloneSchema`` use: take EXECUTE back so only the owner may use them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT oid::regprocedure::text FROM pg_proc"
+            " WHERE pronamespace = 'public'::regnamespace AND proname = ANY(%s)",
+            [list(CLONE_HELPERS)],
+        )
+        for (signature,) in cursor.fetchall():
+            cursor.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
 
 
 def runtime_privileges_apply() -> None:
@@ -181,6 +227,7 @@ def runtime_privileges_apply() -> None:
 
     connection.set_schema_to_public()
     CloneSchema()._create_clone_schema_function()  # owned by the owner, used by provisioning
+    clone_helpers_lock_down()
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(_functions_sql(runtime))

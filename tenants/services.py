@@ -22,7 +22,7 @@ from django_tenants.utils import schema_exists
 from kernel.plugins import declared_callables
 
 from .models import Domain, Tenant
-from .roles import READY_PREFIX
+from .roles import READY_PREFIX, clone_helpers_lock_down
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED_SLUGS = frozenset(
@@ -207,6 +207,21 @@ def _schema_clone_and_migrate(schema_name: str) -> None:
         connection.set_schema_to_public()
 
 
+def sequences_catch_up(schema_name: str, models_to_reset: list) -> None:
+    """Move ``schema_name``'s id sequences past its highest ids (after rows were copied in
+    with their ids). The runtime role asks the owner's function; a single-role set-up resets
+    them itself."""
+    if _provision_function_installed():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT public.shopsafe_sequences_catch_up(%s)", [schema_name])
+        return
+    from django.core.management.color import no_style
+
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), models_to_reset):
+            cursor.execute(statement)
+
+
 def ready_spares_fill(count: int) -> list[str]:
     """OWNER side: clone the current template into spares until ``count`` are ready.
 
@@ -232,6 +247,7 @@ def ready_spares_fill(count: int) -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT public.shopsafe_runtime_grants(%s)", [name])
         created.append(name)
+    clone_helpers_lock_down()
     connection.set_schema_to_public()
     return created
 
