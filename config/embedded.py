@@ -73,7 +73,7 @@ def _roles_ensure(server) -> None:
           -- A checkout made before the two roles existed had one role with CREATEDB.
           ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
         END $$;
-        """
+        """  # noqa: S608
     )
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}';")  # noqa: S608
     if "(1 row)" not in exists:
@@ -86,9 +86,7 @@ def _roles_ensure(server) -> None:
     if "(1 row)" in owned_by_runtime:
         # Hand an old single-role database to the owner: every schema, table and function.
         server.psql(f"ALTER DATABASE {APP_DATABASE} OWNER TO {OWNER_ROLE};")
-        server.psql(
-            f"\\c {APP_DATABASE}\nREASSIGN OWNED BY {APP_ROLE} TO {OWNER_ROLE};"
-        )
+        server.psql(f"\\c {APP_DATABASE}\nREASSIGN OWNED BY {APP_ROLE} TO {OWNER_ROLE};")
 
 
 def _role_url(role: str, socket_dir: str) -> str:

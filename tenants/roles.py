@@ -100,6 +100,7 @@ def _functions_sql(runtime: str) -> str:
     quote = connection.ops.quote_name
     tenant_table = quote(Tenant._meta.db_table)
     spare_pattern = _literal(READY_PREFIX.replace("_", "\\_") + "%")
+    # Every interpolated value is a setting, model metadata or quoted by quote_name/_literal.
     return f"""
 CREATE OR REPLACE FUNCTION public.shopsafe_runtime_grants(target text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $fn$
@@ -189,7 +190,7 @@ BEGIN
 END $fn$;
 REVOKE ALL ON FUNCTION public.shopsafe_schema_drop(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.shopsafe_schema_drop(text) TO {quote(runtime)};
-"""
+"""  # noqa: S608
 
 
 CLONE_HELPERS = ("clone_schema", "get_insert_stmt_ddl", "pg_get_coldef", "pg_get_tabledef")

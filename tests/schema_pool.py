@@ -5,9 +5,9 @@ busy machine, and the lifecycle, sign-up, console and demo tests each provision 
 Following design.md ("Sign-up takes a ready schema from a pool ... renamed into place"), the
 session set-up clones the template into ``POOL_SIZE`` spare schemas (``ready_*``, the same
 spares production keeps, ``tenants.services.ready_spares_fill``) once per test database (each
-xdist worker has its own), and the owner's provisioning function renames one into place. Everything else in ``tenant_provision`` runs
-for real: the rows, the hostname, the check against the migration graph and the declared
-schema checks (the append-only triggers).
+xdist worker has its own), and the owner's provisioning function renames one into place.
+Everything else in ``tenant_provision`` runs for real: the rows, the hostname, the check
+against the migration graph and the declared schema checks (the append-only triggers).
 
 Invariant: a spare is an untouched clone of the current template. A test runs inside a
 transaction that is rolled back, and the rename rolls back with it, so the spare returns to

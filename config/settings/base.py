@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env, is_set
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -56,8 +58,6 @@ if DATABASE_OWNER_URL:
     DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
     _where = ("HOST", "PORT", "NAME")
     if any(DATABASES["owner"][key] != DATABASES["default"][key] for key in _where):
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             "DATABASE_OWNER_URL must name the same server and database as DATABASE_URL"
         )
@@ -218,7 +218,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", False, bool)
+# Owner-side tasks go to their own queue, consumed only by the worker given
+# DATABASE_OWNER_URL (docker-compose's owner-worker; make run's owner worker).
+CELERY_TASK_ROUTES = {"tenants.tasks.ready_spares_refill": {"queue": "owner"}}
+# How many ready workspace schemas the owner side keeps for sign-up (tenants/roles.py).
+READY_SPARES = env("READY_SPARES", 3, int)
 CELERY_BEAT_SCHEDULE: dict = {
+    # The pool of ready schemas sign-up renames into place (owner queue, tenants/tasks.py).
+    "tenants-ready-spares-refill": {
+        "task": "tenants.tasks.ready_spares_refill",
+        "schedule": 5 * 60,
+    },
     # Support access grants that ran out: audited and emailed once (support/tasks.py).
     "support-grants-expire": {
         "task": "support.tasks.support_grants_expire",

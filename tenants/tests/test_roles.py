@@ -40,16 +40,24 @@ def _checked_schemas() -> list[str]:
             "schema_name", flat=True
         )
     )
-    spares = [row[0] for row in _rows("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
-                                      [READY_PREFIX.replace("_", "\\_") + "%"])]
+    spares = [
+        row[0]
+        for row in _rows(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+            [READY_PREFIX.replace("_", "\\_") + "%"],
+        )
+    ]
     return [settings.PUBLIC_SCHEMA_NAME, settings.TENANT_BASE_SCHEMA, *workspaces, *spares]
 
 
 def _refused(statement: str, params=()) -> str:
     """Run ``statement`` in a savepoint; return the SQLSTATE PostgreSQL refused it with."""
-    with pytest.raises(DatabaseError) as raised, transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
+    with (
+        pytest.raises(DatabaseError) as raised,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement, params)
     return getattr(raised.value.__cause__, "sqlstate", None)
 
 
@@ -67,11 +75,14 @@ def test_runtime_role_attributes_are_exactly_least_privilege():
     )
     assert row == [(False, False, False, False, False, True)]
     # Not a member of any role (so it cannot SET ROLE to the owner).
-    assert _rows(
-        "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
-        " JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s",
-        [runtime_role()],
-    ) == []
+    assert (
+        _rows(
+            "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
+            " JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s",
+            [runtime_role()],
+        )
+        == []
+    )
 
 
 def test_runtime_role_owns_no_database_schema_table_or_function():
@@ -98,15 +109,13 @@ def test_owner_role_owns_every_application_schema():
         owners["public"] = _rows(
             "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
         )[0][0]
-    assert owners == {schema: owner for schema in schemas}
+    assert owners == dict.fromkeys(schemas, owner)
 
 
 def test_runtime_role_cannot_create_in_the_database_or_any_schema():
     role = runtime_role()
     database = connection.settings_dict["NAME"]
-    assert _rows("SELECT has_database_privilege(%s, %s, 'CREATE')", [role, database]) == [
-        (False,)
-    ]
+    assert _rows("SELECT has_database_privilege(%s, %s, 'CREATE')", [role, database]) == [(False,)]
     for schema in _checked_schemas():
         assert _rows(
             "SELECT has_schema_privilege(%s, %s, 'USAGE'), has_schema_privilege(%s, %s, 'CREATE')",
@@ -279,3 +288,44 @@ def test_the_append_only_triggers_still_refuse_the_owner_role_itself(owner_sql, 
     with pytest.raises(psycopg.Error) as raised, owner_sql.transaction():
         owner_sql.execute(statement)
     assert REFUSED_MESSAGE in str(raised.value)
+
+
+def _spares() -> list[str]:
+    return [
+        row[0]
+        for row in _rows(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY 1",
+            [READY_PREFIX.replace("_", "\\_") + "%"],
+        )
+    ]
+
+
+def test_runtime_provisioning_renames_a_ready_spare_into_place_without_ddl_rights():
+    before = _spares()
+    assert before  # the owner filled the pool at set-up (conftest.py, tests/schema_pool.py)
+    tenant = tenant_provision(slug="spare-taker", name="Spare Taker")
+    assert _spares() == before[1:]
+    assert tenant.schema_name == "ws_spare_taker"
+    assert _rows("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [tenant.schema_name]) == [
+        (1,)
+    ]
+
+
+def test_the_spare_refill_runs_only_on_the_owner_queue():
+    from tenants.tasks import OWNER_QUEUE
+
+    assert settings.CELERY_TASK_ROUTES["tenants.tasks.ready_spares_refill"] == {
+        "queue": OWNER_QUEUE
+    }
+    schedule = settings.CELERY_BEAT_SCHEDULE["tenants-ready-spares-refill"]
+    assert schedule["task"] == "tenants.tasks.ready_spares_refill"
+
+
+def test_filling_spares_without_the_owner_url_is_refused_with_a_clear_error(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.delitem(settings.DATABASES, "owner")
+    with pytest.raises(CommandError, match="DATABASE_OWNER_URL is not set"):
+        call_command("ready_spares_fill", count=1)
+    with pytest.raises(CommandError, match="--count must be 0 or more"):
+        call_command("ready_spares_fill", count=-1)

@@ -273,7 +273,9 @@ def _schema_drop(schema_name: str) -> None:
         if cursor.fetchone()[0] is not None:
             cursor.execute("SELECT public.shopsafe_schema_drop(%s)", [schema_name])
         else:  # a single-role set-up
-            cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema_name)} CASCADE")
+            cursor.execute(
+                f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema_name)} CASCADE"
+            )
 
 
 def _purge_failure_record(tenant_id: int, error: Exception) -> None:
