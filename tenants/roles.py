@@ -100,6 +100,7 @@ def _functions_sql(runtime: str) -> str:
     quote = connection.ops.quote_name
     tenant_table = quote(Tenant._meta.db_table)
     spare_pattern = _literal(READY_PREFIX.replace("_", "\\_") + "%")
+    template = _literal(settings.TENANT_BASE_SCHEMA)
     # Every interpolated value is a setting, model metadata or quoted by quote_name/_literal.
     return f"""
 CREATE OR REPLACE FUNCTION public.shopsafe_runtime_grants(target text) RETURNS void
@@ -123,7 +124,7 @@ REVOKE ALL ON FUNCTION public.shopsafe_runtime_grants(text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION public.shopsafe_schema_provision(target text, take_spare boolean)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-DECLARE spare text;
+DECLARE spare text; candidate text; fresh boolean;
 BEGIN
   IF target !~ '^ws_[a-z0-9_]{{1,60}}$' THEN
     RAISE EXCEPTION 'not a workspace schema name: %', target USING ERRCODE = '22023';
@@ -136,14 +137,26 @@ BEGIN
   END IF;
   PERFORM pg_advisory_xact_lock({PROVISION_LOCK_KEY});
   IF take_spare THEN
-    SELECT nspname INTO spare FROM pg_namespace
-      WHERE nspname LIKE {spare_pattern}
-      ORDER BY nspname LIMIT 1;
+    -- Only a spare with exactly the template's migrations: a stale one is left for the owner.
+    FOR candidate IN
+      SELECT nspname FROM pg_namespace WHERE nspname LIKE {spare_pattern} ORDER BY nspname
+    LOOP
+      EXECUTE format(
+        'SELECT NOT EXISTS (SELECT app, name FROM %1$I.django_migrations'
+        ' EXCEPT SELECT app, name FROM %2$I.django_migrations)'
+        ' AND NOT EXISTS (SELECT app, name FROM %2$I.django_migrations'
+        ' EXCEPT SELECT app, name FROM %1$I.django_migrations)',
+        candidate, {template}) INTO fresh;
+      IF fresh THEN
+        spare := candidate;
+        EXIT;
+      END IF;
+    END LOOP;
   END IF;
   IF spare IS NOT NULL THEN
     EXECUTE format('ALTER SCHEMA %I RENAME TO %I', spare, target);
   ELSE
-    PERFORM public.clone_schema({_literal(settings.TENANT_BASE_SCHEMA)}, target, 'DATA');
+    PERFORM public.clone_schema({template}, target, 'DATA');
   END IF;
   PERFORM public.shopsafe_runtime_grants(target);
 END $fn$;

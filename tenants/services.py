@@ -226,7 +226,8 @@ def ready_spares_fill(count: int) -> list[str]:
     """OWNER side: clone the current template into spares until ``count`` are ready.
 
     Sign-up takes a spare by a rename inside the owner's function (milliseconds); run this
-    from the owner's worker or after ``migrate_schemas``. Returns the spares created.
+    from the owner's worker or after ``migrate_schemas``. A spare cloned before the last
+    migration is dropped and replaced. Returns the spares created.
     """
     template_ensure_current()
     connection.set_schema_to_public()
@@ -237,6 +238,12 @@ def ready_spares_fill(count: int) -> list[str]:
             [READY_PREFIX.replace("_", "\\_") + "%"],
         )
         existing = {row[0] for row in cursor.fetchall()}
+    quote = connection.ops.quote_name
+    for stale in sorted(name for name in existing if not schema_is_current(name)):
+        # Cloned before the last migration: the provisioning function skips it; replace it.
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {quote(stale)} CASCADE")
+        existing.discard(stale)
     index = 0
     while len(existing) + len(created) < count:
         name = f"{READY_PREFIX}{index}"

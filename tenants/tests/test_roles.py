@@ -329,3 +329,23 @@ def test_filling_spares_without_the_owner_url_is_refused_with_a_clear_error(monk
         call_command("ready_spares_fill", count=1)
     with pytest.raises(CommandError, match="--count must be 0 or more"):
         call_command("ready_spares_fill", count=-1)
+
+
+def test_a_spare_cloned_before_the_last_migration_is_skipped_not_handed_out(owner_sql):
+    spares = _spares()
+    assert len(spares) >= 2
+    stale = spares[0]  # a schema name from the catalog: the f-strings below are test-only
+    row = owner_sql.execute(
+        f'SELECT id, app, name, applied FROM "{stale}".django_migrations ORDER BY id DESC LIMIT 1'  # noqa: S608
+    ).fetchone()
+    owner_sql.execute(f'DELETE FROM "{stale}".django_migrations WHERE id = %s', [row[0]])  # noqa: S608
+    try:
+        tenant = tenant_provision(slug="fresh-only", name="Fresh Only")
+        assert _spares() == [stale, *spares[2:]]  # the next, current spare was taken
+        assert tenant.schema_name == "ws_fresh_only"
+    finally:
+        owner_sql.execute(
+            f'INSERT INTO "{stale}".django_migrations (id, app, name, applied)'  # noqa: S608
+            " VALUES (%s, %s, %s, %s)",
+            list(row),
+        )
