@@ -243,7 +243,7 @@ def _load_entity(zip_file, entity: Entity, *, users: _Users, files: _Files) -> i
 
 def _reset_sequences(entity_models: list[type[models.Model]]) -> None:
     # The runtime role may not setval: the owner's function moves the sequences forward.
-    sequences_catch_up(connection.schema_name, entity_models)
+    sequences_catch_up(connection.schema_name, entity_models)  # type: ignore[attr-defined]
 
 
 def _restore_members(zip_file, entity: Entity, *, tenant: Tenant, users: _Users, report) -> None:

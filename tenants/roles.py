@@ -239,7 +239,7 @@ def runtime_privileges_apply() -> None:
 
     from tenants.models import Tenant
 
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     CloneSchema()._create_clone_schema_function()  # owned by the owner, used by provisioning
     clone_helpers_lock_down()
     quote = connection.ops.quote_name

@@ -231,7 +231,7 @@ def ready_spares_fill(count: int) -> list[str]:
     """
     template_ensure_current()
     connection.set_schema_to_public()
-    created = []
+    created: list[str] = []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
