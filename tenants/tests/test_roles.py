@@ -349,3 +349,34 @@ def test_a_spare_cloned_before_the_last_migration_is_skipped_not_handed_out(owne
             " VALUES (%s, %s, %s, %s)",
             list(row),
         )
+
+
+def test_runtime_provisioning_from_a_ready_spare_takes_well_under_a_second():
+    import time
+
+    before = _spares()
+    assert len(before) >= 2
+    tenant_provision(slug="warm-up", name="Warm Up")  # the migration graph is read once
+    started = time.perf_counter()
+    tenant_provision(slug="quick-start", name="Quick Start")
+    elapsed = time.perf_counter() - started
+    assert _spares() == before[2:]  # both came from the pool, by a rename
+    assert elapsed < 1.0, f"provisioning from a spare took {elapsed:.3f}s"
+
+
+def test_runtime_role_cannot_move_a_sequence_itself():
+    statement = "SELECT setval('public.audit_auditevent_id_seq', 1)"
+    assert _refused(statement) == INSUFFICIENT_PRIVILEGE
+
+
+def test_owners_sequence_function_only_catches_a_workspace_up_never_back(owner_sql):
+    assert _refused("SELECT public.shopsafe_sequences_catch_up('public')") == "22023"
+    # setval is not transactional; moving forward to the highest id is harmless to others.
+    read_last = "SELECT last_value FROM ws_acme.shop_company_id_seq"  # runtime may not read it
+    (before,) = owner_sql.execute(read_last).fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public.shopsafe_sequences_catch_up('ws_acme')")
+        cursor.execute("SELECT max(id) FROM ws_acme.shop_company")
+        (highest,) = cursor.fetchone()
+    (after,) = owner_sql.execute(read_last).fetchone()
+    assert after == max(before, highest)
