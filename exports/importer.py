@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.core.files import File
-from django.core.management.color import no_style
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django_tenants.utils import tenant_context
 
@@ -41,7 +40,7 @@ from rbac.models import Membership
 from shop.storage import private_storage
 from tenants.models import Tenant
 from tenants.selectors import tenant_host_cache_forget
-from tenants.services import hostname_for, tenant_provision
+from tenants.services import hostname_for, sequences_catch_up, tenant_provision
 
 from .archive import file_specs
 from .format import AUDIT_ENTITY, Entity, FieldSpec, entities, entity_for, file_storage_key
@@ -244,10 +243,8 @@ def _load_entity(zip_file, entity: Entity, *, users: _Users, files: _Files) -> i
 
 
 def _reset_sequences(entity_models: list[type[models.Model]]) -> None:
-    statements = connection.ops.sequence_reset_sql(no_style(), entity_models)
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    # The runtime role may not setval: the owner's function moves the sequences forward.
+    sequences_catch_up(connection.schema_name, entity_models)  # type: ignore[attr-defined]
 
 
 def _restore_members(zip_file, entity: Entity, *, tenant: Tenant, users: _Users, report) -> None:

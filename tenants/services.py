@@ -22,6 +22,7 @@ from django_tenants.utils import schema_exists
 from kernel.plugins import declared_callables
 
 from .models import Domain, Tenant
+from .roles import READY_PREFIX, clone_helpers_lock_down
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED_SLUGS = frozenset(
@@ -66,6 +67,16 @@ SLUG_INVALID = (
 SLUG_RESERVED = "This address is reserved. Please choose another."
 SLUG_TAKEN = "This address is already taken. Please choose another."
 TEMPLATE_LOCK_KEY = 0x5EED_7E3A  # pg_advisory_xact_lock key serialising template migrations
+
+
+TEMPLATE_BEHIND = (
+    "The workspace template is behind the code: run migrate_schemas with the owner role."
+)
+
+
+def spare_allowed() -> bool:
+    """Whether a provisioning may take a ready spare (tests/schema_pool.py narrows it)."""
+    return True
 
 
 class ProvisioningError(RuntimeError):
@@ -143,25 +154,26 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
     leaves no half-made workspace behind.
     """
     slug_validate(slug)
-    template_ensure_current()
+    definer = _provision_function_installed()
+    if not definer:
+        template_ensure_current()  # a single-role set-up: this connection may run DDL
     schema_name = schema_name_for(slug)
     with transaction.atomic():
         connection.set_schema_to_public()
         tenant = Tenant.objects.create(schema_name=schema_name, slug=slug, name=name)
         Domain.objects.create(domain=hostname_for(slug), tenant=tenant, is_primary=True)
-        CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA")
-        # The clone carries the template's migration records with it. If anything is missing
-        # (a template that fell behind between the check and the clone), apply it for real.
-        if not schema_is_current(schema_name):
-            call_command(
-                "migrate_schemas",
-                tenant=True,
-                schema_name=schema_name,
-                interactive=False,
-                verbosity=0,
-                migrate_template=False,
-            )
-            connection.set_schema_to_public()
+        if definer:
+            # The runtime role runs no DDL: the owner's function renames a ready spare into
+            # place (or clones the template) for the row inserted just above, and grants.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT public.shopsafe_schema_provision(%s, %s)",
+                    [schema_name, spare_allowed()],
+                )
+            if not schema_is_current(schema_name):
+                raise ProvisioningError(TEMPLATE_BEHIND)
+        else:
+            _schema_clone_and_migrate(schema_name)
         if not schema_is_current(schema_name):
             raise ProvisioningError(
                 f"schema {schema_name} is missing migrations after provisioning"
@@ -171,6 +183,80 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
             if problem:
                 raise ProvisioningError(problem)
     return tenant
+
+
+def _provision_function_installed() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('public.shopsafe_schema_provision(text,boolean)')")
+        return cursor.fetchone()[0] is not None
+
+
+def _schema_clone_and_migrate(schema_name: str) -> None:
+    CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA")
+    # The clone carries the template's migration records with it. If anything is missing
+    # (a template that fell behind between the check and the clone), apply it for real.
+    if not schema_is_current(schema_name):
+        call_command(
+            "migrate_schemas",
+            tenant=True,
+            schema_name=schema_name,
+            interactive=False,
+            verbosity=0,
+            migrate_template=False,
+        )
+        connection.set_schema_to_public()
+
+
+def sequences_catch_up(schema_name: str, models_to_reset: list) -> None:
+    """Move ``schema_name``'s id sequences past its highest ids (after rows were copied in
+    with their ids). The runtime role asks the owner's function; a single-role set-up resets
+    them itself."""
+    if _provision_function_installed():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT public.shopsafe_sequences_catch_up(%s)", [schema_name])
+        return
+    from django.core.management.color import no_style
+
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), models_to_reset):
+            cursor.execute(statement)
+
+
+def ready_spares_fill(count: int) -> list[str]:
+    """OWNER side: clone the current template into spares until ``count`` are ready.
+
+    Sign-up takes a spare by a rename inside the owner's function (milliseconds); run this
+    from the owner's worker or after ``migrate_schemas``. A spare cloned before the last
+    migration is dropped and replaced. Returns the spares created.
+    """
+    template_ensure_current()
+    connection.set_schema_to_public()
+    created: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+            [READY_PREFIX.replace("_", "\\_") + "%"],
+        )
+        existing = {row[0] for row in cursor.fetchall()}
+    quote = connection.ops.quote_name
+    for stale in sorted(name for name in existing if not schema_is_current(name)):
+        # Cloned before the last migration: the provisioning function skips it; replace it.
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {quote(stale)} CASCADE")
+        existing.discard(stale)
+    index = 0
+    while len(existing) + len(created) < count:
+        name = f"{READY_PREFIX}{index}"
+        index += 1
+        if name in existing:
+            continue
+        CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, name, "DATA")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT public.shopsafe_runtime_grants(%s)", [name])
+        created.append(name)
+    clone_helpers_lock_down()
+    connection.set_schema_to_public()
+    return created
 
 
 def public_tenant_ensure() -> Tenant:

@@ -172,7 +172,18 @@ def test_application_database_role_is_neither_superuser_nor_bypassrls():
     assert name == settings.DATABASES["default"]["USER"]
     assert is_superuser is False
     assert bypasses_rls is False
-    assert can_create_databases is True  # needed by migrate_schemas and the test database
+    # The runtime role creates nothing; the owner role creates the test database instead.
+    assert can_create_databases is False
+
+
+@pytest.mark.django_db
+def test_owner_database_role_has_createdb_but_is_neither_superuser_nor_bypassrls():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rolsuper, rolbypassrls, rolcreatedb FROM pg_roles WHERE rolname = %s",
+            [settings.DATABASES["owner"]["USER"]],
+        )
+        assert cursor.fetchone() == (False, False, True)
 
 
 # --- docker-compose.yml --------------------------------------------------------------------
@@ -193,8 +204,10 @@ def test_compose_declares_the_whole_stack():
         "minio",
         "minio-create-bucket",
         "mailpit",
+        "migrate",
         "web",
         "worker",
+        "owner-worker",
         "beat",
     }
     assert services["postgres"]["image"].startswith("postgres:16")
@@ -212,10 +225,14 @@ def test_compose_app_services_run_the_image_with_production_settings():
     for name in APP_SERVICES:
         assert services[name]["build"] == "."
         assert app_environment(name)["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
-    web_command = " ".join(services["web"]["command"])
-    assert web_command.index("manage.py migrate_schemas") < web_command.index(
-        "gunicorn config.wsgi"
-    )
+    # Migrations run as the owner in the one-shot migrate job, before web, worker and beat.
+    migrate_command = " ".join(services["migrate"]["command"])
+    assert "manage.py migrate_schemas --noinput" in migrate_command
+    assert "manage.py ready_spares_fill" in migrate_command
+    assert "migrate_schemas" not in " ".join(services["web"]["command"])
+    for name in APP_SERVICES:
+        condition = services[name]["depends_on"]["migrate"]["condition"]
+        assert condition == "service_completed_successfully"
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     # The image runs as a non-root user, so beat's schedule file lives outside /app.
@@ -232,9 +249,29 @@ def test_compose_app_connects_as_the_non_superuser_role_the_init_script_creates(
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
     init_script = PROJECT_ROOT / mounts["/docker-entrypoint-initdb.d/10-app-role.sh"]
     script = init_script.read_text()
-    assert "LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS" in script
-    assert 'CREATE DATABASE :"app_database" OWNER :"app_role"' in script
+    assert 'CREATE ROLE :"app_role" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE' in script
+    assert 'CREATE ROLE :"owner_role" LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE' in script
+    assert 'CREATE DATABASE :"app_database" OWNER :"owner_role"' in script
     assert os.access(init_script, os.X_OK)
+
+
+def test_compose_gives_the_owner_url_only_to_the_migrate_job_and_the_owner_worker():
+    services = load_compose()["services"]
+    postgres = services["postgres"]["environment"]
+    holders = {
+        name
+        for name, service in services.items()
+        if "DATABASE_OWNER_URL" in (service.get("environment") or {})
+    }
+    assert holders == {"migrate", "owner-worker"}
+    for name in holders:
+        environment = {key: str(value) for key, value in services[name]["environment"].items()}
+        owner_url = resolved(environment["DATABASE_OWNER_URL"])
+        assert re.match(r"postgresql://([^:@]+)", owner_url).group(1) == postgres["APP_OWNER_USER"]
+        runtime_url = resolved(environment["DATABASE_URL"])
+        assert re.match(r"postgresql://([^:@]+)", runtime_url).group(1) == postgres["APP_DB_USER"]
+    assert postgres["APP_OWNER_USER"] != postgres["APP_DB_USER"]
+    assert "--queues=owner" in services["owner-worker"]["command"]
 
 
 def test_compose_bucket_job_creates_the_bucket_the_app_uses():

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env, is_set
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -23,7 +25,12 @@ ALLOWED_HOSTS = [APP_DOMAIN, f".{APP_DOMAIN}"]
 
 # --- Services. local.py and test.py fill these from the embedded servers when unset;
 # production has no default.
+# Two roles (README, "DATABASE_URL"; docs/security-model.md, "Roles"): DATABASE_URL carries
+# the RUNTIME role (the `default` alias: web and ordinary workers; owns nothing, no DDL);
+# DATABASE_OWNER_URL the OWNER role (the `owner` alias: migrations, provisioning, purge). Only
+# processes that run those are given the owner's URL; the web never is.
 DATABASE_URL = env("DATABASE_URL")
+DATABASE_OWNER_URL = env("DATABASE_OWNER_URL", "")
 REDIS_URL = env("REDIS_URL")
 
 
@@ -45,6 +52,15 @@ def _database_from_url(url: str) -> dict:
 
 
 DATABASES = {"default": _database_from_url(DATABASE_URL)}
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = _database_from_url(DATABASE_OWNER_URL)
+    # The same database under other credentials: in tests it is the default's test database.
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
+    _where = ("HOST", "PORT", "NAME")
+    if any(DATABASES["owner"][key] != DATABASES["default"][key] for key in _where):
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL must name the same server and database as DATABASE_URL"
+        )
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -209,7 +225,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", False, bool)
+# Owner-side tasks go to their own queue, consumed only by the worker given
+# DATABASE_OWNER_URL (docker-compose's owner-worker; make run's owner worker).
+CELERY_TASK_ROUTES = {"tenants.tasks.ready_spares_refill": {"queue": "owner"}}
+# How many ready workspace schemas the owner side keeps for sign-up (tenants/roles.py).
+READY_SPARES = env("READY_SPARES", 3, int)
 CELERY_BEAT_SCHEDULE: dict = {
+    # The pool of ready schemas sign-up renames into place (owner queue, tenants/tasks.py).
+    "tenants-ready-spares-refill": {
+        "task": "tenants.tasks.ready_spares_refill",
+        "schedule": 5 * 60,
+    },
     # Support access grants that ran out: audited and emailed once (support/tasks.py).
     "support-grants-expire": {
         "task": "support.tasks.support_grants_expire",

@@ -38,3 +38,5 @@ MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa:
 # Concurrent test runs (several developers, or CI beside `make run`) must not share a test
 # database or flush each other's cache keys.
 DATABASES["default"]["TEST"] = {"NAME": f"test_shop_{os.getpid()}"}  # noqa: F405
+# The owner role creates, migrates and drops the test database (conftest.py swaps the default
+# alias to the owner's credentials for exactly that); the tests then run as the runtime role.

@@ -144,6 +144,7 @@ def workspace_remove(*, slug: str, emails: list[str]) -> None:
     # and the deletes would be rolled back with it: request this fixture before live_site.
     assert not connection.in_atomic_block, "workspace_remove ran inside the test transaction"
     connection.set_schema_to_public()
+    discarded = []
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Check foreign keys now: deferred checks queued on the workspace's tables would
@@ -156,5 +157,8 @@ def workspace_remove(*, slug: str, emails: list[str]) -> None:
             with tenant_context(tenant):
                 User.objects.filter(email__in=emails).delete()
                 tenant.delete()
-            schema_discard(tenant.schema_name)  # no DROP: the test database goes at the end
+            discarded.append(tenant.schema_name)
         User.objects.filter(email__in=emails).delete()
+    # After the commit: the rename is DDL, run as the owner on a fresh connection.
+    for schema_name in discarded:
+        schema_discard(schema_name)  # no DROP: the test database goes at the end

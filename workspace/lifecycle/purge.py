@@ -223,8 +223,7 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
         if row.state != Tenant.State.PURGING:
             return None
         host_cache_forget_on_commit(row)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(prefix)} CASCADE")
+        _schema_drop(prefix)
         counts = row.purge_counts or {}
         receipt_event = audit_both(
             row,
@@ -264,6 +263,19 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
         counts=counts,
         audit_event_id=receipt_event.pk,
     )
+
+
+def _schema_drop(schema_name: str) -> None:
+    """Drop a PURGING workspace's schema. The runtime role owns no schema: it asks the owner's
+    guarded function (``tenants.roles``), which refuses any schema not being purged."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('public.shopsafe_schema_drop(text)')")
+        if cursor.fetchone()[0] is not None:
+            cursor.execute("SELECT public.shopsafe_schema_drop(%s)", [schema_name])
+        else:  # a single-role set-up
+            cursor.execute(
+                f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema_name)} CASCADE"
+            )
 
 
 def _purge_failure_record(tenant_id: int, error: Exception) -> None:

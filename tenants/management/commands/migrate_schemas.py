@@ -2,6 +2,10 @@
 
 The template must be migrated by the same command that migrates every tenant (design.md):
 otherwise new workspaces would be cloned from a stale template.
+
+Migrations are DDL, so they run under the OWNER role (``tenants.roles.owner_credentials``)
+whenever the process has its URL, and end by granting the runtime role exactly its
+privileges on every schema (``tenants.roles.runtime_privileges_apply``).
 """
 
 from django.conf import settings
@@ -21,6 +25,15 @@ class Command(TenantsMigrateCommand):
         )
 
     def handle(self, *args, **options):
+        from tenants.roles import owner_configured, owner_credentials
+
+        if not owner_configured():
+            self._handle(*args, **options)
+            return
+        with owner_credentials():
+            self._handle(*args, **options)
+
+    def _handle(self, *args, **options):
         migrate_template = options.pop("migrate_template", True)
         super().handle(*args, **options)
         if self.sync_public:
@@ -32,6 +45,11 @@ class Command(TenantsMigrateCommand):
             from tenants.services import template_ensure_current
 
             template_ensure_current(verbosity=options.get("verbosity", 1))
+        if not self.schema_name_is_specific(options):
+            from tenants.roles import runtime_privileges_apply
+
+            connection.set_schema_to_public()
+            runtime_privileges_apply()
 
     @staticmethod
     def schema_name_is_specific(options) -> bool:

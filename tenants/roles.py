@@ -1,0 +1,264 @@
+"""The two database roles: the OWNER (owns everything, runs DDL) and the RUNTIME (owns nothing).
+
+Invariant: the runtime role (``DATABASES["default"]``) holds exactly USAGE on the public
+schema, the template, every workspace schema and every ready spare; SELECT, INSERT, UPDATE,
+DELETE on their ordinary tables; USAGE on their sequences; and on every audit table (each
+model of the audit app, in public and in every workspace schema) INSERT and SELECT only. It
+owns nothing, so ALTER, DROP, TRUNCATE and DISABLE TRIGGER are refused by PostgreSQL.
+
+The only DDL a runtime connection can cause goes through SECURITY DEFINER functions
+installed here by the owner, each with a fixed search_path and a narrow guard:
+
+- ``shopsafe_schema_provision(target, take_spare)``: gives a workspace row that the calling
+  transaction has just inserted its schema, by renaming a ready spare (``ready_*``, cloned
+  ahead of time by the owner) or, when none is left, cloning the template; then grants.
+- ``shopsafe_schema_drop(target)``: drops the schema of a workspace whose row is PURGING.
+- ``shopsafe_sequences_catch_up(target)``: moves a workspace's sequences forward past the
+  highest id (an import writes rows with their ids; setval needs UPDATE on the sequence,
+  which the runtime role does not hold). It never moves one back.
+
+``runtime_privileges_apply`` (re)installs both and applies the grants; ``migrate_schemas``
+calls it on the owner connection after every run. Everything here runs as the owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import unquote, urlparse
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections
+
+logger = logging.getLogger(__name__)
+
+READY_PREFIX = "ready_"  # spares cloned ahead of time by the owner side
+PROVISION_LOCK_KEY = 0x5EED_7E3B  # serialises spare takes (pg_advisory_xact_lock)
+OWNER_CREDENTIALS_MISSING = (
+    "This process has no owner credentials (DATABASE_OWNER_URL): migrations, provisioning "
+    "of spares and purges run only where the owner role lives."
+)
+
+
+def runtime_role() -> str:
+    # From the URL, not DATABASES: owner_credentials() swaps the default alias's USER.
+    return unquote(urlparse(settings.DATABASE_URL).username or "")
+
+
+def owner_configured() -> bool:
+    return "owner" in settings.DATABASES
+
+
+@contextmanager
+def owner_credentials() -> Iterator[None]:
+    """Run the block on the default connection under the OWNER role's credentials.
+
+    For whole commands and set-up only (migrate, filling the spare pool, the test database):
+    the connection is closed before and after, so it must not be used inside a transaction.
+    Raises ImproperlyConfigured in a process that was not given the owner's URL.
+    """
+    if not owner_configured():
+        raise ImproperlyConfigured(OWNER_CREDENTIALS_MISSING)
+    default = connections["default"]
+    owner = settings.DATABASES["owner"]
+    saved = (default.settings_dict["USER"], default.settings_dict["PASSWORD"])
+    if saved == (owner["USER"], owner["PASSWORD"]):
+        yield
+        return
+    default.close()
+    default.settings_dict["USER"], default.settings_dict["PASSWORD"] = (
+        owner["USER"],
+        owner["PASSWORD"],
+    )
+    try:
+        yield
+    finally:
+        default.close()
+        default.settings_dict["USER"], default.settings_dict["PASSWORD"] = saved
+
+
+def audit_tables() -> list[str]:
+    """Every table of the audit app: INSERT and SELECT only for the runtime role."""
+    return sorted(model._meta.db_table for model in apps.get_app_config("audit").get_models())
+
+
+def _literal(value: str) -> str:
+    # Values come from settings and model metadata, not from users; quote them anyway.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _array(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join(_literal(value) for value in values) + "]::text[]"
+
+
+def _functions_sql(runtime: str) -> str:
+    from tenants.models import Tenant
+
+    quote = connection.ops.quote_name
+    tenant_table = quote(Tenant._meta.db_table)
+    spare_pattern = _literal(READY_PREFIX.replace("_", "\\_") + "%")
+    template = _literal(settings.TENANT_BASE_SCHEMA)
+    # Every interpolated value is a setting, model metadata or quoted by quote_name/_literal.
+    return f"""
+CREATE OR REPLACE FUNCTION public.shopsafe_runtime_grants(target text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $fn$
+DECLARE audit_table text;
+BEGIN
+  EXECUTE format('GRANT USAGE ON SCHEMA %I TO {quote(runtime)}', target);
+  EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC, {quote(runtime)}', target);
+  EXECUTE format(
+    'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO {quote(runtime)}', target);
+  EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {quote(runtime)}', target);
+  FOREACH audit_table IN ARRAY {_array(audit_tables())} LOOP
+    IF to_regclass(format('%I.%I', target, audit_table)) IS NOT NULL THEN
+      EXECUTE format(
+        'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %I.%I FROM {quote(runtime)}',
+        target, audit_table);
+    END IF;
+  END LOOP;
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_runtime_grants(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.shopsafe_schema_provision(target text, take_spare boolean)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+DECLARE spare text; candidate text; fresh boolean;
+BEGIN
+  IF target !~ '^ws_[a-z0-9_]{{1,60}}$' THEN
+    RAISE EXCEPTION 'not a workspace schema name: %', target USING ERRCODE = '22023';
+  END IF;
+  IF NOT EXISTS (SELECT FROM public.{tenant_table} WHERE schema_name = target) THEN
+    RAISE EXCEPTION 'no workspace row for schema %', target USING ERRCODE = '42501';
+  END IF;
+  IF EXISTS (SELECT FROM pg_namespace WHERE lower(nspname) = lower(target)) THEN
+    RAISE EXCEPTION 'New schema name already exists' USING ERRCODE = '42P06';
+  END IF;
+  PERFORM pg_advisory_xact_lock({PROVISION_LOCK_KEY});
+  IF take_spare THEN
+    -- Only a spare with exactly the template's migrations: a stale one is left for the owner.
+    FOR candidate IN
+      SELECT nspname FROM pg_namespace WHERE nspname LIKE {spare_pattern} ORDER BY nspname
+    LOOP
+      EXECUTE format(
+        'SELECT NOT EXISTS (SELECT app, name FROM %1$I.django_migrations'
+        ' EXCEPT SELECT app, name FROM %2$I.django_migrations)'
+        ' AND NOT EXISTS (SELECT app, name FROM %2$I.django_migrations'
+        ' EXCEPT SELECT app, name FROM %1$I.django_migrations)',
+        candidate, {template}) INTO fresh;
+      IF fresh THEN
+        spare := candidate;
+        EXIT;
+      END IF;
+    END LOOP;
+  END IF;
+  IF spare IS NOT NULL THEN
+    EXECUTE format('ALTER SCHEMA %I RENAME TO %I', spare, target);
+  ELSE
+    PERFORM public.clone_schema({template}, target, 'DATA');
+  END IF;
+  PERFORM public.shopsafe_runtime_grants(target);
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_schema_provision(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.shopsafe_schema_provision(text, boolean) TO {quote(runtime)};
+
+CREATE OR REPLACE FUNCTION public.shopsafe_sequences_catch_up(target text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+DECLARE seq record; top bigint; current bigint;
+BEGIN
+  IF target !~ '^ws_[a-z0-9_]{{1,60}}$' THEN
+    RAISE EXCEPTION 'not a workspace schema name: %', target USING ERRCODE = '22023';
+  END IF;
+  FOR seq IN
+    SELECT s.relname AS sequence_name, t.relname AS table_name, a.attname AS column_name
+      FROM pg_depend d
+      JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+      JOIN pg_namespace n ON n.oid = s.relnamespace
+      JOIN pg_class t ON t.oid = d.refobjid
+      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+     WHERE n.nspname = target AND d.deptype IN ('a', 'i')
+  LOOP
+    EXECUTE format('SELECT max(%I) FROM %I.%I', seq.column_name, target, seq.table_name)
+      INTO top;
+    EXECUTE format('SELECT last_value FROM %I.%I', target, seq.sequence_name) INTO current;
+    IF top IS NOT NULL AND top > current THEN  -- only ever forward: ids are never reused
+      PERFORM setval(format('%I.%I', target, seq.sequence_name)::regclass, top, true);
+    END IF;
+  END LOOP;
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_sequences_catch_up(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.shopsafe_sequences_catch_up(text) TO {quote(runtime)};
+
+CREATE OR REPLACE FUNCTION public.shopsafe_schema_drop(target text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+BEGIN
+  IF NOT EXISTS (
+    SELECT FROM public.{tenant_table}
+    WHERE schema_name = target AND state = {_literal(Tenant.State.PURGING.value)}
+  ) THEN
+    RAISE EXCEPTION 'schema % is not a workspace being purged', target USING ERRCODE = '42501';
+  END IF;
+  EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', target);
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_schema_drop(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.shopsafe_schema_drop(text) TO {quote(runtime)};
+"""  # noqa: S608
+
+
+CLONE_HELPERS = ("clone_schema", "get_insert_stmt_ddl", "pg_get_coldef", "pg_get_tabledef")
+
+
+def clone_helpers_lock_down() -> None:
+    """django-tenants' clone helpers run as their caller and are recreated (EXECUTE to PUBLIC)
+    on every ``CloneSchema`` use: take EXECUTE back so only the owner may use them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT oid::regprocedure::text FROM pg_proc"
+            " WHERE pronamespace = 'public'::regnamespace AND proname = ANY(%s)",
+            [list(CLONE_HELPERS)],
+        )
+        for (signature,) in cursor.fetchall():
+            cursor.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+
+
+def runtime_privileges_apply() -> None:
+    """Install the two functions and grant the runtime role exactly its privileges.
+
+    Runs on the OWNER connection (``migrate_schemas`` calls it after every run). A
+    single-role set-up (no distinct runtime role) is left alone with a warning.
+    """
+    runtime = runtime_role()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        owner = cursor.fetchone()[0]
+    if owner == runtime:
+        logger.warning("one database role for everything: no runtime privileges to apply")
+        return
+    from django_tenants.clone import CloneSchema
+
+    from tenants.models import Tenant
+
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    CloneSchema()._create_clone_schema_function()  # owned by the owner, used by provisioning
+    clone_helpers_lock_down()
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(_functions_sql(runtime))
+        cursor.execute(
+            f"REVOKE CREATE, TEMPORARY ON DATABASE {quote(connection.settings_dict['NAME'])}"
+            f" FROM PUBLIC, {quote(runtime)}"
+        )
+        cursor.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) OR nspname LIKE %s",
+            [
+                [
+                    settings.PUBLIC_SCHEMA_NAME,
+                    settings.TENANT_BASE_SCHEMA,
+                    *Tenant.objects.values_list("schema_name", flat=True),
+                ],
+                READY_PREFIX.replace("_", "\\_") + "%",
+            ],
+        )
+        for (schema_name,) in cursor.fetchall():
+            cursor.execute("SELECT public.shopsafe_runtime_grants(%s)", [schema_name])
