@@ -187,3 +187,23 @@ def test_the_next_request_on_a_reused_connection_runs_in_its_own_hosts_context(
     assert workspace_context_in_the_database() == globex.pk
     Client(HTTP_HOST="localhost").get("/")
     assert workspace_context_in_the_database() is None
+
+
+# --- the limit (docs/security-model.md): the context is not a secret ---------------------
+
+
+def test_injected_sql_can_switch_the_context_to_the_platform_view_for_its_own_cursor(acme, globex):
+    # Any role may set its own search_path, and one statement is enough to switch and read.
+    # What limits it: django-tenants re-issues search_path on the next cursor, so the switch
+    # dies with the injected statement's cursor and the application's next query is back in
+    # acme's context.
+    switch_and_read = (
+        "SELECT set_config('search_path', 'public', false), "
+        "(SELECT count(*) FROM public.rbac_membership WHERE tenant_id = %s)"
+    )
+    with tenant_context(acme):
+        with connection.cursor() as cursor:
+            cursor.execute(switch_and_read, [globex.pk])
+            assert cursor.fetchone()[1] > 0
+        assert workspace_context_in_the_database() == acme.pk
+        assert not Membership.objects.filter(tenant=globex).exists()
