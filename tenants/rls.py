@@ -44,12 +44,10 @@ COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
 """
 DROP_WORKSPACE_CONTEXT_FUNCTION_SQL = "DROP FUNCTION IF EXISTS public.shopsafe_workspace_id();"
 
-# Scalar sub-selects, so PostgreSQL evaluates the context once per statement (an InitPlan),
-# not once per row.
-_IN_CONTEXT = (
-    "((SELECT public.shopsafe_workspace_id()) IS NULL "
-    "OR {column} = (SELECT public.shopsafe_workspace_id()))"
-)
+# A scalar sub-select, so PostgreSQL evaluates the context once per statement (one InitPlan),
+# not once per row. NULL (the platform's view) falls back to the row's own key, which every
+# row matches: the workspace keys are NOT NULL foreign keys.
+_IN_CONTEXT = "({column} = coalesce((SELECT public.shopsafe_workspace_id()), {column}))"
 
 
 def workspace_row_condition(column: str = "tenant_id") -> str:

@@ -207,3 +207,29 @@ def test_injected_sql_can_switch_the_context_to_the_platform_view_for_its_own_cu
             assert cursor.fetchone()[1] > 0
         assert workspace_context_in_the_database() == acme.pk
         assert not Membership.objects.filter(tenant=globex).exists()
+
+
+def test_the_row_level_security_migration_step_reverses_cleanly(db):
+    from tenants.rls import enable_row_level_security
+
+    step = enable_row_level_security("rbac_membership")
+
+    def state() -> tuple:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relrowsecurity, relforcerowsecurity, "
+                "(SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) "
+                "FROM pg_class c WHERE oid = 'public.rbac_membership'::regclass"
+            )
+            return cursor.fetchone()
+
+    assert state() == (True, True, 1)
+    with transaction.atomic():  # DDL is transactional: the test database keeps its policies
+        with connection.cursor() as cursor:
+            cursor.execute(step.reverse_sql)
+        assert state() == (False, False, 0)
+        with connection.cursor() as cursor:
+            cursor.execute(step.sql)
+        assert state() == (True, True, 1)
+        transaction.set_rollback(True)
+    assert state() == (True, True, 1)
