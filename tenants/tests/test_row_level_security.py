@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context, tenant_context
 
+from config.celery import app
+from kernel.tasks import TenantTask
 from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.rls import POLICY_NAME
@@ -233,3 +235,18 @@ def test_the_row_level_security_migration_step_reverses_cleanly(db):
         assert state() == (True, True, 1)
         transaction.set_rollback(True)
     assert state() == (True, True, 1)
+
+
+@app.task(base=TenantTask, bind=True, name="tests.tenants.rls_memberships_seen")
+def memberships_seen(self, *, tenant_schema: str) -> list[int]:
+    return sorted(set(Membership.objects.values_list("tenant_id", flat=True)))
+
+
+def test_a_celery_task_sees_only_its_workspace_and_leaves_the_worker_connection_public(
+    acme, globex
+):
+    # Two tasks in a row on one worker connection, as a prefork child runs them.
+    assert memberships_seen.apply(kwargs={"tenant_schema": acme.schema_name}).get() == [acme.pk]
+    assert workspace_context_in_the_database() is None
+    assert memberships_seen.apply(kwargs={"tenant_schema": globex.schema_name}).get() == [globex.pk]
+    assert workspace_context_in_the_database() is None
