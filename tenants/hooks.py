@@ -5,7 +5,7 @@ where tenant context reaches the database connection. It also publishes the tena
 logging context so every log line says which workspace it concerns.
 
 The database-side workspace context that row-level security reads (``tenants/rls.py``) *is*
-that search_path: ``public.shopsafe_workspace_id()`` maps ``current_schema()`` back to the
+that search_path: ``public.shopsafe_workspace_id()`` maps its first entry back to the
 workspace. django-tenants re-issues ``SET search_path`` on every cursor after ``set_tenant``
 and after every rollback, so the context cannot drift from the schema the code is in, and it
 costs no statement of its own. Every entry point switches through ``set_tenant``: the request

@@ -2,13 +2,14 @@
 
 Invariant: the database-side workspace context *is* django-tenants' ``search_path``, which it
 re-issues on every cursor it hands out (``tenants.hooks``). ``public.shopsafe_workspace_id()``
-reads it back:
+reads its first entry back:
 
-- ``current_schema()`` is ``public`` (the public host, the support console, sign-in lookup,
+- it is ``public`` (the public host, the support console, sign-in lookup,
   "find my workspaces", migrations of shared apps): NULL, the platform's view, every row;
 - it is a workspace's schema: that workspace's id, so its rows only;
-- anything else (the template schema, a schema with no workspace, an empty search_path): 0,
-  which matches no row, so an unknown context sees nothing rather than everything.
+- anything else (the template schema, a schema with no workspace, one that does not exist,
+  an empty search_path): 0, which matches no row, so an unknown context sees nothing rather
+  than everything.
 
 Every table listed in ``docs/security-model.md`` ("Isolation in the database") gets the same
 policy, with ENABLE and FORCE ROW LEVEL SECURITY so the table's owner is held to it as well;
@@ -30,13 +31,20 @@ POLICY_NAME = "workspace_isolation"
 WORKSPACE_CONTEXT_FUNCTION_SQL = """
 CREATE OR REPLACE FUNCTION public.shopsafe_workspace_id() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- The first search_path entry as set, not current_schema(): that one skips a schema that
+    -- does not exist and would fall through to public, the platform's view.
+    WITH context AS (
+        SELECT btrim(split_part(current_setting('search_path'), ',', 1), ' "') AS schema_name
+    )
     SELECT CASE
-        WHEN current_schema() = 'public' THEN NULL
+        WHEN context.schema_name = 'public' THEN NULL
         ELSE coalesce(
-            (SELECT t.id FROM public.tenants_tenant AS t WHERE t.schema_name = current_schema()),
+            (SELECT t.id FROM public.tenants_tenant AS t
+             WHERE t.schema_name = context.schema_name),
             0
         )
     END
+    FROM context
 $$;
 COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
     'The workspace the connection acts for, from search_path: NULL in the public context '

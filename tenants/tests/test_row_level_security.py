@@ -42,6 +42,13 @@ def test_a_schema_that_is_no_workspace_is_a_context_that_matches_nothing(db):
         assert Membership.objects.count() == 0
 
 
+def test_a_schema_that_does_not_exist_is_not_the_platform_view(db):
+    # current_schema() would skip it and land on public; the context must not.
+    with schema_context("ws_no_such_workspace"):
+        assert workspace_context_in_the_database() == 0
+        assert Membership.objects.count() == 0
+
+
 def test_a_reused_connection_does_not_keep_the_previous_workspace_context(acme, globex):
     # One connection, as with CONN_MAX_AGE, a Celery worker or a management command: the
     # gate, TenantTask and schema_context all go through set_tenant, and django-tenants
