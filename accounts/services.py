@@ -26,6 +26,7 @@ from audit.models import Outcome
 from audit.services import audit_event_record
 from kernel.context import ActorKind, client_ip
 from tenants.models import Tenant
+from tenants.rls import platform_view
 from tenants.writability import OPEN_STATES
 
 from . import memberships, sessions, throttle
@@ -212,13 +213,16 @@ def user_sessions_end(
     nothing). The ended cookies are refused by the gate from their next request on.
     """
     with transaction.atomic():
-        rows = UserSession.objects.filter(user=user)
-        if tenant is not None:
-            rows = rows.filter(tenant=tenant)
-        if except_session_key:
-            rows = rows.exclude(key_digest=sessions.session_key_digest(except_session_key))
-        ended = list(rows.select_for_update().values_list("pk", "tenant_id"))
-        UserSession.objects.filter(pk__in=[pk for pk, _ in ended]).delete()
+        # "Every workspace" spans workspaces, so the rows are read in the platform's view;
+        # the filters below are the whole rule (row-level security: tenants/rls.py).
+        with platform_view():
+            rows = UserSession.objects.filter(user=user)
+            if tenant is not None:
+                rows = rows.filter(tenant=tenant)
+            if except_session_key:
+                rows = rows.exclude(key_digest=sessions.session_key_digest(except_session_key))
+            ended = list(rows.select_for_update().values_list("pk", "tenant_id"))
+            UserSession.objects.filter(pk__in=[pk for pk, _ in ended]).delete()
         per_workspace = Counter(tenant_id for _, tenant_id in ended)
         workspaces = Tenant.objects.in_bulk(list(per_workspace))
         for tenant_id, count in sorted(per_workspace.items()):

@@ -26,6 +26,7 @@ from audit.events import Event
 from audit.services import audit_event_record
 from kernel.context import USER_AGENT_MAX, clean_text, client_ip
 from tenants.models import SESSION_ABSOLUTE_HOURS_MAX, SESSION_IDLE_MINUTES_MAX
+from tenants.rls import platform_view
 
 from .models import User, UserSession
 
@@ -73,10 +74,12 @@ def session_expiry_reason(session: UserSession, tenant, now: datetime) -> str | 
 def session_track_start(*, request, user: User, tenant) -> UserSession:
     """Record the session ``request`` now carries. Only ``services.session_sign_in`` calls it."""
     now = timezone.now()
-    # Tidy this user's rows that are dead under any workspace's policy.
-    UserSession.objects.filter(user=user).filter(
-        Q(created_at__lt=now - _WIDEST_ABSOLUTE) | Q(last_seen_at__lt=now - _WIDEST_IDLE)
-    ).delete()
+    # Tidy this user's rows that are dead under any workspace's policy: in every workspace,
+    # so in the platform's view (row-level security: tenants/rls.py).
+    with platform_view():
+        UserSession.objects.filter(user=user).filter(
+            Q(created_at__lt=now - _WIDEST_ABSOLUTE) | Q(last_seen_at__lt=now - _WIDEST_IDLE)
+        ).delete()
     return UserSession.objects.create(
         key_digest=session_key_digest(request.session.session_key),
         user=user,

@@ -9,6 +9,9 @@ Two figures from one run, on one throw-away database (created here, dropped at t
 * **bare**: the same page-1-of-25 query on a plain table holding the same rows, rendered by a
   bare Django view (plain ``postgresql`` backend, no django-tenants, no middleware).
 
+* **stack, row-level security off**: the stack page again with the shared tables' policies
+  disabled on this throw-away database, so the difference is what the policies cost.
+
 Both are driven by an in-process WSGI loop (no sockets, one thread), so the ratio is the
 cost of the stack itself. Each side runs in its own subprocess, because each needs its own
 settings module. Then the median time to provision one workspace (clone the template schema
@@ -166,7 +169,35 @@ def _stack_side() -> dict:
 
     result = _measure(WSGIHandler(), cookie=cookie, expect="Company 0000 Signs")
     result["provision_seconds"] = provision_seconds
+    result["without_policies"] = _without_row_level_security(
+        lambda: _measure(WSGIHandler(), cookie=cookie, expect="Company 0000 Signs")
+    )
+    # Policies on again, measured last, so warm-up order cannot pass for the policies' cost.
+    result["with_policies_again"] = _measure(
+        WSGIHandler(), cookie=cookie, expect="Company 0000 Signs"
+    )
     return result
+
+
+def _without_row_level_security(measure) -> dict:
+    """``measure()`` with every shared table's policies switched off (this throw-away database
+    only), then on again: the same page, so the difference is what the policies cost."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relrowsecurity"
+        )
+        tables = [connection.ops.quote_name(row[0]) for row in cursor.fetchall()]
+        for table in tables:
+            cursor.execute(f"ALTER TABLE public.{table} DISABLE ROW LEVEL SECURITY")
+    try:
+        return {**measure(), "tables": len(tables)}
+    finally:
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"ALTER TABLE public.{table} ENABLE ROW LEVEL SECURITY")
 
 
 def _bare_side() -> dict:
@@ -205,6 +236,10 @@ def run() -> list[str]:
         bare = _run_side("bare", "bench.settings_bare", database)
 
     provision = stack.pop("provision_seconds")
+    without_policies = stack.pop("without_policies")
+    tables = without_policies.pop("tables")
+    again = stack.pop("with_policies_again")
+    policies_on_ms = (stack["median_ms"] + again["median_ms"]) / 2
 
     def figures(label: str, result: dict) -> str:
         return (
@@ -219,6 +254,11 @@ def run() -> list[str]:
         figures("bare  (plain Django view, same query)        ", bare),
         f"ratio bare/stack: {bare['rps'] / stack['rps']:.2f}x  "
         f"(stack costs {stack['median_ms'] - bare['median_ms']:.2f} ms more per request)",
+        figures(f"stack, row-level security off ({tables} tables)", without_policies),
+        figures("stack, row-level security on again          ", again),
+        f"row-level security costs {policies_on_ms - without_policies['median_ms']:.2f} ms "
+        f"per request (median of the two 'on' runs minus 'off', same page, same run; the "
+        f"workspace context is the search_path django-tenants already sets: no extra statement)",
         f"provision one workspace: median {statistics.median(provision) * 1000:.0f} ms "
         f"(min {min(provision) * 1000:.0f}, max {max(provision) * 1000:.0f}, "
         f"n={len(provision)})",

@@ -213,6 +213,25 @@ def _copy_rows(model: type[models.Model], columns: list, rows: list[list]) -> No
             copy.write_row(row)
 
 
+def _insert_rows(model: type[models.Model], columns: list, rows: list[list]) -> None:
+    """Write rows exactly as given with INSERT, for a shared table under row-level security.
+
+    PostgreSQL refuses COPY FROM into a table with row-level security, so the workspace's
+    memberships go in as plain INSERTs, checked by the table's policy like any other write.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    # S608: the identifiers come from the models and every value is a bound parameter.
+    statement = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(quote(column.column) for column in columns),
+        ", ".join(["%s"] * len(columns)),
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
+
+
 def _load_entity(zip_file, entity: Entity, *, users: _Users, files: _Files) -> int:
     model = entity.model
     columns = list(model._meta.concrete_fields)
@@ -259,7 +278,7 @@ def _restore_members(zip_file, entity: Entity, *, tenant: Tenant, users: _Users,
             report.members_skipped.append((record.get("user") or {}).get("email") or "?")
             continue
         rows.append([values[column.attname] for column in columns])
-    _copy_rows(Membership, columns, rows)
+    _insert_rows(Membership, columns, rows)
     for membership in Membership.objects.filter(tenant=tenant).select_related("user"):
         audit_event_record(
             event_type=Event.MEMBER_ADDED,

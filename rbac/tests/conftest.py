@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rbac.models import Membership
+from tenants.rls import platform_view
 
 
 @pytest.fixture
@@ -12,9 +13,11 @@ def membership_of(db):
     """membership_of(tenant, role) -> the seeded Membership (customer roles: company One's)."""
 
     def get(tenant, role: str) -> Membership:
-        return Membership.objects.select_related("user", "tenant").get(
-            tenant=tenant, user__email=f"{role}@{tenant.slug}.example"
-        )
+        # Whatever workspace context the last request left on the connection.
+        with platform_view():
+            return Membership.objects.select_related("user", "tenant").get(
+                tenant=tenant, user__email=f"{role}@{tenant.slug}.example"
+            )
 
     return get
 

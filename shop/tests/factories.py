@@ -17,6 +17,7 @@ from shop import services
 from shop.models import Company, Invoice, Order, Quote, StoredFile
 from shop.samples import pdf_bytes, png_bytes
 from shop.services import LineInput
+from tenants.rls import platform_view
 
 TINY_PDF = pdf_bytes("Test proof")
 TINY_PNG = png_bytes()
@@ -36,7 +37,10 @@ def uploaded_file(name: str, data: bytes, content_type: str) -> SimpleUploadedFi
 def membership(tenant, role: str = "owner") -> Membership:
     """The seeded member of ``tenant`` with ``role`` (customer roles: company One's)."""
     email = f"{role}@{tenant.slug}.example"
-    return Membership.objects.select_related("user", "tenant").get(tenant=tenant, user__email=email)
+    with platform_view():  # any workspace's member, whatever the current context
+        return Membership.objects.select_related("user", "tenant").get(
+            tenant=tenant, user__email=email
+        )
 
 
 def _actor(tenant, actor):

@@ -28,10 +28,15 @@ def agent(django_db_blocker):
     with django_db_blocker.unblock():
         from django_tenants.utils import tenant_context
 
-        from accounts.models import User
+        from accounts.models import User, UserSession
         from support.models import ImpersonationSession, SupportAccessGrant
         from tenants.models import Tenant
+        from tenants.rls import platform_view
 
+        # The agent's console sessions belong to the public host, not acme: row-level security
+        # hides them from acme's context, so they go first, in the platform's view.
+        with platform_view():
+            UserSession.objects.filter(user__email=AGENT_EMAIL).delete()
         # Inside a workspace context: the user's cascade also looks at workspace tables.
         with tenant_context(Tenant.objects.get(slug="acme")):
             ImpersonationSession.objects.filter(agent__email=AGENT_EMAIL).delete()

@@ -1,0 +1,98 @@
+"""Row-level security for the shared (public-schema) tables that hold per-workspace rows.
+
+Invariant: the database-side workspace context *is* django-tenants' ``search_path``, which it
+re-issues on every cursor it hands out (``tenants.hooks``). ``public.shopsafe_workspace_id()``
+reads its first entry back:
+
+- it is ``public`` (the public host, the support console, sign-in lookup,
+  "find my workspaces", migrations of shared apps): NULL, the platform's view, every row;
+- it is a workspace's schema: that workspace's id, so its rows only;
+- anything else (the template schema, a schema with no workspace, one that does not exist,
+  an empty search_path): 0, which matches no row, so an unknown context sees nothing rather
+  than everything.
+
+Every table listed in ``docs/security-model.md`` ("Isolation in the database") gets the same
+policy, with ENABLE and FORCE ROW LEVEL SECURITY so the table's owner is held to it as well;
+only a superuser or a BYPASSRLS role is not, and the application uses neither.
+``tenants/tests/test_row_level_security.py`` fails when a shared model with a workspace key
+has no policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import migrations
+from django_tenants.utils import get_public_schema_name, schema_context
+
+POLICY_NAME = "workspace_isolation"
+
+WORKSPACE_CONTEXT_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION public.shopsafe_workspace_id() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- The first search_path entry as set, not current_schema(): that one skips a schema that
+    -- does not exist and would fall through to public, the platform's view.
+    WITH context AS (
+        SELECT btrim(split_part(current_setting('search_path'), ',', 1), ' "') AS schema_name
+    )
+    SELECT CASE
+        WHEN context.schema_name = 'public' THEN NULL
+        ELSE coalesce(
+            (SELECT t.id FROM public.tenants_tenant AS t
+             WHERE t.schema_name = context.schema_name),
+            0
+        )
+    END
+    FROM context
+$$;
+COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
+    'The workspace the connection acts for, from search_path: NULL in the public context '
+    '(platform view), 0 when the context is no workspace (matches nothing). See tenants/rls.py.';
+"""
+DROP_WORKSPACE_CONTEXT_FUNCTION_SQL = "DROP FUNCTION IF EXISTS public.shopsafe_workspace_id();"
+
+# A scalar sub-select, so PostgreSQL evaluates the context once per statement (one InitPlan),
+# not once per row. NULL (the platform's view) falls back to the row's own key, which every
+# row matches: the workspace keys are NOT NULL foreign keys.
+_IN_CONTEXT = "({column} = coalesce((SELECT public.shopsafe_workspace_id()), {column}))"
+
+
+def workspace_row_condition(column: str = "tenant_id") -> str:
+    """The SQL condition a row with workspace key ``column`` must meet in the current context."""
+    return _IN_CONTEXT.format(column=column)
+
+
+def enable_row_level_security(table: str, condition: str | None = None) -> migrations.RunSQL:
+    """A reversible migration step: ENABLE + FORCE RLS on ``table`` with the workspace policy.
+
+    ``condition`` defaults to ``workspace_row_condition()`` on ``tenant_id``; a table whose
+    workspace is reached through another row passes its own (for example an EXISTS on a
+    parent table that has the policy itself).
+    """
+    condition = condition or workspace_row_condition()
+    forward = (
+        f'ALTER TABLE public."{table}" ENABLE ROW LEVEL SECURITY;'
+        f'ALTER TABLE public."{table}" FORCE ROW LEVEL SECURITY;'
+        f'CREATE POLICY {POLICY_NAME} ON public."{table}" FOR ALL '
+        f"USING ({condition}) WITH CHECK ({condition});"
+    )
+    reverse = (
+        f'DROP POLICY IF EXISTS {POLICY_NAME} ON public."{table}";'
+        f'ALTER TABLE public."{table}" NO FORCE ROW LEVEL SECURITY;'
+        f'ALTER TABLE public."{table}" DISABLE ROW LEVEL SECURITY;'
+    )
+    return migrations.RunSQL(forward, reverse)
+
+
+@contextmanager
+def platform_view() -> Iterator[None]:
+    """Run one narrow step in the public context, where the shared tables show every workspace.
+
+    For the few services whose rule spans workspaces (a user's sessions "everywhere", the
+    support console, the lifecycle); everything else stays in the context of the host it was
+    called on. Switching back restores the caller's workspace (django-tenants'
+    ``schema_context``), so the context never leaks past the block.
+    """
+    with schema_context(get_public_schema_name()):
+        yield
