@@ -218,30 +218,34 @@ def test_injected_sql_can_switch_the_context_to_the_platform_view_for_its_own_cu
         assert not Membership.objects.filter(tenant=globex).exists()
 
 
-def test_the_row_level_security_migration_step_reverses_cleanly(db):
+def test_the_row_level_security_migration_step_reverses_cleanly(db, owner_sql):
+    """The migration step and its reverse, run as the owner role (the runtime role the suite
+    runs as may not alter a table it does not own), inside a transaction rolled back at the
+    end so the test database keeps its policies."""
     from tenants.rls import enable_row_level_security
 
     step = enable_row_level_security("rbac_membership")
 
     def state() -> tuple:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT relrowsecurity, relforcerowsecurity, "
-                "(SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) "
-                "FROM pg_class c WHERE oid = 'public.rbac_membership'::regclass"
-            )
-            return cursor.fetchone()
+        return owner_sql.execute(
+            "SELECT relrowsecurity, relforcerowsecurity, "
+            "(SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) "
+            "FROM pg_class c WHERE oid = 'public.rbac_membership'::regclass"
+        ).fetchone()
 
+    owner_sql.execute("SET lock_timeout = '10s'")
     assert state() == (True, True, 1)
-    with transaction.atomic():  # DDL is transactional: the test database keeps its policies
-        with connection.cursor() as cursor:
-            cursor.execute(step.reverse_sql)
+    with pytest.raises(_RolledBack), owner_sql.transaction():
+        owner_sql.execute(step.reverse_sql)
         assert state() == (False, False, 0)
-        with connection.cursor() as cursor:
-            cursor.execute(step.sql)
+        owner_sql.execute(step.sql)
         assert state() == (True, True, 1)
-        transaction.set_rollback(True)
+        raise _RolledBack
     assert state() == (True, True, 1)
+
+
+class _RolledBack(Exception):
+    """Leaves the owner's transaction by rolling it back."""
 
 
 @app.task(base=TenantTask, bind=True, name="tests.tenants.rls_memberships_seen")
