@@ -184,20 +184,26 @@ def _without_row_level_security(measure) -> dict:
     only), then on again: the same page, so the difference is what the policies cost."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relrowsecurity"
-        )
-        tables = [connection.ops.quote_name(row[0]) for row in cursor.fetchall()]
-        for table in tables:
-            cursor.execute(f"ALTER TABLE public.{table} DISABLE ROW LEVEL SECURITY")
+    from tenants.roles import owner_credentials
+
+    def switch(tables: list[str] | None, verb: str) -> list[str]:
+        # Only the owner role may alter the tables; the page itself is measured as the runtime.
+        with owner_credentials(), connection.cursor() as cursor:
+            if tables is None:
+                cursor.execute(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relrowsecurity"
+                )
+                tables = [connection.ops.quote_name(row[0]) for row in cursor.fetchall()]
+            for table in tables:
+                cursor.execute(f"ALTER TABLE public.{table} {verb} ROW LEVEL SECURITY")
+        return tables
+
+    tables = switch(None, "DISABLE")
     try:
         return {**measure(), "tables": len(tables)}
     finally:
-        with connection.cursor() as cursor:
-            for table in tables:
-                cursor.execute(f"ALTER TABLE public.{table} ENABLE ROW LEVEL SECURITY")
+        switch(tables, "ENABLE")
 
 
 def _bare_side() -> dict:

@@ -12,10 +12,12 @@ from contextlib import contextmanager
 
 
 def _admin_sql(statement: str) -> None:
-    """Run CREATE/DROP DATABASE as the application role (it has CREATEDB)."""
+    """Run CREATE/DROP DATABASE as the OWNER role (it has CREATEDB; the runtime role has not,
+    and the owner then owns the throw-away database and runs its migrations)."""
     import psycopg
 
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+    url = os.environ.get("DATABASE_OWNER_URL") or os.environ["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(statement)
 
 

@@ -4,8 +4,17 @@ from config import embedded
 
 embedded.export_service_urls()
 
+from config import devkeys  # noqa: E402
+
+devkeys.export_development_audit_keys()  # base settings require the audit keys
+
 from config.env import env  # noqa: E402
-from config.settings.base import BASE_DIR, DATABASE_URL, _database_from_url  # noqa: E402
+from config.settings.base import (  # noqa: E402
+    BASE_DIR,
+    DATABASE_OWNER_URL,
+    DATABASE_URL,
+    _database_from_url,
+)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = False
@@ -15,7 +24,9 @@ MIDDLEWARE: list[str] = []
 ROOT_URLCONF = "bench.bare.views"
 DATABASES = {
     "default": {
-        **_database_from_url(DATABASE_URL),
+        # The baseline creates its own table, so it connects as the owner role where there is
+        # one (plain Django has no runtime/owner split to measure).
+        **_database_from_url(DATABASE_OWNER_URL or DATABASE_URL),
         "ENGINE": "django.db.backends.postgresql",
         "NAME": env("BENCH_DATABASE"),
     }
