@@ -190,7 +190,7 @@ def _banner(*, port: int, password: str) -> str:
         f"    password: {password}",
         f"    (generated for this checkout, kept in {_shown(DEMO_PASSWORD_FILE)})",
         "",
-        "  Emails are printed below by the worker. Ctrl-C stops web, worker and beat;",
+        "  Emails are printed below by the worker. Ctrl-C stops web, the workers and beat;",
         "  `make stop` also stops the embedded PostgreSQL and Redis.",
         "=" * 72,
         "",
