@@ -25,16 +25,17 @@ from audit.anchors import (
     public_key_pem,
 )
 from audit.events import Event
-from audit.services import Target, audit_event_record
+from audit.services import audit_event_record
 from audit.tests.streams import committed_workspace
 from audit.tests.test_tampering import (  # noqa: F401 - fixtures
+    LAB_EVENTS,
     _as_attacker_without_trigger,
     attacker,
+    lab_workspace,
     tampered,
     verify,
 )
 
-LAB_EVENTS = 6
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(
@@ -46,18 +47,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lab(django_db_setup, django_db_blocker, attacker):
-    with committed_workspace("anchor-lab", django_db_blocker) as tenant:
-        with django_db_blocker.unblock(), tenant_context(tenant):
-            for number in range(1, LAB_EVENTS + 1):
-                audit_event_record(
-                    event_type=Event.MEMBER_ADDED,
-                    target=Target("t", str(number), f"row {number}"),
-                    data={"n": number},
-                )
-        with attacker.cursor() as cursor:
-            cursor.execute(f"SET search_path = {tenant.schema_name}")
-            cursor.execute("CREATE TEMP TABLE lab_backup AS SELECT * FROM audit_auditevent")
-        attacker.commit()
+    with lab_workspace("anchor-lab", django_db_blocker, attacker) as tenant:
         yield tenant
 
 

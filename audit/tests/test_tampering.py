@@ -58,10 +58,11 @@ def attacker(django_db_setup):
     conn.close()
 
 
-@pytest.fixture(scope="module")
-def lab(django_db_setup, django_db_blocker, attacker):
-    """A committed workspace whose stream holds LAB_EVENTS events; rows kept for restoring."""
-    with committed_workspace("tamper-lab", django_db_blocker) as tenant:
+@contextmanager
+def lab_workspace(slug: str, django_db_blocker, attacker):
+    """A committed workspace whose stream holds LAB_EVENTS events; its rows are copied into
+    the attacker's temporary ``lab_backup`` table so each test can restore them."""
+    with committed_workspace(slug, django_db_blocker) as tenant:
         with django_db_blocker.unblock(), tenant_context(tenant):
             for number in range(1, LAB_EVENTS + 1):
                 audit_event_record(
@@ -73,6 +74,12 @@ def lab(django_db_setup, django_db_blocker, attacker):
             cursor.execute(f"SET search_path = {tenant.schema_name}")
             cursor.execute("CREATE TEMP TABLE lab_backup AS SELECT * FROM audit_auditevent")
         attacker.commit()
+        yield tenant
+
+
+@pytest.fixture(scope="module")
+def lab(django_db_setup, django_db_blocker, attacker):
+    with lab_workspace("tamper-lab", django_db_blocker, attacker) as tenant:
         yield tenant
 
 
