@@ -235,20 +235,10 @@ def _fill_side(count: int) -> dict:
         batch = []
         for index in range(count):
             sequence += 1
-            event = AuditEvent(
+            event = _bench_event(
                 sequence=sequence,
                 prev_hash=previous,
-                event_type=1002,
-                outcome="success",
-                action=1,
-                actor_kind="user",
-                actor_id=1,
-                actor_name="Bench Owner",
-                actor_email="owner@bench.example",
-                remote_addr="192.0.2.1",
-                user_agent="Mozilla/5.0 (bench)",
                 request_id=f"{index:032x}",
-                target_type="shop.company",
                 target_id=str(index % 500),
                 target_label=f"Company {index % 500:04d} Signs & Print",
                 timestamp=start + dt.timedelta(seconds=index * 200),
@@ -267,6 +257,25 @@ def _fill_side(count: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE audit_auditevent")
     return {"head": sequence}
+
+
+def _bench_event(**fields):
+    """An unsaved company-update event by the bench owner; ``fields`` give the rest."""
+    from audit.models import AuditEvent
+
+    return AuditEvent(
+        event_type=1002,
+        outcome="success",
+        action=1,
+        actor_kind="user",
+        actor_id=1,
+        actor_name="Bench Owner",
+        actor_email="owner@bench.example",
+        remote_addr="192.0.2.1",
+        user_agent="Mozilla/5.0 (bench)",
+        target_type="shop.company",
+        **fields,
+    )
 
 
 def _export_side(kind: str) -> dict:
@@ -309,23 +318,12 @@ def _link_side() -> dict:
 
     from audit.chain import KEYED, LEGACY, event_hash
     from audit.keys import chain_keys, current_key_id
-    from audit.models import AuditEvent
 
     keys = chain_keys()
-    event = AuditEvent(
+    event = _bench_event(
         sequence=1234,
         prev_hash="a" * 64,
-        event_type=1002,
-        outcome="success",
-        action=1,
-        actor_kind="user",
-        actor_id=1,
-        actor_name="Bench Owner",
-        actor_email="owner@bench.example",
-        remote_addr="192.0.2.1",
-        user_agent="Mozilla/5.0 (bench)",
         request_id="0" * 32,
-        target_type="shop.company",
         target_id="1",
         target_label="Company 0001 Signs & Print",
         timestamp=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
