@@ -40,14 +40,23 @@ def _private_storage_in_tmp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
     """The OWNER role creates and migrates the test database (as in production, where only
     the owner runs DDL); django_db_setup hands the default alias back to the runtime role."""
-    from tenants.roles import owner_credentials
+    from tenants.roles import owner_credentials, roles_of_dropped_databases_drop
 
     owner = owner_credentials()
     owner.__enter__()
     _owner_session["credentials"] = owner
+    with django_db_blocker.unblock():
+        roles_of_dropped_databases_drop()  # an interrupted earlier run's, once its DB is gone
+    yield
+    # The test database is gone now; its workspace roles are cluster-wide and outlive it.
+    from tenants.roles import database_roles_drop
+
+    if _owner_session.get("database"):
+        with django_db_blocker.unblock():
+            database_roles_drop(_owner_session["database"])
 
 
 _owner_session: dict = {}
@@ -69,6 +78,7 @@ def django_db_setup(django_db_setup, django_db_blocker, _private_storage_in_tmp)
     # no collected test asks for one).
     if not name.startswith("test_"):
         raise RuntimeError(f"refusing to seed non-test database {name!r}")
+    _owner_session["database"] = name
     with django_db_blocker.unblock():
         seed_workspaces(WORKSPACES, password=PASSWORD)
         # Throwaway workspaces take a ready schema from this worker's pool (tests/schema_pool.py).

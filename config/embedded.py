@@ -2,12 +2,13 @@
 
 Invariant: used only when ``DATABASE_URL`` / ``REDIS_URL`` are not set. The application
 never connects as the embedded superuser. Two login roles are created, as in production
-(README, "DATABASE_URL"): the OWNER role (``shopowner``: CREATEDB, owns the application
-database and every schema, table and function; migrations, provisioning, purge) and the
-RUNTIME role (``shopapp``: owns nothing, NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-web and ordinary workers). ``DATABASE_URL`` carries the runtime role, ``DATABASE_OWNER_URL``
-the owner. The superuser URL is exposed separately (``privileged_database_url``) for the few
-tests that must act as an attacker with full database rights.
+(README, "DATABASE_URL"): the OWNER role (``shopowner``: CREATEDB CREATEROLE, owns the
+application database and every schema, table and function, creates each workspace's NOLOGIN
+role; migrations, provisioning, purge) and the RUNTIME role (``shopapp``: owns nothing,
+NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; web and ordinary workers).
+``DATABASE_URL`` carries the runtime role, ``DATABASE_OWNER_URL`` the owner. The superuser
+URL is exposed separately (``privileged_database_url``) for the few tests that must act as an
+attacker with full database rights.
 """
 
 from __future__ import annotations
@@ -65,13 +66,15 @@ def _roles_ensure(server) -> None:
         f"""
         DO $$ BEGIN
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
-            CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
+            CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB CREATEROLE NOSUPERUSER NOBYPASSRLS;
           END IF;
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-            CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+            CREATE ROLE {APP_ROLE} LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
           END IF;
-          -- A checkout made before the two roles existed had one role with CREATEDB.
-          ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+          -- A checkout made before the two roles existed had one role with CREATEDB; one made
+          -- before the workspace roles had an owner without CREATEROLE.
+          ALTER ROLE {APP_ROLE} NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+          ALTER ROLE {OWNER_ROLE} CREATEROLE;
         END $$;
         """  # noqa: S608
     )

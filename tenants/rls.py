@@ -28,7 +28,8 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 POLICY_NAME = "workspace_isolation"
 
-WORKSPACE_CONTEXT_FUNCTION_SQL = """
+# As migration tenants 0005 installed it (search_path only); 0006 replaces it.
+WORKSPACE_CONTEXT_BY_SEARCH_PATH_SQL = """
 CREATE OR REPLACE FUNCTION public.shopsafe_workspace_id() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     -- The first search_path entry as set, not current_schema(): that one skips a schema that
@@ -49,6 +50,43 @@ $$;
 COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
     'The workspace the connection acts for, from search_path: NULL in the public context '
     '(platform view), 0 when the context is no workspace (matches nothing). See tenants/rls.py.';
+"""
+# The current definition (migration tenants 0006): on a runtime connection in a workspace's
+# context the current_user is that workspace's role (tenants/workspace_roles.py), and the
+# context is its workspace only when the search_path names the same workspace. A workspace role
+# whose search_path was moved (to public, to another workspace, to nothing) sees no row, so
+# neither a changed search_path alone nor a changed role alone widens what a statement reads.
+WORKSPACE_CONTEXT_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION public.shopsafe_workspace_id() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    -- The first search_path entry as set, not current_schema(): that one skips a schema that
+    -- does not exist and would fall through to public, the platform's view.
+    WITH context AS (
+        SELECT btrim(split_part(current_setting('search_path'), ',', 1), ' "') AS schema_name
+    )
+    SELECT CASE
+        WHEN current_user::text LIKE 'shopsafe\\_w\\_%' THEN (
+            CASE WHEN public.shopsafe_workspace_role(context.schema_name) = current_user::text
+            THEN coalesce(
+                (SELECT t.id FROM public.tenants_tenant AS t
+                 WHERE t.schema_name = context.schema_name),
+                0
+            )
+            ELSE 0 END
+        )
+        WHEN context.schema_name = 'public' THEN NULL
+        ELSE coalesce(
+            (SELECT t.id FROM public.tenants_tenant AS t
+             WHERE t.schema_name = context.schema_name),
+            0
+        )
+    END
+    FROM context
+$$;
+COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
+    'The workspace the connection acts for: for a workspace role, its workspace when the '
+    'search_path names it and 0 otherwise; for any other role, from search_path: NULL in the '
+    'public context (platform view), 0 when the context is no workspace. See tenants/rls.py.';
 """
 DROP_WORKSPACE_CONTEXT_FUNCTION_SQL = "DROP FUNCTION IF EXISTS public.shopsafe_workspace_id();"
 

@@ -31,12 +31,21 @@ from urllib.parse import unquote, urlparse
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+
+from .workspace_roles import (
+    WORKSPACE_GROUP_PREFIX,
+    WORKSPACE_ROLE_PREFIX,
+    database_role_pattern,
+    workspace_group_name,
+    workspace_role_name,
+)
 
 logger = logging.getLogger(__name__)
 
 READY_PREFIX = "ready_"  # spares cloned ahead of time by the owner side
 PROVISION_LOCK_KEY = 0x5EED_7E3B  # serialises spare takes (pg_advisory_xact_lock)
+ROLE_CLEANUP_LOCK_KEY = 0x5EED_7E3C  # serialises dropping roles of dropped databases
 OWNER_CREDENTIALS_MISSING = (
     "This process has no owner credentials (DATABASE_OWNER_URL): migrations, provisioning "
     "of spares and purges run only where the owner role lives."
@@ -103,22 +112,66 @@ def _functions_sql(runtime: str) -> str:
     template = _literal(settings.TENANT_BASE_SCHEMA)
     # Every interpolated value is a setting, model metadata or quoted by quote_name/_literal.
     return f"""
-CREATE OR REPLACE FUNCTION public.shopsafe_runtime_grants(target text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $fn$
+CREATE OR REPLACE FUNCTION public.shopsafe_schema_grants(target text, grantee text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, public AS $fn$
 DECLARE audit_table text;
 BEGIN
-  EXECUTE format('GRANT USAGE ON SCHEMA %I TO {quote(runtime)}', target);
-  EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC, {quote(runtime)}', target);
+  EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', target, grantee);
   EXECUTE format(
-    'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO {quote(runtime)}', target);
-  EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {quote(runtime)}', target);
+    'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', target, grantee);
+  EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', target, grantee);
   FOREACH audit_table IN ARRAY {_array(audit_tables())} LOOP
     IF to_regclass(format('%I.%I', target, audit_table)) IS NOT NULL THEN
       EXECUTE format(
-        'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %I.%I FROM {quote(runtime)}',
-        target, audit_table);
+        'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %I.%I FROM %I',
+        target, audit_table, grantee);
     END IF;
   END LOOP;
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_schema_grants(text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.shopsafe_member_grant(granted text, member text, inherit boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, public AS $fn$
+BEGIN
+  IF current_setting('server_version_num')::int >= 160000 THEN
+    -- Inherit (the public schema's privileges) or SET ROLE only, never both.
+    EXECUTE format('GRANT %I TO %I WITH INHERIT %s, SET %s', granted, member,
+      CASE WHEN inherit THEN 'TRUE' ELSE 'FALSE' END,
+      CASE WHEN inherit THEN 'FALSE' ELSE 'TRUE' END);
+  ELSE
+    -- PostgreSQL 15 and older: the member's own NOINHERIT attribute decides (checked in
+    -- runtime_privileges_apply for the runtime role).
+    EXECUTE format('GRANT %I TO %I', granted, member);
+  END IF;
+END $fn$;
+REVOKE ALL ON FUNCTION public.shopsafe_member_grant(text, text, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION public.shopsafe_runtime_grants(target text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $fn$
+DECLARE workspace_role text; workspace_group text := public.shopsafe_workspace_group();
+BEGIN
+  EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC, {quote(runtime)}', target);
+  IF target = 'public' THEN
+    PERFORM public.shopsafe_schema_grants(target, {_literal(runtime)});
+    PERFORM public.shopsafe_schema_grants(target, workspace_group);
+    RETURN;
+  END IF;
+  -- The runtime login role holds nothing on a workspace schema, the template or a spare.
+  EXECUTE format('REVOKE ALL ON SCHEMA %I FROM {quote(runtime)}', target);
+  EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {quote(runtime)}', target);
+  EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {quote(runtime)}', target);
+  IF target ~ '^ws_' AND EXISTS (SELECT FROM public.{tenant_table} WHERE schema_name = target)
+  THEN
+    workspace_role := public.shopsafe_workspace_role(target);
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = workspace_role) THEN
+      EXECUTE format('CREATE ROLE %I NOLOGIN INHERIT', workspace_role);
+      EXECUTE format('COMMENT ON ROLE %I IS %L', workspace_role,
+        format('Shopsafe workspace schema %s in database %s', target, current_database()));
+    END IF;
+    PERFORM public.shopsafe_member_grant(workspace_group, workspace_role, true);
+    PERFORM public.shopsafe_member_grant(workspace_role, {_literal(runtime)}, false);
+    PERFORM public.shopsafe_schema_grants(target, workspace_role);
+  END IF;
 END $fn$;
 REVOKE ALL ON FUNCTION public.shopsafe_runtime_grants(text) FROM PUBLIC;
 
@@ -189,6 +242,8 @@ BEGIN
 END $fn$;
 REVOKE ALL ON FUNCTION public.shopsafe_sequences_catch_up(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.shopsafe_sequences_catch_up(text) TO {quote(runtime)};
+GRANT EXECUTE ON FUNCTION public.shopsafe_sequences_catch_up(text)
+  TO {quote(workspace_group_name(connection.settings_dict["NAME"]))};
 
 CREATE OR REPLACE FUNCTION public.shopsafe_schema_drop(target text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
@@ -223,7 +278,7 @@ def clone_helpers_lock_down() -> None:
 
 
 def runtime_privileges_apply() -> None:
-    """Install the two functions and grant the runtime role exactly its privileges.
+    """Install the functions and grant the runtime and workspace roles exactly their privileges.
 
     Runs on the OWNER connection (``migrate_schemas`` calls it after every run). A
     single-role set-up (no distinct runtime role) is left alone with a warning.
@@ -240,25 +295,121 @@ def runtime_privileges_apply() -> None:
     from tenants.models import Tenant
 
     connection.set_schema_to_public()  # type: ignore[attr-defined]
+    _role_attributes_check(owner, runtime)
     CloneSchema()._create_clone_schema_function()  # owned by the owner, used by provisioning
     clone_helpers_lock_down()
     quote = connection.ops.quote_name
+    group = workspace_group_name(connection.settings_dict["NAME"])
     with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {quote(group)} NOLOGIN INHERIT")
+            description = f"Shopsafe workspace group in database {connection.settings_dict['NAME']}"
+            cursor.execute(f"COMMENT ON ROLE {quote(group)} IS {_literal(description)}")
         cursor.execute(_functions_sql(runtime))
         cursor.execute(
             f"REVOKE CREATE, TEMPORARY ON DATABASE {quote(connection.settings_dict['NAME'])}"
             f" FROM PUBLIC, {quote(runtime)}"
         )
+        cursor.execute("SELECT public.shopsafe_runtime_grants(%s)", [settings.PUBLIC_SCHEMA_NAME])
         cursor.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) OR nspname LIKE %s",
             [
                 [
-                    settings.PUBLIC_SCHEMA_NAME,
                     settings.TENANT_BASE_SCHEMA,
-                    *Tenant.objects.values_list("schema_name", flat=True),
+                    *Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).values_list(
+                        "schema_name", flat=True
+                    ),
                 ],
                 READY_PREFIX.replace("_", "\\_") + "%",
             ],
         )
         for (schema_name,) in cursor.fetchall():
             cursor.execute("SELECT public.shopsafe_runtime_grants(%s)", [schema_name])
+
+
+ROLE_ATTRIBUTES_WRONG = (
+    'The database roles need {fix} (README, "DATABASE_URL"): the owner creates one role per '
+    "workspace, and the runtime role may switch into those roles but never inherit them."
+)
+
+
+def _role_attributes_check(owner: str, runtime: str) -> None:
+    """The owner must hold CREATEROLE; before PostgreSQL 16 the runtime must be NOINHERIT."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT rolcreaterole FROM pg_roles WHERE rolname = %s),"
+            " (SELECT rolinherit FROM pg_roles WHERE rolname = %s),"
+            " current_setting('server_version_num')::int",
+            [owner, runtime],
+        )
+        createrole, inherit, version = cursor.fetchone()
+        if not createrole:
+            raise ImproperlyConfigured(
+                ROLE_ATTRIBUTES_WRONG.format(fix=f"ALTER ROLE {owner} CREATEROLE")
+            )
+        if inherit and version < 160000:
+            cursor.execute(f"ALTER ROLE {quote(runtime)} NOINHERIT")
+
+
+def workspace_role_drop(schema_name: str) -> None:
+    """OWNER side: drop the database role of workspace schema ``schema_name``.
+
+    Call it before the schema goes away or is renamed (purge, tests' discards): the role's
+    grants on the schema are revoked first, since a role that still holds privileges on any
+    object cannot be dropped. A schema or role that is already gone is no error.
+    """
+    quote = connection.ops.quote_name
+    role = workspace_role_name(connection.settings_dict["NAME"], schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            return
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name])
+        if cursor.fetchone() is not None:
+            for kind in ("SCHEMA", "ALL TABLES IN SCHEMA", "ALL SEQUENCES IN SCHEMA"):
+                cursor.execute(f"REVOKE ALL ON {kind} {quote(schema_name)} FROM {quote(role)}")
+        cursor.execute(f"DROP ROLE {quote(role)}")
+
+
+def database_roles_drop(database: str) -> list[str]:
+    """OWNER side, after ``database`` was dropped: drop its workspace roles and group role
+    (roles are cluster-wide and outlive the database). Returns the roles dropped."""
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLE_CLEANUP_LOCK_KEY])
+        cursor.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname = %s ORDER BY 1 DESC",
+            [database_role_pattern(database), workspace_group_name(database)],
+        )
+        roles = [row[0] for row in cursor.fetchall()]
+        for role in roles:  # the group sorts last (g < w, descending): members go first
+            cursor.execute(f"DROP ROLE IF EXISTS {quote(role)}")
+    return roles
+
+
+def roles_of_dropped_databases_drop() -> list[str]:
+    """OWNER side: drop the workspace and group roles whose database no longer exists (each
+    role's comment names its database). Test and benchmark databases come and go; their roles
+    would otherwise pile up in the cluster. Returns the roles dropped."""
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLE_CLEANUP_LOCK_KEY])
+        cursor.execute(
+            "SELECT r.rolname FROM pg_roles r"
+            " JOIN pg_shdescription d ON d.objoid = r.oid"
+            " AND d.classoid = 'pg_authid'::regclass"
+            " WHERE (r.rolname LIKE %s OR r.rolname LIKE %s)"
+            " AND NOT EXISTS (SELECT FROM pg_database WHERE datname = substring("
+            "   d.description FROM ' in database (.*)$'))"
+            " ORDER BY r.rolname DESC",
+            [
+                WORKSPACE_ROLE_PREFIX.replace("_", "\\_") + "%",
+                WORKSPACE_GROUP_PREFIX.replace("_", "\\_") + "%",
+            ],
+        )
+        roles = [row[0] for row in cursor.fetchall()]
+        for role in roles:  # workspace roles (w) sort before their group (g), descending
+            cursor.execute(f"DROP ROLE IF EXISTS {quote(role)}")
+    return roles

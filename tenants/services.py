@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CloneSchema
-from django_tenants.utils import schema_exists
+from django_tenants.utils import schema_context, schema_exists
 
 from kernel.plugins import declared_callables
 
@@ -170,11 +170,11 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
                     "SELECT public.shopsafe_schema_provision(%s, %s)",
                     [schema_name, spare_allowed()],
                 )
-            if not schema_is_current(schema_name):
+            if not _schema_is_current_in_its_context(schema_name):
                 raise ProvisioningError(TEMPLATE_BEHIND)
         else:
             _schema_clone_and_migrate(schema_name)
-        if not schema_is_current(schema_name):
+        if not _schema_is_current_in_its_context(schema_name):
             raise ProvisioningError(
                 f"schema {schema_name} is missing migrations after provisioning"
             )
@@ -183,6 +183,13 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
             if problem:
                 raise ProvisioningError(problem)
     return tenant
+
+
+def _schema_is_current_in_its_context(schema_name: str) -> bool:
+    # Read in the new workspace's own context: a runtime connection holds nothing on a
+    # workspace schema outside it (the workspace's role does, tenants/workspace_roles.py).
+    with schema_context(schema_name):
+        return schema_is_current(schema_name)
 
 
 def _provision_function_installed() -> bool:

@@ -41,10 +41,11 @@ def schema_discard(schema_name: str) -> None:
     cost; the rename frees the workspace's schema name for a later test in a moment. A rename
     is DDL: it runs as the owner (outside any test's transaction).
     """
-    from tenants.roles import owner_credentials
+    from tenants.roles import owner_credentials, workspace_role_drop
 
     quote = connection.ops.quote_name
     with owner_credentials(), connection.cursor() as cursor:
+        workspace_role_drop(schema_name)  # its role goes with the name; the schema is inert
         cursor.execute(
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE %s",
             [_pattern(DISCARDED_PREFIX)],

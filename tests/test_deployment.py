@@ -249,8 +249,11 @@ def test_compose_app_connects_as_the_non_superuser_role_the_init_script_creates(
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
     init_script = PROJECT_ROOT / mounts["/docker-entrypoint-initdb.d/10-app-role.sh"]
     script = init_script.read_text()
-    assert 'CREATE ROLE :"app_role" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE' in script
-    assert 'CREATE ROLE :"owner_role" LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE' in script
+    assert (
+        'CREATE ROLE :"app_role" LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE'
+        in script
+    )
+    assert 'CREATE ROLE :"owner_role" LOGIN CREATEDB CREATEROLE NOSUPERUSER NOBYPASSRLS' in script
     assert 'CREATE DATABASE :"app_database" OWNER :"owner_role"' in script
     assert os.access(init_script, os.X_OK)
 

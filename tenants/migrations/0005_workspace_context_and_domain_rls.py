@@ -7,7 +7,7 @@ from django.db import migrations
 
 from tenants.rls import (
     DROP_WORKSPACE_CONTEXT_FUNCTION_SQL,
-    WORKSPACE_CONTEXT_FUNCTION_SQL,
+    WORKSPACE_CONTEXT_BY_SEARCH_PATH_SQL,
     enable_row_level_security,
 )
 
@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(WORKSPACE_CONTEXT_FUNCTION_SQL, DROP_WORKSPACE_CONTEXT_FUNCTION_SQL),
+        migrations.RunSQL(WORKSPACE_CONTEXT_BY_SEARCH_PATH_SQL, DROP_WORKSPACE_CONTEXT_FUNCTION_SQL),
         enable_row_level_security("tenants_domain"),
     ]

@@ -1,7 +1,8 @@
 """The database keeps each workspace's rows of the shared tables to that workspace.
 
-These tests run as the application's role (not superuser, not BYPASSRLS, and today the owner
-of the tables: FORCE ROW LEVEL SECURITY holds it to the policies too). Each one leaves a filter
+These tests run as the RUNTIME login role, switched into each workspace's role in its context
+(neither is superuser or BYPASSRLS; FORCE ROW LEVEL SECURITY holds the tables' owner to the
+policies too). Each one leaves a filter
 out on purpose: only the database stands between the query and the other workspace's rows.
 """
 
@@ -37,17 +38,25 @@ def test_workspace_context_is_the_workspace_in_its_schema_and_none_on_public(acm
     assert workspace_context_in_the_database() is None
 
 
-def test_a_schema_that_is_no_workspace_is_a_context_that_matches_nothing(db):
-    with schema_context(settings.TENANT_BASE_SCHEMA):
-        assert workspace_context_in_the_database() == 0
-        assert Membership.objects.count() == 0
-
-
-def test_a_schema_that_does_not_exist_is_not_the_platform_view(db):
-    # current_schema() would skip it and land on public; the context must not.
-    with schema_context("ws_no_such_workspace"):
-        assert workspace_context_in_the_database() == 0
-        assert Membership.objects.count() == 0
+@pytest.mark.parametrize("schema", [settings.TENANT_BASE_SCHEMA, "ready_0", "ws_no_such_workspace"])
+def test_a_schema_that_is_no_workspace_cannot_be_entered_and_matches_nothing(db, schema):
+    # A runtime connection enters a schema only as its workspace's role; there is none.
+    with (
+        pytest.raises(DatabaseError, match="does not exist"),
+        transaction.atomic(),
+        schema_context(schema),
+    ):
+        workspace_context_in_the_database()
+    # Named by a search_path alone (current_schema() would skip a missing schema and land on
+    # public; the context must not): 0, which matches no row.
+    # (On one cursor: the hook re-issues the real context on every new one.)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('search_path', %s, false)", [schema])
+        cursor.execute("SELECT public.shopsafe_workspace_id()")
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT count(*) FROM public.rbac_membership")
+        assert cursor.fetchone()[0] == 0
+        transaction.set_rollback(True)
 
 
 def test_a_reused_connection_does_not_keep_the_previous_workspace_context(acme, globex):
@@ -202,19 +211,34 @@ def test_the_next_request_on_a_reused_connection_runs_in_its_own_hosts_context(
 # --- the limit (docs/security-model.md): the context is not a secret ---------------------
 
 
-def test_injected_sql_can_switch_the_context_to_the_platform_view_for_its_own_cursor(acme, globex):
-    # Any role may set its own search_path, and one statement is enough to switch and read.
-    # What limits it: django-tenants re-issues search_path on the next cursor, so the switch
-    # dies with the injected statement's cursor and the application's next query is back in
-    # acme's context.
+def test_injected_search_path_alone_cannot_switch_a_workspace_role_to_the_platform_view(
+    acme, globex
+):
+    # A workspace role whose search_path says public (or another workspace) is no context.
     switch_and_read = (
         "SELECT set_config('search_path', 'public', false), "
         "(SELECT count(*) FROM public.rbac_membership WHERE tenant_id = %s)"
     )
+    with tenant_context(acme), connection.cursor() as cursor:
+        cursor.execute(switch_and_read, [globex.pk])
+        assert cursor.fetchone()[1] == 0
+        cursor.execute("SELECT count(*) FROM public.rbac_membership")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_limit_injected_role_and_path_reset_reach_the_platform_view_for_that_cursor(acme, globex):
+    # Any role may RESET ROLE (set_config('role', 'none')) and set its own search_path; the
+    # runtime login role's public context is the platform view of the shared tables. What
+    # limits it: no workspace schema is reachable that way, and the hook re-issues role and
+    # search_path on the application's next cursor, so the switch dies with the injected one.
+    switch = "SELECT set_config('role', 'none', false), set_config('search_path', 'public', false)"
     with tenant_context(acme):
         with connection.cursor() as cursor:
-            cursor.execute(switch_and_read, [globex.pk])
-            assert cursor.fetchone()[1] > 0
+            cursor.execute(switch)
+            cursor.execute(
+                "SELECT count(*) FROM public.rbac_membership WHERE tenant_id = %s", [globex.pk]
+            )
+            assert cursor.fetchone()[0] > 0
         assert workspace_context_in_the_database() == acme.pk
         assert not Membership.objects.filter(tenant=globex).exists()
 
