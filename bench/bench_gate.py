@@ -9,8 +9,10 @@ Two figures from one run, on one throw-away database (created here, dropped at t
 * **bare**: the same page-1-of-25 query on a plain table holding the same rows, rendered by a
   bare Django view (plain ``postgresql`` backend, no django-tenants, no middleware).
 
-* **stack, row-level security off**: the stack page again with the shared tables' policies
-  disabled on this throw-away database, so the difference is what the policies cost.
+* **enforcement**: the stack page as deployed, with the shared tables' policies disabled, and
+  on the owner's connection (no role switch) with them disabled, interleaved over several
+  rounds: the differences are what the policies and the whole database-side enforcement
+  (per-cursor ``SET ROLE`` plus the policies) cost.
 
 Both are driven by an in-process WSGI loop (no sockets, one thread), so the ratio is the
 cost of the stack itself. Each side runs in its own subprocess, because each needs its own
@@ -37,6 +39,8 @@ WARMUP_REQUESTS = 50
 MEASURE_REQUESTS = 1000
 MEASURE_SECONDS_MAX = 20.0
 PROVISION_COUNT = 7
+ENFORCEMENT_ROUNDS = 6
+ROUND_REQUESTS = 200
 WORKSPACE = "bench"
 HOST = f"{WORKSPACE}.localhost"
 PATH = "/companies/"
@@ -81,7 +85,7 @@ def _environ(cookie: str = "") -> dict:
     }
 
 
-def _measure(application, *, cookie: str = "", expect: str) -> dict:
+def _measure(application, *, cookie: str = "", expect: str, count: int = MEASURE_REQUESTS) -> dict:
     """Requests per second of GET PATH through ``application`` (a WSGI callable)."""
     status_seen: list[str] = []
 
@@ -99,7 +103,7 @@ def _measure(application, *, cookie: str = "", expect: str) -> dict:
     timings = []
     deadline = time.perf_counter() + MEASURE_SECONDS_MAX
     began = time.perf_counter()
-    for _ in range(MEASURE_REQUESTS):
+    for _ in range(count):
         started = time.perf_counter()
         one_request()
         timings.append(time.perf_counter() - started)
@@ -169,14 +173,44 @@ def _stack_side() -> dict:
 
     result = _measure(WSGIHandler(), cookie=cookie, expect="Company 0000 Signs")
     result["provision_seconds"] = provision_seconds
-    result["without_policies"] = _without_row_level_security(
-        lambda: _measure(WSGIHandler(), cookie=cookie, expect="Company 0000 Signs")
-    )
-    # Policies on again, measured last, so warm-up order cannot pass for the policies' cost.
-    result["with_policies_again"] = _measure(
-        WSGIHandler(), cookie=cookie, expect="Company 0000 Signs"
+    result["enforcement_rounds"] = _enforcement_rounds(
+        lambda: _measure(
+            WSGIHandler(), cookie=cookie, expect="Company 0000 Signs", count=ROUND_REQUESTS
+        )
     )
     return result
+
+
+def _enforcement_rounds(measure) -> dict[str, list[float]]:
+    """Median ms per round of the same page in three set-ups, interleaved over ENFORCEMENT_ROUNDS
+    rounds (the order rotating each round) so drift on a busy machine falls on all three:
+
+    - ``on``: as deployed: the runtime role, switched into the workspace's role per cursor,
+      with the shared tables' policies;
+    - ``no_policies``: the same with every policy disabled (this throw-away database only);
+    - ``off``: no policies and the OWNER's connection, which switches no role and is checked
+      for nothing (what the stack did before the database enforced anything).
+    """
+    variants = {
+        "on": measure,
+        "no_policies": lambda: _without_row_level_security(measure),
+        "off": lambda: _without_row_level_security(lambda: _as_owner(measure)),
+    }
+    names = list(variants)
+    medians: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(ENFORCEMENT_ROUNDS):
+        for name in names[index % 3 :] + names[: index % 3]:
+            medians[name].append(variants[name]()["median_ms"])
+    return medians
+
+
+def _as_owner(measure) -> dict:
+    """``measure()`` on the OWNER's connection: it owns every schema, so the backend switches
+    no role (plain ``SET search_path``, as before issue #12) and nothing is checked per table."""
+    from tenants.roles import owner_credentials
+
+    with owner_credentials():
+        return measure()
 
 
 def _without_row_level_security(measure) -> dict:
@@ -201,7 +235,7 @@ def _without_row_level_security(measure) -> dict:
 
     tables = switch(None, "DISABLE")
     try:
-        return {**measure(), "tables": len(tables)}
+        return measure()
     finally:
         switch(tables, "ENABLE")
 
@@ -242,10 +276,9 @@ def run() -> list[str]:
         bare = _run_side("bare", "bench.settings_bare", database)
 
     provision = stack.pop("provision_seconds")
-    without_policies = stack.pop("without_policies")
-    tables = without_policies.pop("tables")
-    again = stack.pop("with_policies_again")
-    policies_on_ms = (stack["median_ms"] + again["median_ms"]) / 2
+    rounds = {
+        name: statistics.median(values) for name, values in stack.pop("enforcement_rounds").items()
+    }
 
     def figures(label: str, result: dict) -> str:
         return (
@@ -260,11 +293,15 @@ def run() -> list[str]:
         figures("bare  (plain Django view, same query)        ", bare),
         f"ratio bare/stack: {bare['rps'] / stack['rps']:.2f}x  "
         f"(stack costs {stack['median_ms'] - bare['median_ms']:.2f} ms more per request)",
-        figures(f"stack, row-level security off ({tables} tables)", without_policies),
-        figures("stack, row-level security on again          ", again),
-        f"row-level security costs {policies_on_ms - without_policies['median_ms']:.2f} ms "
-        f"per request (median of the two 'on' runs minus 'off', same page, same run; the "
-        f"workspace context is the search_path django-tenants already sets: no extra statement)",
+        f"same page, {ENFORCEMENT_ROUNDS} interleaved rounds of {ROUND_REQUESTS} requests, "
+        f"median of the rounds' medians:",
+        f"  as deployed (workspace role per cursor, policies): {rounds['on']:.2f} ms",
+        f"  policies off                                     : {rounds['no_policies']:.2f} ms",
+        f"  owner's connection, no role switch, policies off : {rounds['off']:.2f} ms",
+        f"row-level security costs {rounds['on'] - rounds['no_policies']:+.2f} ms per request; "
+        f"the database's whole enforcement (role switch and policies) "
+        f"{rounds['on'] - rounds['off']:+.2f} ms (the role travels in the statement that sets "
+        f"the search_path: no extra round trip)",
         f"provision one workspace: median {statistics.median(provision) * 1000:.0f} ms "
         f"(min {min(provision) * 1000:.0f}, max {max(provision) * 1000:.0f}, "
         f"n={len(provision)})",

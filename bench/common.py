@@ -30,6 +30,19 @@ def scratch_database(prefix: str) -> Iterator[str]:
         yield database
     finally:
         _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _roles_of_dropped_databases_drop()
+
+
+def _roles_of_dropped_databases_drop() -> None:
+    """Workspace roles are cluster-wide and outlive the throw-away database: drop them too."""
+    import psycopg
+
+    from tenants.workspace_roles import ROLES_OF_DROPPED_DATABASES_SQL
+
+    url = os.environ.get("DATABASE_OWNER_URL") or os.environ["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as admin:
+        for (role,) in admin.execute(ROLES_OF_DROPPED_DATABASES_SQL).fetchall():
+            admin.execute(f"DROP ROLE IF EXISTS {psycopg.sql.Identifier(role).as_string(admin)}")
 
 
 def side_result(stdout: str) -> dict:

@@ -1,15 +1,18 @@
 """Row-level security for the shared (public-schema) tables that hold per-workspace rows.
 
-Invariant: the database-side workspace context *is* django-tenants' ``search_path``, which it
-re-issues on every cursor it hands out (``tenants.hooks``). ``public.shopsafe_workspace_id()``
-reads its first entry back:
+Invariant: the database-side workspace context is the role and the ``search_path`` the
+backend sends together on every cursor (``tenants/postgresql_backend/base.py``).
+``public.shopsafe_workspace_id()`` reads them back:
 
-- it is ``public`` (the public host, the support console, sign-in lookup,
-  "find my workspaces", migrations of shared apps): NULL, the platform's view, every row;
-- it is a workspace's schema: that workspace's id, so its rows only;
-- anything else (the template schema, a schema with no workspace, one that does not exist,
-  an empty search_path): 0, which matches no row, so an unknown context sees nothing rather
-  than everything.
+- the current role is a workspace's role (a runtime connection in that workspace's context):
+  that workspace's id when the search_path's first entry is its schema, else 0 (no row), so a
+  search_path moved by injected SQL widens nothing;
+- otherwise (the runtime login role in the public context, the owner) the first search_path
+  entry decides: ``public`` (the public host, the support console, sign-in lookup, "find my
+  workspaces", migrations of shared apps) is NULL, the platform's view, every row; a
+  workspace's schema is that workspace's id; anything else (the template schema, a schema
+  with no workspace, one that does not exist, an empty search_path) is 0, which matches no
+  row, so an unknown context sees nothing rather than everything.
 
 Every table listed in ``docs/security-model.md`` ("Isolation in the database") gets the same
 policy, with ENABLE and FORCE ROW LEVEL SECURITY so the table's owner is held to it as well;

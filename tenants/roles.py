@@ -34,8 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
 
 from .workspace_roles import (
-    WORKSPACE_GROUP_PREFIX,
-    WORKSPACE_ROLE_PREFIX,
+    ROLES_OF_DROPPED_DATABASES_SQL,
     database_role_pattern,
     workspace_group_name,
     workspace_role_name,
@@ -396,19 +395,7 @@ def roles_of_dropped_databases_drop() -> list[str]:
     quote = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLE_CLEANUP_LOCK_KEY])
-        cursor.execute(
-            "SELECT r.rolname FROM pg_roles r"
-            " JOIN pg_shdescription d ON d.objoid = r.oid"
-            " AND d.classoid = 'pg_authid'::regclass"
-            " WHERE (r.rolname LIKE %s OR r.rolname LIKE %s)"
-            " AND NOT EXISTS (SELECT FROM pg_database WHERE datname = substring("
-            "   d.description FROM ' in database (.*)$'))"
-            " ORDER BY r.rolname DESC",
-            [
-                WORKSPACE_ROLE_PREFIX.replace("_", "\\_") + "%",
-                WORKSPACE_GROUP_PREFIX.replace("_", "\\_") + "%",
-            ],
-        )
+        cursor.execute(ROLES_OF_DROPPED_DATABASES_SQL)
         roles = [row[0] for row in cursor.fetchall()]
         for role in roles:  # workspace roles (w) sort before their group (g), descending
             cursor.execute(f"DROP ROLE IF EXISTS {quote(role)}")

@@ -47,7 +47,25 @@ def database_role_prefix(database: str) -> str:
 
 def database_role_pattern(database: str) -> str:
     """A LIKE pattern matching every workspace role of ``database`` (for clean-up)."""
-    return database_role_prefix(database).replace("_", "\\_") + "%"
+    return _like(database_role_prefix(database))
+
+
+def _like(prefix: str) -> str:
+    return prefix.replace("_", "\\_") + "%"
+
+
+# Workspace and group roles whose database is gone (each role's comment names its database),
+# dropped members first: "w" sorts after "g", so descending order puts them first.
+# The prefixes are constants of this module.
+ROLES_OF_DROPPED_DATABASES_SQL = f"""
+SELECT r.rolname FROM pg_roles r
+JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass
+WHERE (r.rolname LIKE '{_like(WORKSPACE_ROLE_PREFIX)}'
+       OR r.rolname LIKE '{_like(WORKSPACE_GROUP_PREFIX)}')
+  AND NOT EXISTS (
+    SELECT FROM pg_database WHERE datname = substring(d.description FROM ' in database (.*)$'))
+ORDER BY r.rolname DESC
+"""  # noqa: S608
 
 
 # The SQL side of the same derivation, and the workspace context function that row-level

@@ -290,3 +290,35 @@ def test_injected_set_role_to_the_owner_or_a_predefined_role_is_refused(acme):
     with tenant_context(acme):
         for role in (settings.DATABASES["owner"]["USER"], "pg_read_all_data", "pg_write_all_data"):
             assert _refused(f'SET ROLE "{role}"') == INSUFFICIENT_PRIVILEGE, role
+
+
+# --- Roles outlive databases: the clean-up finds exactly the orphans
+
+
+def test_roles_of_a_dropped_database_are_found_and_live_ones_are_not(owner_sql):
+    from tenants.workspace_roles import ROLES_OF_DROPPED_DATABASES_SQL, workspace_group_name
+
+    orphan = workspace_role_name("test_gone_database", "ws_left_behind")
+    owner_sql.execute(f'CREATE ROLE "{orphan}" NOLOGIN')
+    try:
+        owner_sql.execute(
+            f'COMMENT ON ROLE "{orphan}" IS \'Shopsafe workspace schema ws_left_behind in'
+            " database test_gone_database'"
+        )
+        found = {row[0] for row in owner_sql.execute(ROLES_OF_DROPPED_DATABASES_SQL)}
+        assert orphan in found
+        database = connection.settings_dict["NAME"]
+        assert _role_of("ws_acme") not in found
+        assert workspace_group_name(database) not in found
+    finally:
+        owner_sql.execute(f'DROP ROLE IF EXISTS "{orphan}"')
+
+
+def test_every_role_provisioning_creates_says_which_workspace_and_database_it_is_for(acme):
+    comment = _one(
+        "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
+        [_role_of("ws_acme")],
+    )
+    assert comment == (
+        f"Shopsafe workspace schema ws_acme in database {connection.settings_dict['NAME']}"
+    )
