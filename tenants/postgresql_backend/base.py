@@ -23,29 +23,32 @@ from __future__ import annotations
 
 import django.db.utils
 import psycopg
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_limit_set_calls, get_public_schema_name, quote_schema_name
-
-
-def _runtime_user() -> str:
-    from tenants.roles import runtime_role
-
-    return runtime_role()
 
 
 class DatabaseWrapper(tenants_base.DatabaseWrapper):
     # Set by django-tenants' __init__ (untyped there).
     _setting_search_path: bool
     search_path_set_schemas: list[str] | None
+    # Whether this connection's login role owns the database (the OWNER, or a single-role
+    # set-up): such a connection switches no role. Read once per new connection.
+    _owns_database: bool = True
+
+    def init_connection_state(self):
+        super().init_connection_state()
+        with self.connection.cursor() as cursor:  # raw: not a query of the application's
+            cursor.execute(
+                "SELECT datdba = (SELECT oid FROM pg_roles WHERE rolname = session_user)"
+                " FROM pg_database WHERE datname = current_database()"
+            )
+            self._owns_database = bool(cursor.fetchone()[0])
 
     def _switches_roles(self) -> bool:
-        """Only the runtime login role switches, and only when a distinct owner exists."""
-        if not getattr(settings, "DATABASE_OWNER_URL", ""):
-            return False
-        user = self.settings_dict["USER"]
-        return user == _runtime_user() and user != settings.DATABASES.get("owner", {}).get("USER")
+        """A login role that does not own the database (the RUNTIME role) acts in a
+        workspace's context only as that workspace's role; the owner switches nothing."""
+        return not self._owns_database
 
     def _context_statement(self, search_paths: list[str]) -> str:
         path = "SET search_path = " + ",".join(quote_schema_name(schema) for schema in search_paths)

@@ -88,6 +88,49 @@ def test_a_workspace_context_runs_as_its_role_and_public_as_the_runtime_role(acm
     assert _one("SELECT current_user") == runtime_role()
 
 
+def test_a_web_process_without_the_owner_url_still_switches(acme, monkeypatch):
+    # Production's web never gets DATABASE_OWNER_URL: whether to switch is decided by the
+    # database (a login role that does not own it switches), not by a setting.
+    from django.conf import settings
+    from django.db import connections
+
+    monkeypatch.delitem(settings.DATABASES, "owner")
+    monkeypatch.setattr(settings, "DATABASE_OWNER_URL", "")
+    web = connections.create_connection("default")
+    try:
+        web.set_tenant(acme)
+        with web.cursor() as cursor:
+            cursor.execute("SELECT current_user, session_user")
+            assert cursor.fetchone() == (_role_of("ws_acme"), runtime_role())
+    finally:
+        web.close()
+
+
+def test_the_owners_connection_switches_no_role(acme):
+    from django.conf import settings
+
+    from django.db import connections
+
+    credentials = settings.DATABASES["owner"]
+    owner = type(connections["default"])(
+        {
+            **connection.settings_dict,
+            "USER": credentials["USER"],
+            "PASSWORD": credentials["PASSWORD"],
+        },
+        "default",
+    )
+    try:
+        owner.set_tenant(acme)
+        with owner.cursor() as cursor:
+            cursor.execute("SELECT current_user, current_setting('search_path')")
+            user, path = cursor.fetchone()
+        assert user == owner.settings_dict["USER"]
+        assert path.startswith("ws_acme")
+    finally:
+        owner.close()
+
+
 def test_the_switch_is_one_statement_with_the_search_path(acme, django_assert_num_queries):
     with tenant_context(acme), django_assert_num_queries(2) as captured:
         Company.objects.count()
