@@ -7,6 +7,7 @@ every test then runs inside a transaction that is rolled back.
 from __future__ import annotations
 
 import inspect
+import warnings
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, d
     from tenants.roles import database_roles_drop
 
     if _owner_session.get("database"):
-        with django_db_blocker.unblock():
-            database_roles_drop(_owner_session["database"])
+        from django.db import DatabaseError
+
+        try:
+            with django_db_blocker.unblock():
+                database_roles_drop(_owner_session["database"])
+        except DatabaseError as error:  # clean-up only: the next run drops what is left
+            warnings.warn(f"workspace roles of the test database left: {error}", stacklevel=1)
 
 
 _owner_session: dict = {}
