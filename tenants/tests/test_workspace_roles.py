@@ -108,7 +108,6 @@ def test_a_web_process_without_the_owner_url_still_switches(acme, monkeypatch):
 
 def test_the_owners_connection_switches_no_role(acme):
     from django.conf import settings
-
     from django.db import connections
 
     credentials = settings.DATABASES["owner"]
