@@ -227,7 +227,7 @@ EVENT_INFO: dict[Event, EventInfo] = {
         "workspace.purge_started", "Permanent deletion of the workspace started"
     ),
     Event.WORKSPACE_PURGED: EventInfo(
-        "workspace.purged", "Workspace permanently deleted (receipt)"
+        "workspace.purged", "Workspace permanently deleted (receipt); its schema goes next"
     ),
     Event.WORKSPACE_PURGE_FAILED: EventInfo(
         "workspace.purge_failed", "Permanent deletion of the workspace failed; will retry"
