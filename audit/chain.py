@@ -138,6 +138,35 @@ def link_matches(event, keys: Mapping[str, bytes] | None = None) -> bool:
     return hmac.compare_digest(expected, event.hash or "")
 
 
+def keyed_link_problem(event, predecessor, keys: Mapping[str, bytes] | None = None) -> str | None:
+    """Why ``event`` is not proof that the application wrote exactly this content at exactly
+    this place in its stream, or None when it is.
+
+    Proof needs a KEYED link (version 2) under a configured key that matches the event's
+    content, and a ``prev_hash`` equal to ``predecessor``'s link (the row one sequence before
+    it in the same table; GENESIS_HASH for sequence 1). The link covers the sequence, the
+    previous link, the time, the type, the actor, the target and the data, so none of them can
+    be changed, nor the event moved, without the key. A version 1 link is a plain SHA-256 that
+    anyone (a SQL statement, ``sha256()``) can compute: never proof. What the link does not
+    cover is which table (stream) the row sits in: callers decide on the content.
+    """
+    if chain_version_of(event) != KEYED:
+        return "not a keyed (version 2) event: its link needs no key"
+    if event.key_id not in (keys or {}):
+        return f"key id {event.key_id!r} is not configured"
+    if not link_matches(event, keys):
+        return "content does not match its keyed link"
+    if event.sequence == 1:
+        expected_previous = GENESIS_HASH
+    elif predecessor is None or predecessor.sequence != event.sequence - 1:
+        return "its predecessor is missing"
+    else:
+        expected_previous = predecessor.hash
+    if not hmac.compare_digest(event.prev_hash or "", expected_previous or ""):
+        return "does not link to its predecessor"
+    return None
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     """The first event at which a stream stops verifying, and why."""

@@ -65,9 +65,12 @@ class Event(IntEnum):
     WORKSPACE_RESTORED = 333
     WORKSPACE_DELETION_REQUESTED = 334
     WORKSPACE_PURGE_STARTED = 335
-    WORKSPACE_PURGED = 336  # platform stream only: the receipt, with counts
+    WORKSPACE_PURGED = 336  # platform stream only: the receipt, with counts and schema
     WORKSPACE_PURGE_FAILED = 337
     WORKSPACE_LIFECYCLE_NOTICE_SENT = 338  # the 7-day / 1-day emails to the owners
+    # platform stream only: the owner side dropped a purged workspace's schema and role, on
+    # the proof of its receipt (workspace.lifecycle.schema_drop)
+    WORKSPACE_SCHEMA_DROPPED = 339
 
     # --- 400: members and roles (workspace stream)
     MEMBER_ADDED = 401
@@ -224,13 +227,16 @@ EVENT_INFO: dict[Event, EventInfo] = {
         "workspace.purge_started", "Permanent deletion of the workspace started"
     ),
     Event.WORKSPACE_PURGED: EventInfo(
-        "workspace.purged", "Workspace permanently deleted (receipt)"
+        "workspace.purged", "Workspace permanently deleted (receipt); its schema goes next"
     ),
     Event.WORKSPACE_PURGE_FAILED: EventInfo(
         "workspace.purge_failed", "Permanent deletion of the workspace failed; will retry"
     ),
     Event.WORKSPACE_LIFECYCLE_NOTICE_SENT: EventInfo(
         "workspace.lifecycle_notice_sent", "Owners warned of an upcoming lifecycle step"
+    ),
+    Event.WORKSPACE_SCHEMA_DROPPED: EventInfo(
+        "workspace.schema_dropped", "Purged workspace's schema and database role dropped"
     ),
     Event.MEMBER_ADDED: EventInfo("member.added", "Member added"),
     Event.MEMBER_REMOVED: EventInfo("member.removed", "Member removed"),

@@ -11,8 +11,10 @@ Each export runs the task body (``services.export_job_build``) in a fresh subpro
 reports records/s, MB/s, and the process's peak RSS (``resource.getrusage``) next to its RSS
 before the export started. Then the large archive is verified and imported into a new
 workspace (``manage.py import_workspace``'s code path) in another subprocess. Last, the large
-workspace is purged (``workspace.lifecycle.workspace_purge``: counts, files, schema, rows,
-receipt) and its time is reported as a ratio to an empty workspace's purge and to its export.
+workspace is deleted as its owner's "delete now" does it (the keyed decision, then
+``workspace.lifecycle.workspace_purge``: counts, files, rows, receipt; then the owner side's
+drop of the schema and its role) and its time is reported as a ratio to an empty workspace's
+and to its export.
 
 Uses the embedded PostgreSQL and Redis, or DATABASE_URL / REDIS_URL when they are set.
 """
@@ -219,27 +221,65 @@ def _import_side(archive: str) -> dict:
 
 
 def _purge_side(name: str) -> dict:
-    """Purge ``bench-<name>`` (schema, files, public rows, receipt) the way the lifecycle run
-    does, and, as the baseline measured in the same process, a freshly provisioned empty
+    """Delete ``bench-<name>`` the way an owner's "delete now" does: the keyed decision, then
+    the purge task (counts, files, public rows, receipt) and the owner side's drop of the
+    schema and its role, both inline here (Celery runs eagerly, and this process has the
+    owner's URL). As the baseline, measured in the same process, a freshly provisioned empty
     workspace."""
+    import re
+    import secrets
+
     import django
 
     django.setup()
+    from django.core import mail
     from django.db import connection
 
+    from accounts.models import User
+    from accounts.twofactor.action_codes import Action, action_code_confirm, action_code_request
+    from audit.events import Event
+    from audit.models import AuditEvent
+    from kernel.roles import Role
+    from rbac.models import Membership
     from tenants.models import Tenant
     from tenants.services import tenant_provision
-    from workspace.lifecycle import workspace_purge
+    from workspace.lifecycle import workspace_delete_now
+
+    def owner_confirms(tenant: Tenant):
+        """An owner, and their confirmation with the code they were emailed (locmem)."""
+        user = User.objects.create_user(
+            email=f"owner@{tenant.slug}.example", password=secrets.token_urlsafe(16)
+        )
+        owner = Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
+        action_code_request(
+            actor=owner, tenant=tenant, action=Action.WORKSPACE_DELETE, target=tenant
+        )
+        code = re.search(r"^\s+(\d{6})$", mail.outbox[-1].body, re.M).group(1)
+        confirmation = action_code_confirm(
+            actor=owner,
+            tenant=tenant,
+            action=Action.WORKSPACE_DELETE,
+            target=tenant,
+            code=code,
+            ip="127.0.0.1",
+        )
+        return owner, confirmation
 
     def purge(tenant: Tenant) -> tuple[float, dict]:
-        Tenant.objects.filter(pk=tenant.pk).update(state=Tenant.State.PURGING)
+        owner, confirmation = owner_confirms(tenant)
         connection.close()  # start the measurement from a fresh connection
         started = time.perf_counter()
-        receipt = workspace_purge(tenant_id=tenant.pk)
+        workspace_delete_now(
+            tenant=tenant, actor=owner, confirmation=confirmation, typed_slug=tenant.slug
+        )
         seconds = time.perf_counter() - started
-        if receipt is None or Tenant.objects.filter(pk=tenant.pk).exists():
+        connection.set_schema_to_public()
+        about = AuditEvent.objects.filter(target_id=str(tenant.pk))
+        receipt = about.filter(event_type=Event.WORKSPACE_PURGED).first()
+        dropped = about.filter(event_type=Event.WORKSPACE_SCHEMA_DROPPED).exists()
+        if receipt is None or not dropped or Tenant.objects.filter(pk=tenant.pk).exists():
             raise RuntimeError(f"purge of {tenant.slug} did not complete")
-        return seconds, receipt.counts
+        return seconds, receipt.additional_data["counts"]
 
     # The first purge in a process pays for imports and cold caches: warm up on one empty
     # workspace, then measure the baseline on another.
@@ -315,7 +355,8 @@ def run() -> list[str]:
         f"{imported['files']} files); RSS peak {imported['rss_peak_kb'] / 1024:.0f} MB"
     )
     # Purge, as ratios against baselines measured in this run: an empty workspace's purge (the
-    # fixed cost: locks, receipt, DROP SCHEMA of ~40 empty tables) and the same data's export.
+    # fixed cost: the decision, locks, receipt, the owner's DROP SCHEMA of ~40 empty tables)
+    # and the same data's export.
     lines.append(
         f"purge large: {purged['records']:,} records + {purged['files']} files "
         f"({purged['bytes'] / 1e6:.1f} MB) + {purged['audit_events']:,} audit events in "

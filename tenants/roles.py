@@ -12,26 +12,34 @@ installed here by the owner, each with a fixed search_path and a narrow guard:
 - ``shopsafe_schema_provision(target, take_spare)``: gives a workspace row that the calling
   transaction has just inserted its schema, by renaming a ready spare (``ready_*``, cloned
   ahead of time by the owner) or, when none is left, cloning the template; then grants.
-- ``shopsafe_schema_drop(target)``: drops the schema of a workspace whose row is PURGING.
 - ``shopsafe_sequences_catch_up(target)``: moves a workspace's sequences forward past the
   highest id (an import writes rows with their ids; setval needs UPDATE on the sequence,
   which the runtime role does not hold). It never moves one back.
 
-``runtime_privileges_apply`` (re)installs both and applies the grants; ``migrate_schemas``
-calls it on the owner connection after every run. Everything here runs as the owner.
+No function lets a runtime connection drop a schema or a role: a purged workspace's schema
+and role are dropped by the owner-queue worker, on the proof of the purge's keyed receipt
+(``workspace.lifecycle.schema_drop``). ``owner_run`` gives that work a connection of its own.
+
+``runtime_privileges_apply`` (re)installs the functions and applies the grants;
+``migrate_schemas`` calls it on the owner connection after every run. Everything here runs as
+the owner.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
+from django.db.utils import load_backend
 
 from .workspace_roles import (
     ROLES_OF_DROPPED_DATABASES_SQL,
@@ -41,6 +49,7 @@ from .workspace_roles import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 READY_PREFIX = "ready_"  # spares cloned ahead of time by the owner side
 PROVISION_LOCK_KEY = 0x5EED_7E3B  # serialises spare takes (pg_advisory_xact_lock)
@@ -86,6 +95,53 @@ def owner_credentials() -> Iterator[None]:
     finally:
         default.close()
         default.settings_dict["USER"], default.settings_dict["PASSWORD"] = saved
+
+
+def owner_run(work: Callable[[], T]) -> T:
+    """Run ``work`` as the OWNER on a database connection of its own, in a thread of its own,
+    and return its result (or raise its error).
+
+    Inside the thread the ``default`` alias is a fresh connection under the owner's
+    credentials, so ``work`` uses the ORM, ``transaction.atomic`` and ``audit.services`` as
+    anywhere else; the caller's connection is neither used nor closed, so an owner-queue task
+    run inline (Celery's eager mode in tests) never touches the transaction around it, and
+    sees only what is committed. The caller's context variables (the audit context) are
+    carried over. Raises ImproperlyConfigured in a process without the owner's URL.
+
+    ``settings.DATABASES`` is left alone (other threads read it): code that takes the
+    credentials from there rather than from the connection (django-tenants' clone helper,
+    so filling spares and ``runtime_privileges_apply``) needs ``owner_credentials`` instead.
+    """
+    if not owner_configured():
+        raise ImproperlyConfigured(OWNER_CREDENTIALS_MISSING)
+    owner = settings.DATABASES["owner"]
+    # The default alias's settings (in tests: the test database's name), owner credentials.
+    settings_dict = {
+        **connections.settings["default"],
+        "USER": owner["USER"],
+        "PASSWORD": owner["PASSWORD"],
+        "CONN_MAX_AGE": 0,
+    }
+    caller_context = contextvars.copy_context()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "default")
+        connections["default"] = wrapper  # this thread's only: connections are thread-local
+        try:
+            outcome["result"] = caller_context.run(work)
+        except BaseException as error:  # handed to the caller's thread below
+            outcome["error"] = error
+        finally:
+            wrapper.close()
+            del connections["default"]
+
+    thread = threading.Thread(target=run, name="owner-connection")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def audit_tables() -> list[str]:
@@ -244,19 +300,9 @@ GRANT EXECUTE ON FUNCTION public.shopsafe_sequences_catch_up(text) TO {quote(run
 GRANT EXECUTE ON FUNCTION public.shopsafe_sequences_catch_up(text)
   TO {quote(workspace_group_name(connection.settings_dict["NAME"]))};
 
-CREATE OR REPLACE FUNCTION public.shopsafe_schema_drop(target text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-BEGIN
-  IF NOT EXISTS (
-    SELECT FROM public.{tenant_table}
-    WHERE schema_name = target AND state = {_literal(Tenant.State.PURGING.value)}
-  ) THEN
-    RAISE EXCEPTION 'schema % is not a workspace being purged', target USING ERRCODE = '42501';
-  END IF;
-  EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', target);
-END $fn$;
-REVOKE ALL ON FUNCTION public.shopsafe_schema_drop(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public.shopsafe_schema_drop(text) TO {quote(runtime)};
+-- The purge's drop runs on the owner side only (workspace.lifecycle.schema_drop): no runtime
+-- connection may cause a DROP SCHEMA, however its SQL is crafted. Gone from older databases.
+DROP FUNCTION IF EXISTS public.shopsafe_schema_drop(text);
 """  # noqa: S608
 
 

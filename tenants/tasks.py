@@ -2,7 +2,9 @@
 
 Invariant: these tasks run only on the OWNER queue (``OWNER_QUEUE``, routed in settings),
 consumed by the one worker started with ``DATABASE_OWNER_URL``; they take the owner's
-credentials explicitly and touch no workspace's data, only the public schema's catalog.
+credentials explicitly and touch no workspace's data, only the public schema's catalog. The
+queue's other task, dropping purged workspaces' schemas, belongs to the lifecycle a floor up
+(``workspace.tasks.purged_schemas_drop_task``).
 """
 
 from __future__ import annotations

@@ -38,6 +38,18 @@ def workspace_purge_task(*, tenant_id: int) -> dict | None:
     return None if receipt is None else {"tenant_id": receipt.tenant_id, "slug": receipt.slug}
 
 
+@shared_task(name="workspace.tasks.purged_schemas_drop", acks_late=True)
+def purged_schemas_drop_task(*, schema_name: str | None = None) -> list[str]:
+    """OWNER queue (routed in settings, like ``tenants.tasks.ready_spares_refill``): drop a
+    purged workspace's schema and role on the proof of its keyed receipt; without
+    ``schema_name``, every schema a receipt names (the beat's five-minute sweep, so a lost
+    task loses nothing). Returns the schemas dropped. Needs ``DATABASE_OWNER_URL``."""
+    from .lifecycle.schema_drop import purged_schemas_drop
+
+    outcomes = purged_schemas_drop(schema_name=schema_name)
+    return [outcome.schema_name for outcome in outcomes if outcome.dropped]
+
+
 @shared_task(acks_late=True)
 def lifecycle_run_task() -> int:
     """The beat's daily run: warning emails, archiving and purging that have come due."""

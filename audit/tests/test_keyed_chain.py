@@ -20,6 +20,7 @@ from audit.chain import (
     chain_verify,
     content_sha256,
     event_hash,
+    keyed_link_problem,
 )
 from audit.keys import parse_chain_keys
 from audit.tests.test_chain import build_stream
@@ -212,3 +213,78 @@ def test_the_configured_keys_pass_the_start_up_check():
     from audit.checks import audit_keys_check
 
     assert audit_keys_check(None) == []
+
+
+# --- One event as proof (audit.chain.keyed_link_problem): what the owner side's purge drop
+# rests on (workspace.lifecycle.proof). Without the key, nothing about an event can be changed,
+# nor can it be moved, and a keyless link is never proof.
+
+
+def _pair():
+    first, second = keyed_stream(["receipt before", "receipt"])
+    return first, second
+
+
+def test_a_genuine_keyed_event_in_its_place_is_proof():
+    first, second = _pair()
+    assert keyed_link_problem(first, None, KEYS) is None
+    assert keyed_link_problem(second, first, KEYS) is None
+
+
+def _edit(field, value):
+    def tamper(event, predecessor):
+        setattr(event, field, value)
+        return event, predecessor
+
+    return tamper
+
+
+def _recompute_without_the_key(event, predecessor):
+    event.target_id = "victim"
+    event.chain_version, event.key_id = LEGACY, ""
+    event.hash = content_sha256(event)  # what anyone can compute, in SQL too
+    return event, predecessor
+
+
+def _sign_with_another_key(key_id):
+    def tamper(event, predecessor):
+        event.target_id = "victim"
+        event.key_id = key_id
+        event.hash = event_hash(event, {key_id: b"a" * 32})
+        return event, predecessor
+
+    return tamper
+
+
+def _move_after(other_predecessor):
+    def tamper(event, predecessor):
+        return event, other_predecessor
+
+    return tamper
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(_edit("target_id", "victim"), id="target edited"),
+        pytest.param(_edit("additional_data", {"schema": "ws_victim"}), id="data edited"),
+        pytest.param(_edit("event_type", 336), id="type edited"),
+        pytest.param(_edit("sequence", 9), id="moved to another sequence"),
+        pytest.param(_edit("prev_hash", "e" * 64), id="relinked"),
+        pytest.param(_recompute_without_the_key, id="keyless SHA-256 link"),
+        pytest.param(_sign_with_another_key("k-old"), id="HMAC under a configured id, wrong key"),
+        pytest.param(_sign_with_another_key("k-attacker"), id="HMAC under an unknown key id"),
+        pytest.param(_move_after(None), id="predecessor missing"),
+    ],
+)
+def test_an_event_changed_moved_or_relinked_without_the_key_is_no_proof(tamper):
+    first, second = _pair()
+    event, predecessor = tamper(copy.copy(second), first)
+    assert keyed_link_problem(event, predecessor, KEYS) is not None
+
+
+def test_a_genuine_event_placed_after_another_predecessor_is_no_proof():
+    first, second = _pair()
+    other_first = keyed_stream(["another stream's event"])[0]
+    assert other_first.hash != first.hash
+    assert keyed_link_problem(second, other_first, KEYS) == "does not link to its predecessor"

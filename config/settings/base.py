@@ -227,13 +227,23 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", False, bool)
 # Owner-side tasks go to their own queue, consumed only by the worker given
 # DATABASE_OWNER_URL (docker-compose's owner-worker; make run's owner worker).
-CELERY_TASK_ROUTES = {"tenants.tasks.ready_spares_refill": {"queue": "owner"}}
+CELERY_TASK_ROUTES = {
+    "tenants.tasks.ready_spares_refill": {"queue": "owner"},
+    # The purge's last step: a purged workspace's schema and role (workspace/lifecycle/).
+    "workspace.tasks.purged_schemas_drop": {"queue": "owner"},
+}
 # How many ready workspace schemas the owner side keeps for sign-up (tenants/roles.py).
 READY_SPARES = env("READY_SPARES", 3, int)
 CELERY_BEAT_SCHEDULE: dict = {
     # The pool of ready schemas sign-up renames into place (owner queue, tenants/tasks.py).
     "tenants-ready-spares-refill": {
         "task": "tenants.tasks.ready_spares_refill",
+        "schedule": 5 * 60,
+    },
+    # Purged workspaces' schemas, dropped on the proof of their receipts (owner queue): the
+    # purge queues the drop itself; this sweep catches a task lost while the owner was down.
+    "workspace-purged-schemas-drop": {
+        "task": "workspace.tasks.purged_schemas_drop",
         "schedule": 5 * 60,
     },
     # Support access grants that ran out: audited and emailed once (support/tasks.py).

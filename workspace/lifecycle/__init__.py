@@ -10,6 +10,8 @@ Where each part lives:
 - ``schedule``: the daily run that applies what has come due; the dates and the plan
   themselves are pure and live a floor below, in ``tenants.schedule``;
 - ``purge``: the permanent deletion and its receipt;
+- ``proof``: the keyed evidence a purge and a drop rest on (the decision, the receipt);
+- ``schema_drop``: the OWNER side's drop of a purged workspace's schema and role;
 - ``notices``: the emails to the owners.
 
 Invariants:
@@ -20,12 +22,17 @@ Invariants:
 - ``lifecycle_notices`` names the warning emails already sent for the current state
   ("archive-7", "purge-1", ...), so none is ever sent twice; cancel, archive and restore
   reset it.
-- A purge first captures ``purge_counts`` (what is about to be deleted), then deletes the
-  stored files, then - in one transaction - drops the schema, writes the platform receipt
-  (WORKSPACE_PURGED, carrying those counts) and deletes the Tenant row last, which takes every
-  public row of the workspace with it through the declared cascades. Each step is safe to
-  repeat: a purge that died half-way is finished by the next :func:`lifecycle_run` with the
-  counts captured before the first deletion.
+- A purge happens only on a genuine keyed decision (the owner's "delete now", or their
+  cancellation whose purge date has come; ``proof.purge_authorization``), never on the row's
+  word. It first captures ``purge_counts`` (what is about to be deleted), then deletes the
+  stored files, then - in one transaction - writes the platform receipt (WORKSPACE_PURGED,
+  carrying those counts and the schema's name and oid) and deletes the Tenant row last, which
+  takes every public row of the workspace with it through the declared cascades. The schema,
+  unreachable from then on, is dropped with its role by the owner-queue worker on the proof of
+  that receipt (``schema_drop``; WORKSPACE_SCHEMA_DROPPED); the runtime role causes no DDL.
+  Each step is safe to repeat: a purge that died half-way is finished by the next
+  :func:`lifecycle_run` with the counts captured before the first deletion, and a drop that
+  did not happen by the owner queue's five-minute sweep.
 - Concurrent runs never do the same step twice: a run takes each tenant's row with
   ``SELECT ... FOR UPDATE SKIP LOCKED`` and a purge holds a session advisory lock keyed by the
   tenant's id for its whole length.
@@ -50,6 +57,7 @@ from tenants.schedule import (
 )
 
 from ._common import audit_both as _audit_both
+from .proof import DropNotProven, PurgeNotAuthorized, purge_authorization, schema_drop_proof
 from .purge import (
     PURGE_LOCK_NAMESPACE,
     PurgeReceipt,
@@ -93,10 +101,12 @@ __all__ = [
     "RESTORE_NOT_RESTORABLE",
     "RESTORE_REASON_REQUIRED",
     "TYPED_SLUG_MISMATCH",
+    "DropNotProven",
     "LifecycleDates",
     "LifecycleSnapshot",
     "LifecycleStep",
     "PlannedStep",
+    "PurgeNotAuthorized",
     "PurgeReceipt",
     "_audit_both",
     "advance",
@@ -105,7 +115,9 @@ __all__ = [
     "lifecycle_plan",
     "lifecycle_run",
     "next_step",
+    "purge_authorization",
     "purge_counts_capture",
+    "schema_drop_proof",
     "storage_keys",
     "workspace_cancel",
     "workspace_delete_now",

@@ -1,12 +1,19 @@
 """The purge: a workspace that is PURGING is permanently deleted, and the platform keeps its
 receipt.
 
-Invariant: a purge first captures ``purge_counts`` (what is about to be deleted), then deletes
-the stored files, then - in one transaction - drops the schema, writes the platform receipt
-(WORKSPACE_PURGED, carrying those counts) and deletes the Tenant row, whose declared
-``on_delete=CASCADE`` relations take every public row of the workspace with it (members,
-invitations, sessions, support grants, domains, ...; nothing here lists them). The platform
-audit stream holds no foreign key to the Tenant, so the receipt and the events before it stay.
+Invariant: a purge happens only when a genuine, keyed decision allows it
+(``proof.purge_authorization``: the owner's "delete now", or the owner's cancellation whose
+purge date has come), never on the word of the Tenant row, which SQL on a runtime connection
+can rewrite. It then captures ``purge_counts`` (what is about to be deleted), deletes the
+stored files, and - in one transaction - writes the platform receipt (WORKSPACE_PURGED,
+carrying those counts, the schema's name and object id, and the decision it rests on) and
+deletes the Tenant row, whose declared ``on_delete=CASCADE`` relations take every public row
+of the workspace with it (members, invitations, sessions, support grants, domains, ...; nothing
+here lists them). From then on the schema is unreachable (no row, no host) and waits for the
+OWNER side, which alone may drop it: the owner-queue task ``purged_schemas_drop`` is queued
+after commit, and the owner queue sweeps every five minutes, so a lost task loses nothing
+(``schema_drop``). The runtime role can cause no DDL. The platform audit stream holds no
+foreign key to the Tenant, so the receipt and the events before it stay.
 Each step is safe to repeat: a purge that died half-way is finished by the next
 ``lifecycle_run`` with the counts captured before the first deletion. A purge holds a session
 advisory lock keyed by the tenant's id for its whole length, so two never overlap.
@@ -35,8 +42,10 @@ from rbac.models import Invitation, Membership
 from support.models import ImpersonationSession, SupportAccessGrant
 from tenants.models import Domain, Tenant
 
+from ..tasks import purged_schemas_drop_task
 from ._common import audit_both, host_cache_forget_on_commit, locked, to_public
 from .notices import email_owners_on_commit, owner_emails
+from .proof import PurgeNotAuthorized, purge_authorization, schema_oid
 
 logger = logging.getLogger("workspace.lifecycle")
 
@@ -56,6 +65,7 @@ class PurgeReceipt:
     schema_name: str
     counts: dict[str, Any] = field(default_factory=dict)
     audit_event_id: int | None = None
+    schema_oid: int | None = None  # the schema the owner side drops on this receipt
 
 
 # --- Stored files
@@ -174,12 +184,14 @@ def _advisory_unlock(tenant_id: int) -> None:
 
 def workspace_purge(*, tenant_id: int) -> PurgeReceipt | None:
     """Permanently delete a workspace that is PURGING; None when there is nothing to do (no
-    such workspace, not PURGING, or another process is purging it right now).
+    such workspace, not PURGING, or another process is purging it right now). Raises
+    ``PurgeNotAuthorized`` (recorded as WORKSPACE_PURGE_FAILED with its reason, nothing
+    deleted) when no genuine decision allows it.
 
     Idempotent and crash-safe: counts are captured (and committed) before anything is
-    deleted; files are deleted next (deleting what is left is harmless); the schema, the
-    receipt and the Tenant row with every public row hanging off it go together in one
-    transaction.
+    deleted; files are deleted next (deleting what is left is harmless); the receipt and the
+    Tenant row with every public row hanging off it go together in one transaction; the schema
+    is dropped afterwards by the owner side on the proof of that receipt.
     """
     to_public()
     if not _advisory_lock(tenant_id):
@@ -199,6 +211,8 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
     if tenant is None or tenant.state != Tenant.State.PURGING or tenant.is_public:
         return None
     prefix = _storage_prefix(tenant.schema_name)
+    # 0. Before anything is deleted: a genuine decision, not the row's word (proof.py).
+    purge_authorization(tenant_id=tenant_id, schema_name=tenant.schema_name, at=timezone.now())
 
     # 1. Capture what is about to go, once, before the first deletion.
     if tenant.purge_counts is None:
@@ -211,20 +225,21 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
             tenant = row
 
     # 2. Files and export archives: everything under the workspace's prefix.
-    storage = _storage()
-    for key in list(storage_keys(prefix, storage)):
-        storage.delete(key)
-    _storage_remove_empty_folders(prefix, storage)
+    storage_prefix_sweep(prefix)
 
-    # 3. The schema, the receipt, and last the Tenant row with every public row of it.
+    # 3. The receipt, and last the Tenant row with every public row of it. The schema stays,
+    # unreachable, for the owner side (4.), which drops it on this receipt.
     owners = owner_emails(tenant)
     with transaction.atomic():
         row = locked(tenant_id)
         if row.state != Tenant.State.PURGING:
             return None
+        decision = purge_authorization(
+            tenant_id=tenant_id, schema_name=row.schema_name, at=timezone.now()
+        )
         host_cache_forget_on_commit(row)
-        _schema_drop(prefix)
         counts = row.purge_counts or {}
+        oid = schema_oid(row.schema_name)
         receipt_event = audit_both(
             row,
             Event.WORKSPACE_PURGED,
@@ -232,7 +247,9 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
                 "slug": row.slug,
                 "name": row.name,
                 "schema": row.schema_name,
+                "schema_oid": oid,
                 "counts": counts,
+                "authorized_by": {"event": decision.event_name, "sequence": decision.sequence},
                 "cancelled_at": row.cancelled_at.isoformat() if row.cancelled_at else None,
                 "archived_at": row.archived_at.isoformat() if row.archived_at else None,
                 "purge_requested_at": (
@@ -247,40 +264,45 @@ def _purge_locked(tenant_id: int) -> PurgeReceipt | None:
         # deletes them here, in this transaction, in dependency order.
         Tenant.objects.filter(pk=tenant_id).delete()
         email_owners_on_commit(row, "lifecycle_purged", recipients=owners)
-    # A file written between step 2 and the drop (an upload or an export finishing) would be
-    # orphaned: sweep the prefix once more. Best effort; nothing can reach those keys now.
+        # 4. The owner side drops the schema and its role (and sweeps every five minutes).
+        schema_name = row.schema_name
+        transaction.on_commit(lambda: purged_schemas_drop_task.delay(schema_name=schema_name))
+    # A file written between step 2 and the receipt (an upload or an export finishing) would be
+    # orphaned: sweep the prefix once more (the owner side sweeps again after the drop). Best
+    # effort; nothing can reach those keys now.
     try:
-        for key in list(storage_keys(prefix, storage)):
-            storage.delete(key)
-        _storage_remove_empty_folders(prefix, storage)
+        storage_prefix_sweep(prefix)
     except Exception:  # the receipt is written; a leftover object is logged, not fatal
         logger.exception("second storage sweep of purged workspace %s failed", row.slug)
-    logger.info("workspace %s purged", row.slug)
+    logger.info("workspace %s purged; its schema waits for the owner side", row.slug)
     return PurgeReceipt(
         tenant_id=tenant_id,
         slug=row.slug,
         schema_name=row.schema_name,
         counts=counts,
         audit_event_id=receipt_event.pk,
+        schema_oid=oid,
     )
 
 
-def _schema_drop(schema_name: str) -> None:
-    """Drop a PURGING workspace's schema. The runtime role owns no schema: it asks the owner's
-    guarded function (``tenants.roles``), which refuses any schema not being purged."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regprocedure('public.shopsafe_schema_drop(text)')")
-        if cursor.fetchone()[0] is not None:
-            cursor.execute("SELECT public.shopsafe_schema_drop(%s)", [schema_name])
-        else:  # a single-role set-up
-            cursor.execute(
-                f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema_name)} CASCADE"
-            )
+def storage_prefix_sweep(schema_name: str) -> int:
+    """Delete every stored key under a workspace's prefix (a purge's files, or what was written
+    after it); return how many."""
+    prefix = _storage_prefix(schema_name)
+    storage = _storage()
+    keys = list(storage_keys(prefix, storage))
+    for key in keys:
+        storage.delete(key)
+    _storage_remove_empty_folders(prefix, storage)
+    return len(keys)
 
 
 def _purge_failure_record(tenant_id: int, error: Exception) -> None:
     # The error's type only: a message may carry storage URLs or credentials.
     logger.error("purge of workspace %s failed: %s", tenant_id, type(error).__name__)
+    data = {"error": type(error).__name__}
+    if isinstance(error, PurgeNotAuthorized):  # our own constant: no storage URL, no secret
+        data["reason"] = error.reason
     try:
         with transaction.atomic():
             to_public()
@@ -290,7 +312,7 @@ def _purge_failure_record(tenant_id: int, error: Exception) -> None:
                 event_type=Event.WORKSPACE_PURGE_FAILED,
                 target=target,
                 outcome=Outcome.FAILURE,
-                data={"error": type(error).__name__},
+                data=data,
                 stream=PLATFORM_STREAM,
                 actor=None,
                 actor_kind=ActorKind.SYSTEM,

@@ -4,7 +4,9 @@ Invariant: each runs in one short transaction that locks the Tenant row, checks 
 and the state it is in, writes its audit event to the workspace's stream and the platform's
 (``_common.audit_both``), and emails owners / enqueues the purge only after commit. The
 caller's Tenant instance gets the saved lifecycle fields, and the connection goes back to the
-caller's workspace afterwards.
+caller's workspace afterwards. The cancellation's and the deletion request's events name the
+schema: in the platform stream they are the keyed decisions a purge rests on
+(``proof.purge_authorization``), and a restore's event withdraws them.
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def workspace_cancel(*, tenant: Tenant, actor: Membership, confirmation: Confirm
             row,
             Event.WORKSPACE_CANCELLED,
             changes=changes,
-            data=dates_data(row),
+            # The schema and the purge date make this event the keyed decision a purge needs
+            # (proof.purge_authorization); the row alone is not proof.
+            data={**dates_data(row), "schema": row.schema_name},
             actor=actor.user,
         )
         email_owners_on_commit(row, "lifecycle_cancelled")
@@ -155,6 +159,8 @@ def workspace_delete_now(
                 "state": [before[0], row.state],
                 "billing_status": [before[1], row.billing_status],
             },
+            # The keyed decision the purge needs (proof.purge_authorization), naming the schema.
+            data={"schema": row.schema_name},
             actor=actor.user,
         )
         _sessions_end(row)

@@ -1,4 +1,5 @@
-"""Shared pieces of the lifecycle tests: a throwaway workspace, the clock, stream reads."""
+"""Shared pieces of the lifecycle tests: a throwaway workspace, the clock, stream reads, the
+owner's decisions, and what a purge leaves behind."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from rbac.models import Invitation, Membership
 from shop.models import Company
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_provision
-from workspace.lifecycle import storage_keys
+from tenants.workspace_roles import workspace_role_name
+from workspace.lifecycle import schema_drop_proof, storage_keys, workspace_delete_now
+from workspace.lifecycle.proof import event_problem, schema_oid
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SLUG = "doomed-signs"
@@ -93,12 +96,43 @@ def schema_present(schema_name: str) -> bool:
     return bool(in_catalog or in_information_schema)
 
 
-def assert_purged(tenant: Tenant) -> dict:
-    """Everything of the workspace is gone; returns the receipt's counts."""
+def role_present(schema_name: str) -> bool:
+    role = workspace_role_name(connection.settings_dict["NAME"], schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", [role])
+        return cursor.fetchone()[0] == 1
+
+
+def deletion_requested(tenant: Tenant, owner_email: str, capture) -> None:
+    """The owner's "delete now" (the keyed decision a purge rests on), with the purge task it
+    queues left unrun, so the test runs ``workspace_purge`` itself."""
+    from accounts.tests.twofactor_helpers import confirmed_action
+    from accounts.twofactor.action_codes import Action
+
+    owner = Membership.objects.select_related("user").get(tenant=tenant, user__email=owner_email)
+    confirmation = confirmed_action(
+        actor=owner, tenant=tenant, action=Action.WORKSPACE_DELETE, target=tenant
+    )
+    with capture(execute=False):
+        workspace_delete_now(
+            tenant=tenant, actor=owner, confirmation=confirmation, typed_slug=tenant.slug
+        )
+    connection.set_schema_to_public()
+
+
+def assert_purged(tenant: Tenant, *, schema_dropped: bool = False) -> dict:
+    """Everything of the workspace the runtime purge removes is gone, and its receipt is in
+    the platform stream; returns the receipt's counts.
+
+    The schema is the owner side's to drop (workspace.lifecycle.schema_drop), on its own
+    connection, which sees only committed rows. Inside a test's transaction it cannot see the
+    receipt, so by default the schema is asserted to wait, unreachable, with a receipt that
+    proves its drop; a test whose purge committed passes ``schema_dropped=True`` and the
+    schema, its role and the drop event are asserted instead.
+    """
     from audit.events import Event
 
     connection.set_schema_to_public()
-    assert not schema_present(tenant.schema_name)
     assert stored_keys(tenant) == []
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     assert not Domain.objects.filter(tenant_id=tenant.pk).exists()
@@ -109,6 +143,32 @@ def assert_purged(tenant: Tenant) -> dict:
     receipt = receipts[0]
     assert receipt.actor_kind == "system"
     assert receipt.additional_data["slug"] == tenant.slug
+    assert receipt.additional_data["schema"] == tenant.schema_name
+    assert receipt.additional_data["authorized_by"]["event"] in (
+        "workspace.deletion_requested",
+        "workspace.cancelled",
+    )
+    assert event_problem(receipt) is None
+    drops = platform_events(tenant.pk, Event.WORKSPACE_SCHEMA_DROPPED)
+    if schema_dropped:
+        assert not schema_present(tenant.schema_name)
+        assert not role_present(tenant.schema_name)
+        (dropped,) = drops
+        assert dropped.actor_kind == "system"
+        assert dropped.additional_data == {
+            "schema": tenant.schema_name,
+            "schema_oid": receipt.additional_data["schema_oid"],
+            "role": workspace_role_name(connection.settings_dict["NAME"], tenant.schema_name),
+            "receipt_sequence": receipt.sequence,
+        }
+        assert dropped.sequence > receipt.sequence
+        assert event_problem(dropped) is None
+    else:
+        oid = schema_oid(tenant.schema_name)
+        assert oid is not None
+        assert receipt.additional_data["schema_oid"] == oid
+        assert schema_drop_proof(schema_name=tenant.schema_name, oid=oid) == receipt
+        assert drops == []
     return receipt.additional_data["counts"]
 
 

@@ -28,6 +28,7 @@ from rbac.models import Membership
 from tenants.models import Tenant
 from tenants.selectors import tenant_for_hostname
 from tenants.services import hostname_for
+from tests import schema_pool
 from workspace import lifecycle
 from workspace.lifecycle import (
     CANCEL_NOT_ACTIVE,
@@ -295,8 +296,10 @@ def test_missed_days_send_only_the_nearest_notice(
     assert sorted(doomed.lifecycle_notices) == ["archive-1", "archive-7"]
 
 
-def test_a_run_long_overdue_archives_and_purges_in_one_go(doomed, clock, run_lifecycle):
-    set_state(doomed, state=Tenant.State.CANCELLED, cancelled_at=T0)
+def test_a_run_long_overdue_archives_and_purges_in_one_go(
+    doomed, clock, run_lifecycle, owner_of, confirmation_for, django_capture_on_commit_callbacks
+):
+    cancel(doomed, owner_of, confirmation_for, django_capture_on_commit_callbacks)
     clock.move_to(T0 + timedelta(days=200))
     assert run_lifecycle() == [(SLUG, "archive"), (SLUG, "purge")]
     assert_counts_of_seeded_workspace(assert_purged(doomed))
@@ -327,10 +330,22 @@ def test_dry_run_lists_what_is_due_and_changes_nothing(doomed, clock, run_lifecy
 # --- Crashes
 
 
-def test_purge_that_crashes_deleting_files_is_finished_by_the_next_run_with_the_right_receipt(
-    doomed, run_lifecycle, monkeypatch
-):
+@pytest.fixture
+def due_for_purge(doomed, clock, owner_of, confirmation_for, django_capture_on_commit_callbacks):
+    """``doomed``, cancelled by its owner 91 days ago (the keyed decision a purge needs) and
+    archived on time: its purge is due now."""
+    clock.move_to(T0 - timedelta(days=91))
+    cancel(doomed, owner_of, confirmation_for, django_capture_on_commit_callbacks)
+    clock.move_to(T0)
     set_state(doomed, state=Tenant.State.ARCHIVED, archived_at=T0 - timedelta(days=61))
+    mail.outbox.clear()
+    return doomed
+
+
+def test_purge_that_crashes_deleting_files_is_finished_by_the_next_run_with_the_right_receipt(
+    due_for_purge, run_lifecycle, monkeypatch
+):
+    doomed = due_for_purge
     storage_class = type(storages["private"])
     real_delete = storage_class.delete
     crashes = []
@@ -357,10 +372,10 @@ def test_purge_that_crashes_deleting_files_is_finished_by_the_next_run_with_the_
     assert len(platform_events(doomed.pk, Event.WORKSPACE_PURGE_STARTED)) == 1
 
 
-def test_purge_that_crashes_after_dropping_the_schema_rolls_back_and_completes_next_run(
-    doomed, run_lifecycle, monkeypatch
+def test_purge_that_crashes_writing_the_receipt_rolls_back_and_completes_next_run(
+    due_for_purge, run_lifecycle, monkeypatch
 ):
-    set_state(doomed, state=Tenant.State.ARCHIVED, archived_at=T0 - timedelta(days=61))
+    doomed = due_for_purge
     real_audit = lifecycle._audit_both
     crashes = []
 
@@ -377,7 +392,8 @@ def test_purge_that_crashes_after_dropping_the_schema_rolls_back_and_completes_n
     assert run_lifecycle() == [(SLUG, "purge-failed")]
     doomed.refresh_from_db()
     assert doomed.state == Tenant.State.PURGING
-    assert schema_present(doomed.schema_name)  # the drop was rolled back with the rest
+    assert schema_present(doomed.schema_name)  # the schema is never the runtime's to drop
+    assert Tenant.objects.filter(pk=doomed.pk).exists()  # rolled back with the receipt
     assert Membership.objects.filter(tenant=doomed).count() == 2
     assert stored_keys(doomed) == []  # files went before the failing transaction
 
@@ -618,9 +634,21 @@ def test_beat_runs_the_lifecycle_daily():
 
 @pytest.fixture(scope="module")
 def race(django_db_setup, django_db_blocker):
-    """A committed workspace past its purge date (threads see only committed rows)."""
+    """A committed workspace past its purge date (threads see only committed rows): cancelled
+    by its owner 91 days ago, archived on time."""
     with django_db_blocker.unblock():
         tenant = workspace_with_data("race-signs", "owner@race.example", "admin@race.example")
+        owner = Membership.objects.select_related("user").get(
+            tenant=tenant, user__email="owner@race.example"
+        )
+        with time_machine.travel(timezone.now() - timedelta(days=91), tick=False):
+            workspace_cancel(
+                tenant=tenant,
+                actor=owner,
+                confirmation=confirmed_action(
+                    actor=owner, tenant=tenant, action=Action.WORKSPACE_CANCEL, target=tenant
+                ),
+            )
         Tenant.objects.filter(pk=tenant.pk).update(
             state=Tenant.State.ARCHIVED, archived_at=timezone.now() - timedelta(days=61)
         )
@@ -630,6 +658,8 @@ def race(django_db_setup, django_db_blocker):
         if Tenant.objects.filter(pk=tenant.pk).exists():  # the test failed: purge it anyway
             Tenant.objects.filter(pk=tenant.pk).update(state=Tenant.State.PURGING)
             workspace_purge(tenant_id=tenant.pk)
+        if schema_present(tenant.schema_name):  # the owner side did not drop it
+            schema_pool.schema_discard(tenant.schema_name)
         storage_clean(tenant.schema_name)
         # Raw: the ORM's cascade would chase the users into tenant tables from public.
         with connection.cursor() as cursor:
@@ -661,5 +691,7 @@ def test_two_runs_at_once_purge_the_workspace_once_with_one_receipt(race, django
         step.action for steps in results for step in steps if step.tenant_slug == "race-signs"
     ]
     assert purges == ["purge"]
-    assert_counts_of_seeded_workspace(assert_purged(race))
+    # The purge committed, so the owner side (queued after commit, run inline here) saw the
+    # receipt and dropped the schema and its role.
+    assert_counts_of_seeded_workspace(assert_purged(race, schema_dropped=True))
     assert len(platform_events(race.pk, Event.WORKSPACE_PURGE_STARTED)) == 1

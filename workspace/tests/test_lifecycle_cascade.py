@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from django.db.models import ProtectedError, RestrictedError
-from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import UserSession
@@ -22,13 +21,13 @@ from support.models import (
     SupportAccessPolicy,
 )
 from support.tests.factories import grant_for, support_agent
-from tenants.models import Tenant
 from workspace.lifecycle import workspace_purge
 
 from .lifecycle_helpers import (
     ADMIN_EMAIL,
     assert_counts_of_seeded_workspace,
     assert_purged,
+    deletion_requested,
     platform_events,
     storage_clean,
     workspace_with_data,
@@ -78,9 +77,7 @@ def test_a_grant_with_sessions_cannot_be_deleted_on_its_own(supported):
 def test_purge_removes_grants_sessions_and_hand_offs_through_the_cascades_and_keeps_the_receipt(
     supported, django_capture_on_commit_callbacks
 ):
-    Tenant.objects.filter(pk=supported.pk).update(
-        state=Tenant.State.PURGING, purge_requested_at=timezone.now()
-    )
+    deletion_requested(supported, "owner@cascade.example", django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
         receipt = workspace_purge(tenant_id=supported.pk)

@@ -20,7 +20,13 @@ from kernel.roles import Role
 from rbac.models import Membership
 from tenants.models import Domain, Tenant
 from tenants.selectors import public_url
-from workspace.lifecycle import ARCHIVE_DAYS, EXPORT_WINDOW_DAYS, TYPED_SLUG_MISMATCH
+from workspace.lifecycle import (
+    ARCHIVE_DAYS,
+    EXPORT_WINDOW_DAYS,
+    TYPED_SLUG_MISMATCH,
+    schema_drop_proof,
+)
+from workspace.lifecycle.proof import schema_oid
 
 pytestmark = pytest.mark.django_db
 
@@ -282,9 +288,10 @@ def test_owner_deletes_the_workspace_now_and_its_host_is_gone(
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
     assert not Domain.objects.filter(tenant_id=tenant.pk).exists()
     assert not Membership.objects.filter(tenant_id=tenant.pk).exists()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [tenant.schema_name])
-        assert cursor.fetchone()[0] == 0
+    # The schema is the owner side's to drop (its own connection cannot see this test's
+    # uncommitted receipt): it waits, unreachable, with the receipt that proves its drop.
+    receipt = schema_drop_proof(schema_name=tenant.schema_name, oid=schema_oid(tenant.schema_name))
+    assert receipt.target_id == str(tenant.pk)
 
     unknown = Client(HTTP_HOST="no-such-shop.localhost").get("/")
     for visitor in (client, Client(HTTP_HOST=f"{tenant.slug}.localhost")):
