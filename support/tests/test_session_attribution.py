@@ -151,3 +151,21 @@ def test_the_request_that_ends_the_session_is_recorded_against_the_agent(acme):
             "support_agent",
             session.acting_as.user_id,
         )
+
+
+def test_signing_out_of_the_console_is_recorded_as_the_agents(acme):
+    agent = support_agent()
+    console = console_client(agent)
+    since = _heads(acme)
+
+    assert console.post("/support/sign-out/").status_code == 302
+
+    with schema_context("public"):
+        (signed_out,) = AuditEvent.objects.filter(
+            sequence__gt=since["platform"], event_type=Event.SIGNED_OUT
+        )
+    assert (signed_out.actor_id, signed_out.actor_kind, signed_out.target_id) == (
+        agent.pk,
+        "support_agent",
+        str(agent.pk),
+    )
