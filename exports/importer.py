@@ -1,11 +1,14 @@
 """Restoring an export archive into a new workspace (``manage.py import_workspace``).
 
 Invariants:
-- Only an archive that :func:`exports.reader.archive_verify` accepted is imported, and the
-  import is one transaction: provisioning the workspace (``tenants.services.tenant_provision``),
-  every record, the sequences, the audit stream and the members. Files are written to storage
-  as the records that name them are read and deleted again if anything fails, so a refused
-  or failed import leaves nothing behind.
+- Only an archive that :func:`exports.reader.archive_verify` accepted is imported, and only
+  once :func:`exports.import_checks.records_check` found no record that breaks a rule of the
+  database (repeated ids or unique values, references to records the archive lacks, values
+  their columns cannot take, check constraints) and the address is free: those refusals come
+  before anything is written. The import is then one transaction: provisioning the workspace
+  (``tenants.services.tenant_provision``), every record, the sequences, the audit stream and
+  the members. Files are written to storage as the records that name them are read and
+  deleted again if anything fails, so an import that still fails leaves nothing behind.
 - Primary keys are preserved, so every relation is restored as it was; sequences are reset
   afterwards. Records are written with COPY (no ``save()``, no signals, ``auto_now``
   untouched): the import writes what the archive says, and django-auditlog does not log the
@@ -24,7 +27,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
+import psycopg
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django_tenants.utils import tenant_context
@@ -40,11 +45,12 @@ from rbac.models import Membership
 from shop.storage import private_storage
 from tenants.models import Tenant
 from tenants.selectors import tenant_host_cache_forget
-from tenants.services import hostname_for, sequences_catch_up, tenant_provision
+from tenants.services import hostname_for, sequences_catch_up, slug_validate, tenant_provision
 
 from .archive import file_specs
 from .format import AUDIT_ENTITY, Entity, FieldSpec, entities, entity_for, file_storage_key
-from .reader import ArchiveRefused, RecordDecoder, VerifiedArchive, records
+from .import_checks import ImportRefused, records_check
+from .reader import RecordDecoder, VerifiedArchive, records
 
 COPY_BATCH_ROWS = 5000
 
@@ -68,10 +74,6 @@ IMPORT_NOT_EMPTY = (
 IMPORT_DATABASE_REFUSED = (
     "The database refused the archive's records ({detail}). Nothing was imported."
 )
-
-
-class ImportRefused(ArchiveRefused):
-    """The archive is sound but cannot be imported here; ``str()`` says why."""
 
 
 @dataclass
@@ -137,6 +139,18 @@ class _Files:
         self.report = report
         self.written: list[str] = []
         self._keys: dict[str, str] = {}
+
+    @staticmethod
+    def checker(archive: VerifiedArchive):
+        """What ``key_for`` refuses, without storing anything (for ``records_check``)."""
+        missing, listed = archive.missing_files, archive.manifest["checksums"].keys()
+
+        def check(member: str) -> str:
+            if member not in missing and member not in listed:
+                raise ImportRefused(IMPORT_FILE_NOT_IN_ARCHIVE.format(path=member))
+            return member
+
+        return check
 
     def key_for(self, member: str) -> str:
         if member in self._keys:
@@ -323,6 +337,19 @@ def workspace_import(
         owner = User.objects.filter(email=owner_email.strip().lower()).first()
         if owner is None:
             raise ImportRefused(IMPORT_OWNER_UNKNOWN.format(email=owner_email))
+    try:
+        slug_validate(slug)
+    except ValidationError as error:
+        raise ImportRefused(f"{' '.join(error.messages)} Nothing was imported.") from error
+    # Every rule the records could break is checked before anything is written.
+    checking = _Users(ImportReport(tenant=None, signed=archive.signed))  # type: ignore[arg-type]
+    records_check(
+        archive,
+        resolve_user_for=checking.resolver,
+        member_user=checking.local_id,
+        file_check=_Files.checker(archive),
+        include_members=restore_members,
+    )
     report = ImportReport(tenant=None, signed=archive.signed)  # type: ignore[arg-type]
     users = _Users(report)
     files: _Files | None = None
@@ -368,9 +395,10 @@ def workspace_import(
                 target=tenant,
                 data=_import_data(manifest, report, head),
             )
-    except (IntegrityError, DataError) as error:
-        # Deferred foreign keys are checked at commit: a foreign or hand-made archive whose
-        # records do not fit together is refused here, with PostgreSQL's reason.
+    except (IntegrityError, DataError, psycopg.Error) as error:
+        # What records_check cannot see (a rule written only in SQL) is refused here, with
+        # PostgreSQL's reason; COPY runs on psycopg's own cursor, whose errors Django does
+        # not wrap.
         if files is not None:
             files.discard()
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

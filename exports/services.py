@@ -23,14 +23,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import secrets
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
+from typing import IO, cast
 
 from django.conf import settings
 from django.core import signing
@@ -54,6 +52,7 @@ from tenants.models import Tenant
 
 from .archive import ArchiveContext, archive_write, sha256_of_file
 from .models import ExportJob
+from .scratch import CappedFile, ScratchFull, ScratchTooLarge, scratch_folder, scratch_sweep
 
 logger = logging.getLogger("exports")
 
@@ -69,6 +68,10 @@ EXPORT_FAILED_ERROR = (
     "The export could not be completed after {attempts} attempts ({reason}). Nothing was "
     "published. Please start a new export; if it fails again, contact support and mention "
     "reference {reference}."
+)
+EXPORT_FAILED_TOO_LARGE = (
+    "The export was stopped: {reason}. Nothing was published. Please contact support and "
+    "mention reference {reference}; the limit can be raised for your workspace's export."
 )
 EXPORT_FAILED_TOO_LONG = (
     "The export did not finish within {hours} hours and was stopped. Nothing was published. "
@@ -220,6 +223,11 @@ def export_job_build(*, tenant: Tenant, job_id: int) -> str:
             return outcome
         try:
             published = _build_and_publish(tenant, job)
+        except ScratchTooLarge as error:  # trying again cannot help
+            logger.warning("export %s stopped: %s", job.public_id, error)
+            _archive_discard(tenant, job)
+            _fail(job_id, EXPORT_FAILED_TOO_LARGE.format(reason=error, reference=job.public_id))
+            return FAILED
         except Exception as error:
             logger.exception("export %s attempt %s failed", job.public_id, job.attempts)
             _archive_discard(tenant, job)
@@ -238,7 +246,10 @@ def export_job_build(*, tenant: Tenant, job_id: int) -> str:
 
 
 def _reason(error: Exception) -> str:
-    # What a person may read: the kind of error, not its text (which may hold paths or SQL).
+    # What a person may read: the kind of error, not its text (which may hold paths or SQL),
+    # unless the error was written for them.
+    if isinstance(error, ScratchFull):
+        return str(error)
     return f"{type(error).__name__}"
 
 
@@ -290,32 +301,17 @@ class _ProgressReporter:
             cache.set(self.key, {"done": done, "total": total}, settings.EXPORT_MAX_RUNTIME_SECONDS)
 
 
-TEMP_PREFIX = "export-"
-TEMP_SUFFIX = ".zip.partial"
-
-
-def _temp_partials_sweep() -> None:
-    """Remove scratch files that killed workers left on this machine: a partial file nobody
-    has written to for longer than an export may run is no one's."""
-    folder = Path(settings.EXPORT_TEMP_DIR or tempfile.gettempdir())
-    cutoff = time.time() - settings.EXPORT_MAX_RUNTIME_SECONDS
-    for partial in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-        with suppress(OSError):
-            if partial.stat().st_mtime < cutoff:
-                partial.unlink()
-
-
 def _build_and_publish(tenant: Tenant, job: ExportJob) -> bool:
+    """Write the archive into this build's own scratch folder, upload it, publish the job.
+
+    The scratch folder (``exports/scratch.py``) is removed however this ends: return,
+    exception, revocation, soft time limit; what a killed worker leaves is swept here and
+    when a worker starts."""
     reporter = _ProgressReporter(job)
-    _temp_partials_sweep()
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, removed in finally
-        prefix=f"{TEMP_PREFIX}{job.public_id}-",
-        suffix=TEMP_SUFFIX,
-        dir=settings.EXPORT_TEMP_DIR,
-        delete=False,
-    )
-    try:
-        with handle, _read_snapshot():
+    scratch_sweep()
+    with scratch_folder(f"{tenant.schema_name}-{job.public_id}") as folder:
+        path = folder / "archive.zip.partial"
+        with open(path, "xb") as handle, _read_snapshot():
             context = ArchiveContext(
                 tenant=tenant,
                 export_id=str(job.public_id),
@@ -324,13 +320,14 @@ def _build_and_publish(tenant: Tenant, job: ExportJob) -> bool:
                 chunk_size=settings.EXPORT_CHUNK_SIZE,
                 progress=reporter,
             )
-            manifest = archive_write(handle, context)
-        digest, size = sha256_of_file(handle.name)
+            # CappedFile passes every file method on to the handle and checks the cap on write.
+            manifest = archive_write(cast(IO[bytes], CappedFile(handle, folder)), context)
+        digest, size = sha256_of_file(path)
         key = archive_key_for(tenant, job)
         storage = private_storage()
         if storage.exists(key):  # left by an attempt that died while uploading
             storage.delete(key)
-        with open(handle.name, "rb") as upload:
+        with open(path, "rb") as upload:
             saved_as = storage.save(key, File(upload))
         if saved_as != key:
             storage.delete(saved_as)
@@ -338,9 +335,6 @@ def _build_and_publish(tenant: Tenant, job: ExportJob) -> bool:
         return _publish(
             job.pk, key=key, digest=digest, size=size, manifest=manifest, total=context.total
         )
-    finally:
-        with suppress(FileNotFoundError):
-            os.unlink(handle.name)
 
 
 def _publish(job_id: int, *, key: str, digest: str, size: int, manifest: dict, total: int) -> bool:

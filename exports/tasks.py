@@ -26,6 +26,7 @@ from tenants.selectors import workspace_url
 
 from . import services
 from .models import ExportJob
+from .scratch import scratch_sweep
 
 logger = logging.getLogger("exports")
 
@@ -140,7 +141,12 @@ def exports_expire_archives() -> int:
 
 @shared_task(name="exports.tasks.exports_recover_stalled")
 def exports_recover_stalled() -> int:
-    """Beat: re-queue or fail export jobs whose worker died, in every workspace."""
+    """Beat: re-queue or fail export jobs whose worker died, in every workspace, and remove
+    the scratch folders dead builds left on this machine."""
+    try:
+        scratch_sweep()
+    except Exception:
+        logger.exception("could not sweep the export scratch folder")
     acted = 0
     tenant_connection.set_schema_to_public()
     for tenant in _each_workspace():

@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from accounts.twofactor.forms import EMAIL_CODE_FORMAT, SixDigitCodeField
 from kernel.roles import CUSTOMER_ROLES, Role
 
+from .passwords import TEMPORARY_PASSWORD_TYPE_ONE
 from .services import COMPANY_REQUIRED
 
 _ROLE_HELP = "You can give only roles whose permissions you hold yourself."
@@ -138,3 +139,36 @@ class OwnershipTransferConfirmForm(OwnershipTransferChooseForm):
 
 
 PASSWORD_INCORRECT = "The password is incorrect."  # noqa: S105 (a message, not a secret)
+
+
+class TemporaryPasswordForm(forms.Form):
+    """Generate a temporary password, or type one (the service checks it against the password
+    rules and puts their messages next to the field)."""
+
+    GENERATE = "generate"
+    TYPE = "type"
+
+    mode = forms.ChoiceField(
+        label="Temporary password",
+        choices=[
+            (GENERATE, "Generate a strong one for me (shown once, on the next page)"),
+            (TYPE, "I will type one"),
+        ],
+        initial=GENERATE,
+        widget=forms.RadioSelect,
+    )
+    password = forms.CharField(
+        label="The password you will give them",
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html,
+    )
+
+    def clean(self):
+        super().clean()
+        cleaned = self.cleaned_data
+        if cleaned.get("mode") == self.TYPE and not cleaned.get("password"):
+            self.add_error("password", TEMPORARY_PASSWORD_TYPE_ONE)
+        return cleaned

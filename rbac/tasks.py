@@ -37,3 +37,25 @@ def send_invitation_email(self, *, tenant_schema: str, invitation_id: int, token
             "url": workspace_url(self.tenant, invitation_url_path(token)),
         },
     )
+
+
+@shared_task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=30)
+def send_temporary_password_notice(self, *, tenant_schema: str, user_id: int, actor_id: int):
+    """Tell a member an admin set a temporary password for their account. The password is
+    not in the message (nor in this task's arguments): it is handed over in person."""
+    from accounts.models import User
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    send_templated_email(
+        to=user.email,
+        template="temporary_password_set",
+        context={
+            "user": user,
+            "workspace": self.tenant,
+            "set_by": User.objects.filter(pk=actor_id).first(),
+            "must_change": user.must_change_password,
+            "url": workspace_url(self.tenant),
+        },
+    )

@@ -14,6 +14,11 @@ urlpatterns = [
     path("members/<int:pk>/", views.member_detail, name="member-detail"),
     path("members/<int:pk>/role/", views.member_role, name="member-role"),
     path("members/<int:pk>/remove/", views.member_remove, name="member-remove"),
+    path(
+        "members/<int:pk>/temporary-password/",
+        views.member_temporary_password,
+        name="member-temporary-password",
+    ),
     path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation-revoke"),
     path("ownership/", views.ownership_transfer, name="ownership-transfer"),
     path("ownership/confirm/", views.ownership_confirm, name="ownership-confirm"),

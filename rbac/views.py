@@ -38,7 +38,7 @@ from kernel.decorators import require_capability
 from kernel.roles import Role
 from kernel.views import GET_POST, add_service_error, flash_error
 
-from . import selectors, services
+from . import passwords, selectors, services
 from .forms import (
     InvitationExistingAccountForm,
     InvitationNewAccountForm,
@@ -46,6 +46,7 @@ from .forms import (
     OwnershipTransferChooseForm,
     OwnershipTransferConfirmForm,
     RoleChangeForm,
+    TemporaryPasswordForm,
 )
 
 
@@ -116,10 +117,15 @@ def member_detail(request, pk: int):
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
     row = _member_rows(viewer, [membership])[0]
+    may_set_password = passwords.password_temporary_refusal(viewer, membership) is None
     return render(
         request,
         "rbac/member_detail.html",
-        {**row, "capabilities": _capability_labels(membership.role)},
+        {
+            **row,
+            "capabilities": _capability_labels(membership.role),
+            "may_set_password": may_set_password,
+        },
     )
 
 
@@ -251,6 +257,49 @@ def _remove(request, *, membership, back_url: str, done_url: str) -> HttpRespons
         return redirect(back_url)
     return render(
         request, "rbac/member_remove.html", {"membership": membership, "cancel_url": back_url}
+    )
+
+
+@require_capability(MEMBERS_MANAGE)
+@require_http_methods(GET_POST)
+@never_cache
+def member_temporary_password(request, pk: int):
+    """Give a member a temporary password to hand over in person or by phone. A generated
+    one is shown on the answer to the POST and nowhere else (no redirect, no message, never
+    cached); a typed one is not echoed back."""
+    viewer = request.membership
+    membership = selectors.membership_get(viewer=viewer, pk=pk)
+    refusal = passwords.password_temporary_refusal(viewer, membership)
+    if refusal is not None:
+        messages.error(request, refusal)
+        return redirect("rbac:member-detail", pk=membership.pk)
+    form = TemporaryPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        typed = form.cleaned_data["mode"] == TemporaryPasswordForm.TYPE
+        try:
+            given = passwords.password_temporary_set(
+                tenant=request.tenant,
+                actor=viewer,
+                membership=membership,
+                password=form.cleaned_data["password"] if typed else None,
+            )
+        except ValidationError as error:
+            if not hasattr(error, "error_dict"):  # a rule about the member, not the input
+                flash_error(request, error)
+                return redirect("rbac:member-detail", pk=membership.pk)
+            add_service_error(form, error)
+        else:
+            return render(
+                request,
+                "rbac/member_temporary_password_done.html",
+                {"membership": membership, "given": given},
+            )
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "rbac/member_temporary_password.html",
+        {"form": form, "membership": membership},
+        status=status,
     )
 
 

@@ -27,11 +27,15 @@ from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
 from kernel import capabilities as caps
-from kernel.context import ActorKind
 from rbac.models import Membership
 
 from .models import ImpersonationSession
-from .services import impersonation_end, impersonation_end_reason, impersonation_touch
+from .services import (
+    impersonation_audit_fields,
+    impersonation_end,
+    impersonation_end_reason,
+    impersonation_touch,
+)
 
 logger = logging.getLogger("support.gate")
 
@@ -156,8 +160,9 @@ def _refused(request, url_name: str, why: str) -> None:
 
 
 def impersonation_context(session: ImpersonationSession) -> dict:
-    """Audit-context fields for every event written during the session."""
-    return {"actor_kind": ActorKind.SUPPORT_AGENT, "on_behalf_of": session.acting_as.user}
+    """Audit-context fields for every event written during the session's requests, the
+    request that ends it (and signs the agent out) included."""
+    return impersonation_audit_fields(session)
 
 
 def impersonation_request_record(request, response) -> None:

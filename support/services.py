@@ -21,7 +21,7 @@ from accounts.twofactor.selectors import user_has_2fa
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record, audit_event_record_both
 from kernel.capabilities import SUPPORT_GRANT, require
-from kernel.context import ActorKind
+from kernel.context import ActorKind, audit_context
 from kernel.email import email_send_on_commit
 from kernel.roles import Role
 from rbac.models import Membership
@@ -264,6 +264,20 @@ def _session_data(session: ImpersonationSession) -> dict:
     }
 
 
+def impersonation_audit_fields(session: ImpersonationSession) -> dict:
+    """Who every audit event of a support session names: the agent (kind "support agent"),
+    acting on behalf of the impersonated member. The gate binds these around each request
+    of the session (support.gate); the services below bind them around the session's own
+    events, which are also written outside such a request: at the console, and when the
+    gate finds the session over. The actor is given, not read from ``request.user``, so the
+    request that ends the session and signs the agent out is still the agent's."""
+    return {
+        "actor": session.agent,
+        "actor_kind": ActorKind.SUPPORT_AGENT,
+        "on_behalf_of": session.acting_as.user,
+    }
+
+
 def impersonation_start(
     *, agent: User, tenant: Tenant, acting_as_id: int, reason: str, ticket_ref: str, write: bool
 ) -> tuple[ImpersonationSession, str]:
@@ -310,15 +324,13 @@ def impersonation_start(
             started_at=now,
             last_seen_at=now,
         )
-        data = _session_data(session)
-        audit_event_record_both(
-            workspace=tenant,
-            event_type=Event.IMPERSONATION_STARTED,
-            actor=agent,
-            actor_kind=ActorKind.SUPPORT_AGENT,
-            target=membership.user,
-            data=data,
-        )
+        with audit_context(**impersonation_audit_fields(session)):
+            audit_event_record_both(
+                workspace=tenant,
+                event_type=Event.IMPERSONATION_STARTED,
+                target=membership.user,
+                data=_session_data(session),
+            )
         token = secrets.token_urlsafe(32)
         ImpersonationHandoff.objects.create(
             token_digest=_digest(token),
@@ -386,7 +398,8 @@ def impersonation_ends_at(session: ImpersonationSession) -> datetime:
 
 
 def impersonation_end(*, session: ImpersonationSession, reason: str) -> bool:
-    """End a session once; audited in the workspace and platform streams. True if it ended now."""
+    """End a session once; audited in the workspace and platform streams as the agent's, on
+    behalf of the member, whoever's request finds it over. True if it ended now."""
     now = timezone.now()
     with transaction.atomic():
         locked = ImpersonationSession.objects.select_for_update().get(pk=session.pk)
@@ -396,15 +409,13 @@ def impersonation_end(*, session: ImpersonationSession, reason: str) -> bool:
         locked.end_reason = reason
         locked.save(update_fields=["ended_at", "end_reason"])
         session.ended_at, session.end_reason = locked.ended_at, locked.end_reason
-        data = {**_session_data(locked), "end_reason": reason}
-        audit_event_record_both(
-            workspace=locked.tenant,
-            event_type=Event.IMPERSONATION_ENDED,
-            actor=locked.agent,
-            actor_kind=ActorKind.SUPPORT_AGENT,
-            target=locked.acting_as.user,
-            data=data,
-        )
+        with audit_context(**impersonation_audit_fields(locked)):
+            audit_event_record_both(
+                workspace=locked.tenant,
+                event_type=Event.IMPERSONATION_ENDED,
+                target=locked.acting_as.user,
+                data={**_session_data(locked), "end_reason": reason},
+            )
     return True
 
 

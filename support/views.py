@@ -21,7 +21,7 @@ from accounts.services import session_sign_in, session_sign_out
 from accounts.twofactor.selectors import totp_device_confirmed
 from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
-from kernel.context import ActorKind, client_ip
+from kernel.context import ActorKind, audit_context, client_ip
 from kernel.plugins import declared_one
 from tenants.selectors import workspace_url
 
@@ -97,7 +97,9 @@ def sign_in(request):
 @console_view
 @require_POST
 def sign_out(request):
-    session_sign_out(request=request)
+    # The console is the agent's alone: its events name them as a support agent, not a user.
+    with audit_context(actor=request.user, actor_kind=ActorKind.SUPPORT_AGENT):
+        session_sign_out(request=request)
     return redirect("support:sign-in")
 
 

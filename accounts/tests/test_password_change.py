@@ -124,10 +124,18 @@ def _admin(acme, member):
     return Membership.objects.get(user=member("acme", "admin"), tenant=acme)
 
 
-def test_temporary_password_makes_the_member_change_it_first(acme, member, new_member):
-    rbac_passwords.password_temporary_set(
-        actor=_admin(acme, member), user=new_member, password=TEMPORARY
+def _give_temporary(acme, actor, user, password=TEMPORARY):
+    """The admin gives ``user`` (a member of acme) a temporary password."""
+    return rbac_passwords.password_temporary_set(
+        tenant=acme,
+        actor=actor,
+        membership=Membership.objects.get(user=user, tenant=acme),
+        password=password,
     )
+
+
+def test_temporary_password_makes_the_member_change_it_first(acme, member, new_member):
+    _give_temporary(acme, _admin(acme, member), new_member)
     new_member.refresh_from_db()
     assert new_member.must_change_password is True
     client = _sign_in("newbie@acme.example", TEMPORARY)
@@ -144,9 +152,7 @@ def test_temporary_password_makes_the_member_change_it_first(acme, member, new_m
 def test_after_choosing_their_own_password_the_member_reaches_the_workspace(
     acme, member, new_member
 ):
-    rbac_passwords.password_temporary_set(
-        actor=_admin(acme, member), user=new_member, password=TEMPORARY
-    )
+    _give_temporary(acme, _admin(acme, member), new_member)
     client = _sign_in("newbie@acme.example", TEMPORARY)
     head = stream_head(acme)
     response = _change(client, current=TEMPORARY)
@@ -160,9 +166,7 @@ def test_after_choosing_their_own_password_the_member_reaches_the_workspace(
 
 
 def test_the_new_password_may_not_be_the_temporary_one_reused_badly(acme, member, new_member):
-    rbac_passwords.password_temporary_set(
-        actor=_admin(acme, member), user=new_member, password=TEMPORARY
-    )
+    _give_temporary(acme, _admin(acme, member), new_member)
     client = _sign_in("newbie@acme.example", TEMPORARY)
     response = _change(client, current=TEMPORARY, new="short")
     assert response.status_code == 400
@@ -172,24 +176,23 @@ def test_the_new_password_may_not_be_the_temporary_one_reused_badly(acme, member
 def test_workspace_without_the_rule_sets_no_change_requirement(acme, member, new_member):
     acme.first_sign_in_password_change = False
     acme.save()
-    rbac_passwords.password_temporary_set(
-        actor=Membership.objects.get(user=member("acme", "admin"), tenant=acme),
-        user=new_member,
-        password=TEMPORARY,
-    )
+    _give_temporary(acme, _admin(acme, member), new_member)
     new_member.refresh_from_db()
     assert new_member.must_change_password is False
 
 
 def test_temporary_password_is_audited_without_the_password(acme, member, new_member):
     head, platform_head = stream_head(acme), stream_head("public")
-    rbac_passwords.password_temporary_set(
-        actor=_admin(acme, member), user=new_member, password=TEMPORARY
-    )
+    _give_temporary(acme, _admin(acme, member), new_member)
     for stream, mark in ((acme, head), ("public", platform_head)):
         events = events_since(stream, mark)
         assert [(e.event_name, e.actor_email, e.target_id, e.additional_data) for e in events] == [
-            ("account.password.temporary_set", "", str(new_member.pk), {"must_change": True})
+            (
+                "account.password.temporary_set",
+                "admin@acme.example",
+                str(new_member.pk),
+                {"must_change": True, "generated": False},
+            )
         ]
         assert TEMPORARY not in str(events[0].additional_data)
 
@@ -198,9 +201,7 @@ def test_temporary_password_ends_the_members_sessions(acme, member, new_member):
     new_member.set_password(PASSWORD)
     new_member.save()
     client = _sign_in("newbie@acme.example")
-    rbac_passwords.password_temporary_set(
-        actor=_admin(acme, member), user=new_member, password=TEMPORARY
-    )
+    _give_temporary(acme, _admin(acme, member), new_member)
     assert client.get("/").status_code == 302
 
 
@@ -211,13 +212,14 @@ def test_temporary_password_is_refused_for_an_account_of_another_workspace(acme,
     Membership.objects.create(user=shared, tenant=acme, role=Role.EMPLOYEE)
     Membership.objects.create(user=shared, tenant=globex, role=Role.EMPLOYEE)
     with pytest.raises(ValidationError) as refused:
-        rbac_passwords.password_temporary_set(
-            actor=_admin(acme, member), user=shared, password=TEMPORARY
-        )
+        _give_temporary(acme, _admin(acme, member), shared)
     assert refused.value.messages == [rbac_passwords.TEMPORARY_PASSWORD_NOT_ALLOWED]
-    with pytest.raises(ValidationError):
+    with pytest.raises(PermissionDenied):  # a membership of globex is none of acme's
         rbac_passwords.password_temporary_set(
-            actor=_admin(acme, member), user=member("globex", "employee"), password=TEMPORARY
+            tenant=acme,
+            actor=_admin(acme, member),
+            membership=Membership.objects.get(user=member("globex", "employee")),
+            password=TEMPORARY,
         )
     shared.refresh_from_db()
     assert shared.check_password(PASSWORD)
@@ -226,4 +228,4 @@ def test_temporary_password_is_refused_for_an_account_of_another_workspace(acme,
 def test_temporary_password_needs_members_manage(acme, member, new_member):
     employee = Membership.objects.get(user=member("acme", "employee"), tenant=acme)
     with pytest.raises(PermissionDenied):
-        rbac_passwords.password_temporary_set(actor=employee, user=new_member, password=TEMPORARY)
+        _give_temporary(acme, employee, new_member)

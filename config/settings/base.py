@@ -290,7 +290,13 @@ EXPORT_MAX_RUNTIME_SECONDS = env("EXPORT_MAX_RUNTIME_SECONDS", 6 * 60 * 60, int)
 EXPORT_REQUEUE_QUEUED_AFTER_SECONDS = 15 * 60  # a queued job nobody picked up is sent again
 EXPORT_EMAIL_LINK_SECONDS = 24 * 60 * 60  # the link in the "export ready" email
 EXPORT_PAGE_LINK_SECONDS = 60  # a link minted by the Download button, followed at once
-EXPORT_TEMP_DIR = env("EXPORT_TEMP_DIR", None)  # local scratch space; None = the system's
+# Local scratch space (a local disk: builds lock their folders with flock); None = the
+# system's temporary folder. Archives are built under <it>/shopsafe-export-scratch/.
+EXPORT_TEMP_DIR = env("EXPORT_TEMP_DIR", None)
+# Every export build on one machine together stays under this; an export that alone needs
+# more fails with a message saying so (exports/scratch.py).
+EXPORT_SCRATCH_MAX_BYTES = env("EXPORT_SCRATCH_MAX_BYTES", 20 * 1024**3, int)
+EXPORT_SCRATCH_RECHECK_BYTES = 64 * 1024**2  # how often a build measures the others again
 if is_set("S3_BUCKET"):
     _private_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",

@@ -15,6 +15,13 @@ from rbac.models import Membership
 from shop.storage import private_storage
 
 
+@pytest.fixture(autouse=True)
+def _scratch_of_this_test(tmp_path, settings):
+    """Each test builds in a scratch root of its own: parallel test workers share the system's
+    temporary folder, and the scratch tests count what is in the root."""
+    settings.EXPORT_TEMP_DIR = str(tmp_path / "scratch-parent")
+
+
 @pytest.fixture
 def run_export(django_capture_on_commit_callbacks, member):
     """run_export(tenant, role="owner") -> the job, after the (eager) task has run."""

@@ -353,22 +353,3 @@ def test_a_job_failed_after_an_upload_cut_short_leaves_no_object(
 
     assert job.status == ExportJob.Status.FAILED
     assert not private_storage().exists(key)
-
-
-def test_scratch_files_of_killed_workers_are_swept_but_fresh_ones_kept(tmp_path, settings):
-    import os
-    import time
-
-    settings.EXPORT_TEMP_DIR = str(tmp_path)
-    stale = tmp_path / "export-aaaa-1.zip.partial"
-    fresh = tmp_path / "export-bbbb-2.zip.partial"
-    other = tmp_path / "unrelated.zip"
-    for path in (stale, fresh, other):
-        path.write_bytes(b"x")
-    old = time.time() - settings.EXPORT_MAX_RUNTIME_SECONDS - 60
-    os.utime(stale, (old, old))
-    os.utime(other, (old, old))
-
-    services._temp_partials_sweep()
-
-    assert sorted(path.name for path in tmp_path.iterdir()) == [fresh.name, other.name]

@@ -256,11 +256,43 @@ def test_a_record_naming_a_file_the_archive_lacks_is_refused(archive, tmp_path):
     )
 
 
-def test_records_that_do_not_fit_together_are_refused_by_the_database(archive, tmp_path):
+def test_records_that_do_not_fit_together_are_refused_before_anything_is_written(archive, tmp_path):
     name = "data/shop.contact.jsonl"
     contact = json.loads(_member(archive, name))
     contact["company"] = 999_999
     data = json.dumps(contact).encode() + b"\n"
     bad = _replace_with_checksum(archive, tmp_path / "bad.zip", name, data)
 
-    _assert_refused(bad, "The database refused the archive's records (", "--allow-foreign")
+    _assert_refused(
+        bad,
+        f"shop.contact {contact['id']} (record 1 of {name}) refers in company to shop.company "
+        "999999, which the archive does not hold.",
+        "--allow-foreign",
+    )
+
+
+def test_a_rule_only_the_database_knows_is_still_refused_with_its_reason(archive, monkeypatch):
+    # A rule records_check cannot see (here: it is told to see none) is refused by
+    # PostgreSQL while the records are copied, and the transaction leaves nothing behind.
+    monkeypatch.setattr(importer, "records_check", lambda *args, **kwargs: None)
+    name = "data/shop.company.jsonl"
+    companies = _member(archive, name).splitlines()
+    data = b"\n".join([*companies, companies[0]]) + b"\n"
+
+    def edit(manifest):
+        manifest["checksums"][name] = {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+        }
+        manifest["entities"]["shop.company"]["count"] = len(companies) + 1
+        manifest["signature"] = "made-elsewhere"
+        return manifest
+
+    bad = _rewrite(archive, archive.with_name("dup.zip"), replace={name: data}, manifest=edit)
+
+    _assert_refused(
+        bad,
+        "The database refused the archive's records (duplicate key value violates unique "
+        'constraint "shop_company_pkey").',
+        "--allow-foreign",
+    )
