@@ -40,22 +40,22 @@ def permissions_policy(features: dict[str, list[str]]) -> str:
 class SecurityHeadersMiddleware(CSPMiddleware):
     """django-csp's middleware with our form targets, plus Permissions-Policy."""
 
-    def __init__(self, get_response):
-        super().__init__(get_response)
-        self.form_targets = app_origins() + list(settings.FORM_REDIRECT_ORIGINS)
-        self.permissions_policy = permissions_policy(settings.PERMISSIONS_POLICY)
+    # Both read the settings on every response (a few string joins), so a changed APP_PORT
+    # or an overridden setting in a test takes effect without rebuilding the middleware.
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
+        form_targets = [*app_origins(), *settings.FORM_REDIRECT_ORIGINS]
         parts.update = {**(parts.update or {})}
-        parts.update["form-action"] = [*parts.update.get("form-action", []), *self.form_targets]
+        parts.update["form-action"] = [*parts.update.get("form-action", []), *form_targets]
         return parts
 
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         response = super().process_response(request, response)
-        response.headers.setdefault("Permissions-Policy", self.permissions_policy)
+        policy = permissions_policy(settings.PERMISSIONS_POLICY)
+        response.headers.setdefault("Permissions-Policy", policy)
         return response
