@@ -12,3 +12,9 @@ urlpatterns = [
     path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
     path("support/", include("support.urls")),
 ]
+
+# Our pages for errors, the same on every host (kernel/errors.py).
+handler400 = "kernel.errors.bad_request"
+handler403 = "kernel.errors.permission_denied"
+handler404 = "kernel.errors.page_not_found"
+handler500 = "kernel.errors.server_error"

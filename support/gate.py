@@ -14,8 +14,6 @@ session therefore holds only read capabilities, and shows no button that leads t
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
@@ -27,6 +25,7 @@ from audit.events import Event
 from audit.models import Outcome
 from audit.services import audit_event_record
 from kernel import capabilities as caps
+from kernel.logging import note_refusal
 from rbac.models import Membership
 
 from .models import ImpersonationSession
@@ -36,8 +35,6 @@ from .services import (
     impersonation_end_reason,
     impersonation_touch,
 )
-
-logger = logging.getLogger("support.gate")
 
 SESSION_IMPERSONATION_KEY = "support_impersonation_id"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -149,7 +146,7 @@ def impersonation_check_view(request, view_func, capability: str) -> None:
 
 
 def _refused(request, url_name: str, why: str) -> None:
-    logger.warning("impersonation %s refused %s %s", request.impersonation.pk, why, url_name)
+    note_refusal(request, f"impersonation {request.impersonation.pk} refused {why} {url_name}")
     with transaction.atomic():
         audit_event_record(
             event_type=Event.IMPERSONATION_REFUSED,

@@ -9,7 +9,9 @@ every htmx endpoint is resolved against the tenant URLconf and must:
 - lead to an endpoint whose declared capability the role holds, or a PUBLIC one (no button
   the gate would refuse).
 
-Every page fetched must answer 200 (a redirect is followed as another link). Forms are never
+Every page fetched must answer 200 (a redirect is followed as another link) and carry the
+security headers (``tests/security_headers.py``: a strict Content-Security-Policy,
+Permissions-Policy, Referrer-Policy and the rest). Forms are never
 submitted: their actions are only checked. Pages are fetched once per path (query strings
 such as sort and filter re-render the same page); an object page pattern (e.g. a quote's
 page) is fetched for a bounded number of objects (``PER_PATTERN``: every seeded shop record,
@@ -42,6 +44,7 @@ from kernel.capabilities import PUBLIC, ROLE_CAPABILITIES
 from kernel.decorators import declared_capability
 from kernel.roles import Role
 from rbac.models import Membership
+from tests.security_headers import security_header_problems
 from tests.urls import tenant_urls
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +156,7 @@ def crawl(client: Client, capabilities: frozenset[str]) -> dict:
         elif not response.get("Content-Type", "").startswith("text/html"):
             continue  # a download: nothing to follow
         else:
+            problems += [f"GET {path}: {problem}" for problem in security_header_problems(response)]
             parser = _Links()
             parser.feed(response.content.decode())
             targets = parser.found

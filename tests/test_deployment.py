@@ -158,6 +158,149 @@ def test_production_cookies_are_host_only_secure_and_https_only():
     }
 
 
+# --- Encrypted connections in production ---------------------------------------------------
+
+TCP_DATABASE = "postgresql://shopapp:db-password-123@db.internal:5432/shop"
+TCP_OWNER = "postgresql://shopowner:owner-password-456@db.internal:5432/shop"
+SETTINGS_REPORT = (
+    "import json; from django.conf import settings as s; print(json.dumps({"
+    "'database': s.DATABASES['default']['OPTIONS'],"
+    "'broker_ssl': str(getattr(s, 'CELERY_BROKER_USE_SSL', None))}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"DATABASE_URL": TCP_DATABASE}, "DATABASE_URL"),
+        ({"DATABASE_URL": TCP_DATABASE + "?sslmode=prefer"}, "DATABASE_URL"),
+        ({"DATABASE_URL": TCP_DATABASE + "?sslmode=require"}, "DATABASE_URL"),
+        (
+            {
+                "DATABASE_URL": TCP_DATABASE + "?sslmode=disable",
+                "DATABASE_TLS_PRIVATE_NETWORK": "1",
+            },
+            "DATABASE_URL",
+        ),
+        (
+            {
+                "DATABASE_URL": TCP_DATABASE + "?sslmode=verify-full",
+                "DATABASE_OWNER_URL": TCP_OWNER + "?sslmode=allow",
+            },
+            "DATABASE_OWNER_URL",
+        ),
+        ({"REDIS_URL": "redis://:redis-password-789@cache.internal:6379/0"}, "REDIS_URL"),
+        ({"REDIS_URL": "rediss://cache.internal:6380/0?ssl_cert_reqs=none"}, "REDIS_URL"),
+    ],
+)
+def test_production_refuses_an_unencrypted_connection_naming_the_variable(overrides, variable):
+    result = run_python(SETTINGS_REPORT, production_environment(**overrides))
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {variable} must be encrypted" in result.stderr
+    for secret in ("db-password-123", "owner-password-456", "redis-password-789"):
+        assert secret not in result.stderr
+
+
+def test_production_accepts_a_verified_database_connection_and_a_tls_redis():
+    result = run_python(
+        SETTINGS_REPORT,
+        production_environment(
+            DATABASE_URL=TCP_DATABASE + "?sslmode=verify-full&sslrootcert=system",
+            DATABASE_OWNER_URL=TCP_OWNER + "?sslmode=verify-full&sslrootcert=system",
+            REDIS_URL="rediss://cache.internal:6380/0",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["database"] == {"sslmode": "verify-full", "sslrootcert": "system"}
+    # kombu would otherwise connect to rediss:// without checking the certificate.
+    assert report["broker_ssl"] == "{'ssl_cert_reqs': <VerifyMode.CERT_REQUIRED: 2>}"
+
+
+def test_production_accepts_unverified_tls_and_plain_redis_on_a_declared_private_network():
+    result = run_python(
+        SETTINGS_REPORT,
+        production_environment(
+            DATABASE_URL=TCP_DATABASE + "?sslmode=require",
+            DATABASE_TLS_PRIVATE_NETWORK="1",
+            REDIS_URL="redis://cache.internal:6379/0",
+            REDIS_TLS_PRIVATE_NETWORK="1",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"database": {"sslmode": "require"}, "broker_ssl": "None"}
+
+
+def test_production_accepts_unix_sockets_which_never_leave_the_machine():
+    # production_environment() points at the test servers' sockets.
+    assert "?host=/" in production_environment()["DATABASE_URL"]
+    assert production_environment()["REDIS_URL"].startswith("unix://")
+    result = run_python(SETTINGS_REPORT, production_environment())
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_declares_its_private_network_and_encrypts_postgres_anyway():
+    environment = app_environment("web")
+    assert environment["DATABASE_TLS_PRIVATE_NETWORK"] == "1"
+    assert environment["REDIS_TLS_PRIVATE_NETWORK"] == "1"
+    assert environment["DATABASE_URL"].endswith("?sslmode=require")
+    owner = {k: str(v) for k, v in load_compose()["services"]["migrate"]["environment"].items()}
+    assert owner["DATABASE_OWNER_URL"].endswith("?sslmode=require")
+    command = " ".join(load_compose()["services"]["postgres"]["command"])
+    assert "ssl=on" in command
+
+
+# --- Development settings (`make run`) ------------------------------------------------------
+
+
+def development_environment(**overrides: str) -> dict[str, str]:
+    """What `make run`'s web process sees, pointed at the test database and Redis."""
+    environment = production_environment(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        APP_DOMAIN=None,
+        S3_BUCKET=None,
+        S3_ENDPOINT_URL=None,
+        S3_ACCESS_KEY_ID=None,
+        S3_SECRET_ACCESS_KEY=None,
+        POSTMARK_TOKEN=None,
+        CACHE_KEY_PREFIX=f"test-{os.getpid()}-development",
+    )
+    environment.update(overrides)
+    return {name: value for name, value in environment.items() if value is not None}
+
+
+_DEVELOPMENT_PAGES = (
+    "import django, json; django.setup(); from django.test import Client;"
+    "from django.conf import settings;"
+    "client = Client(HTTP_HOST='localhost');"
+    "page, css, missing = (client.get(p) for p in ('/', '/static/css/app.css', '/nothing/'));"
+    "print(json.dumps({'debug': settings.DEBUG, 'page': page.status_code,"
+    " 'links_css': b'href=\"/static/css/app.css\"' in page.content,"
+    " 'css': [css.status_code, css['Content-Type']],"
+    " 'missing': [missing.status_code, b'URLconf' in missing.content,"
+    "  b'Page not found' in missing.content]}))"
+)
+
+
+@pytest.mark.django_db
+def test_make_run_serves_styled_pages_with_debug_off_unless_the_developer_opts_in():
+    result = run_python(_DEVELOPMENT_PAGES, development_environment())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "debug": False,
+        "page": 200,
+        "links_css": True,
+        "css": [200, 'text/css; charset="utf-8"'],
+        "missing": [404, False, True],
+    }
+    opted_in = run_python(
+        "from django.conf import settings; print(settings.DEBUG)",
+        development_environment(DJANGO_DEBUG="1"),
+    )
+    assert opted_in.returncode == 0, opted_in.stderr
+    assert opted_in.stdout.strip() == "True"
+
+
 # --- The database role ---------------------------------------------------------------------
 
 
@@ -245,7 +388,8 @@ def test_compose_app_connects_as_the_non_superuser_role_the_init_script_creates(
     database_url = resolved(app_environment("web")["DATABASE_URL"])
     role = re.match(r"postgresql://([^:@]+)", database_url).group(1)
     assert role == postgres["environment"]["APP_DB_USER"] != "postgres"
-    assert database_url.endswith("@postgres:5432/" + postgres["environment"]["APP_DB_NAME"])
+    database = "@postgres:5432/" + postgres["environment"]["APP_DB_NAME"]
+    assert database_url.endswith(database + "?sslmode=require")
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
     init_script = PROJECT_ROOT / mounts["/docker-entrypoint-initdb.d/10-app-role.sh"]
     script = init_script.read_text()

@@ -34,6 +34,7 @@ from accounts.twofactor.services import two_factor_enrollment_required
 from kernel.capabilities import PUBLIC, capabilities_for, capabilities_in_state
 from kernel.context import audit_context
 from kernel.decorators import declared_capability
+from kernel.logging import note_refusal
 from rbac.models import Membership
 from support.gate import (
     impersonation_capabilities,
@@ -55,6 +56,12 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class TenantHostMiddleware(TenantMainMiddleware):
     """Resolves host -> tenant through a cached lookup; unknown hosts get a friendly 404."""
+
+    def process_request(self, request):
+        # A host outside ALLOWED_HOSTS raises DisallowedHost here: our 400 page and one log
+        # line (kernel.logging), instead of django-tenants' empty 404.
+        request.get_host()
+        return super().process_request(request)
 
     def get_tenant(self, domain_model, hostname):
         tenant = tenant_for_hostname(hostname)
@@ -134,7 +141,7 @@ class WorkspaceGateMiddleware:
             return redirect_to_login(request.get_full_path(), reverse(settings.LOGIN_URL))
         if request.user.is_support_agent:
             # Platform staff are never members: they reach a workspace only by impersonation.
-            logger.warning("gate refused support agent %s outside impersonation", request.user.pk)
+            note_refusal(request, f"support agent {request.user.pk} outside impersonation")
             raise Http404("not a member")
         membership = (
             Membership.objects.filter(user=request.user, tenant=tenant, is_active=True)
@@ -142,9 +149,7 @@ class WorkspaceGateMiddleware:
             .first()
         )
         if membership is None:
-            logger.warning(
-                "gate refused user %s: no membership of workspace %s", request.user.pk, tenant.slug
-            )
+            note_refusal(request, f"user {request.user.pk} is not a member of {tenant.slug}")
             raise Http404("not a member")
         request.membership = membership
         held = capabilities_for(membership)

@@ -108,17 +108,21 @@ DEFAULT_NOT_FOUND_TENANT_VIEW = "tenants.views.unknown_workspace"
 TENANT_HOST_CACHE_SECONDS = env("TENANT_HOST_CACHE_SECONDS", 300, int)
 
 MIDDLEWARE = [
-    "workspace.middleware.TenantHostMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outermost, so every response (error pages, the unknown-workspace page, static files)
+    # carries a request id and the security headers ("Security headers" below) ...
     "workspace.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kernel.security_headers.SecurityHeadersMiddleware",
+    # ... and static files are served without a tenant lookup (no database, no Redis).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "workspace.middleware.TenantHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "workspace.middleware.WorkspaceGateMiddleware",
 ]
 
@@ -335,12 +339,65 @@ EMAIL_PORT = env("EMAIL_PORT", 25, int)
 POSTMARK_TOKEN = env("POSTMARK_TOKEN", "")
 POSTMARK = {"TOKEN": POSTMARK_TOKEN, "TEST_MODE": False}
 
-# --- Security headers that hold everywhere.
+# --- Security headers that hold everywhere, on every response (kernel/security_headers.py
+# says which middleware sets which; tests/security_headers.py is what the crawl checks).
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Tokenised links (invitations, password resets, downloads) never leak to another site.
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "kernel.errors.csrf_failure"
+# No inline script, style or event handler anywhere (tests/test_security_headers.py scans
+# every template): scripts and styles are our own static files. img-src allows data: for the
+# small SVG images Pico's stylesheet draws (select arrows, check marks); the 2FA QR code is
+# inline SVG markup, which no directive governs. form-action gets our own hosts and
+# FORM_REDIRECT_ORIGINS added by the middleware.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The export Download button posts, then redirects to a presigned link of the private bucket.
+if is_set("S3_BUCKET"):
+    # AWS itself when no endpoint is named (regional, virtual-hosted bucket names included).
+    _endpoint = urlparse(env("S3_ENDPOINT_URL", None) or "https://amazonaws.com")
+    FORM_REDIRECT_ORIGINS = [
+        f"{_endpoint.scheme}://{_endpoint.netloc}",
+        f"{_endpoint.scheme}://*.{_endpoint.netloc}",  # bucket.endpoint addressing
+    ]
+else:
+    FORM_REDIRECT_ORIGINS = []
+# Browser features no page of ours uses: off, so injected content cannot ask for them either.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -350,7 +407,11 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "tenants.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "tenants.logging.RequestContextFilter"},
+        # One line per refused request, no query strings or link tokens (kernel/logging.py).
+        "request_log": {"()": "kernel.logging.RequestLogFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(tenant)s %(request_id)s] %(message)s"
@@ -360,11 +421,15 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_context"],
+            "filters": ["request_context", "request_log"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own console handler would print every record a second time with DEBUG on;
+        # its records reach the root's handler like everyone else's.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
     },

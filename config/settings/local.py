@@ -1,4 +1,4 @@
-"""Development: embedded services, console email, debug pages."""
+"""Development: embedded services, console email; DEBUG off unless DJANGO_DEBUG=1."""
 
 from config import embedded
 
@@ -8,13 +8,14 @@ from config import devkeys  # noqa: E402
 
 devkeys.export_development_audit_keys()
 
-from config.env import env  # noqa: E402
-
 from .base import *  # noqa: E402, F403
 
-DEBUG = env("DJANGO_DEBUG", True, bool)
+# DEBUG stays off, as in production: no technical 404 listing every URL, no traceback pages.
+# DJANGO_DEBUG=1 turns Django's debug pages on for the developer who asks (base.py reads it).
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
-# Static files come from runserver / the test client directly; WhiteNoise is for gunicorn.
-MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
+# runserver serves static files only with DEBUG on; WhiteNoise (as under gunicorn) serves
+# them straight from the source folders, picking up edits without collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -33,8 +33,10 @@ STORAGES["staticfiles"] = {  # noqa: F405
 for _alias, _cache in CACHES.items():  # noqa: F405
     _cache["KEY_PREFIX"] = f"test-{os.getpid()}-{_alias}"
 TENANT_HOST_CACHE_SECONDS = 300
-# Static files come from runserver / the test client directly; WhiteNoise is for gunicorn.
-MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
+# Static files as `make run` serves them (local.py): WhiteNoise from the source folders, so a
+# test can fetch a page's stylesheet with DEBUG off.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 # Concurrent test runs (several developers, or CI beside `make run`) must not share a test
 # database or flush each other's cache keys.
 DATABASES["default"]["TEST"] = {"NAME": f"test_shop_{os.getpid()}"}  # noqa: F405

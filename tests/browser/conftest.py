@@ -104,7 +104,15 @@ class Chromium:
         context = self._browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
         self.page = context.new_page()
+        # What the Content-Security-Policy refused on any page of the flow (an inline script
+        # or style, a form redirected to a host it does not list): the test fails on it.
+        self.csp_violations: list[str] = []
+        self.page.on("console", self._console_message)
         self._open = True
+
+    def _console_message(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -124,6 +132,7 @@ def chromium():
         yield browser
     finally:
         browser.close()
+    assert browser.csp_violations == []
 
 
 def workspace_remove(*, slug: str, emails: list[str]) -> None:
