@@ -85,6 +85,7 @@ def test_pages_pick_redis_up_again_by_themselves_when_it_comes_back(
 
     redis_server.start()
     outages.outages_retry_now()  # the next request probes at once instead of after a second
+    caplog.clear()
     with caplog.at_level(logging.INFO):
         assert member.get("/").status_code == 200
 
@@ -110,8 +111,9 @@ def test_a_hanging_redis_costs_one_timeout_then_pages_stop_waiting_for_it(
         redis_server.resume()
 
     assert statuses == [200] * 10
-    # One socket timeout (0.5 s), then the breaker skips Redis: not ten timeouts.
-    assert elapsed < 3
+    # A timeout (0.5 s) per probe, at most one probe a second; without the breaker every
+    # request would wait for two (the lookup's read and write): ten seconds.
+    assert elapsed < 5
     assert len(outage_warnings(caplog)) == 1
 
 

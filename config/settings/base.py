@@ -194,20 +194,38 @@ SESSION_COOKIE_AGE = env("SESSION_COOKIE_AGE", 60 * 60 * 12, int)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Cache and Celery on Redis. Cache keys are tenant-aware.
+# Pages keep working from PostgreSQL when Redis is down (README, "When Redis or PostgreSQL is
+# down"): the caches turn an unreachable Redis into misses and no-ops, logged once per outage
+# (kernel/cache.py). Short socket timeouts, so a Redis that hangs costs a request half a
+# second once, after which kernel.outages skips it for a second at a time.
+REDIS_SOCKET_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "kernel.cache.OutageTolerantRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop"),
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
     },
-    # Platform-wide entries (host -> tenant, throttles) whose key must not depend on the
-    # schema that happens to be active.
+    # Platform-wide lookups (host -> tenant) whose key must not depend on the schema that
+    # happens to be active; a miss falls back to PostgreSQL.
+    "lookups": {
+        "BACKEND": "kernel.cache.OutageTolerantRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop") + "-lookups",
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
+    },
+    # Rate-limit counters (accounts/throttle.py, accounts/passwords.py) and nothing else. A
+    # limiter must never fail open, so this alias is Django's plain RedisCache: with Redis
+    # down it RAISES (the request gets the 503 page, kernel/errors.py) instead of answering
+    # "no count" the way the tolerant aliases above would. Never point it at
+    # kernel.cache.OutageTolerantRedisCache.
     "platform": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop") + "-platform",
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
     },
 }
 
