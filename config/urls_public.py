@@ -12,3 +12,7 @@ urlpatterns = [
     path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
     path("support/", include("support.urls")),
 ]
+
+# A dependency that is briefly down (PostgreSQL restarting, Redis refusing the rate limiter)
+# is a 503 page, not a 500 with a traceback (kernel/errors.py).
+handler500 = "kernel.errors.server_error"

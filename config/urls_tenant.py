@@ -15,3 +15,7 @@ urlpatterns = [
     path("", include("support.urls_tenant")),
     path("", include("shop.urls")),
 ]
+
+# A dependency that is briefly down (PostgreSQL restarting, Redis refusing the rate limiter)
+# is a 503 page, not a 500 with a traceback (kernel/errors.py).
+handler500 = "kernel.errors.server_error"

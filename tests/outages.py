@@ -22,7 +22,8 @@ class ThrowawayRedis:
     to about 100 characters, and pytest's tmp_path holds the whole test name)."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="redis-", dir="/tmp"))  # noqa: S108
+        # /tmp, not pytest's tmp_path: a unix socket path must stay under ~100 characters.
+        self.folder = Path(tempfile.mkdtemp(prefix="redis-", dir="/tmp"))
         self.socket = self.folder / "redis.sock"
         self.process: subprocess.Popen | None = None
 
