@@ -43,7 +43,7 @@ def _redis_down_errors() -> tuple[type[BaseException], ...]:
 class OutageTolerantRedisCacheClient(RedisCacheClient):
     def __init__(self, servers, **options) -> None:
         super().__init__(servers, **options)
-        self._server = self._servers[0]  # where writes go, and so where an outage matters
+        self._server = servers[0]  # where writes go, and so where an outage matters
         self._outage: Outage = outage_for(
             "Redis cache", self._server, fallback="reading from PostgreSQL"
         )

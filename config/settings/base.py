@@ -243,12 +243,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", False, bool)
+# A broker outage: publishing gives up after about a second (kernel.tasks.QueuedTask then keeps
+# the task in PostgreSQL, tenants/outbox.py), and workers and beat wait for the broker for as
+# long as it takes instead of exiting after 100 attempts (which would end `make run`).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.3,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Owner-side tasks go to their own queue, consumed only by the worker given
 # DATABASE_OWNER_URL (docker-compose's owner-worker; make run's owner worker).
 CELERY_TASK_ROUTES = {"tenants.tasks.ready_spares_refill": {"queue": "owner"}}
 # How many ready workspace schemas the owner side keeps for sign-up (tenants/roles.py).
 READY_SPARES = env("READY_SPARES", 3, int)
 CELERY_BEAT_SCHEDULE: dict = {
+    # Tasks the broker refused while it was down, sent again from PostgreSQL (tenants/outbox.py).
+    "tenants-unsent-tasks-send": {
+        "task": "tenants.tasks.unsent_tasks_send",
+        "schedule": 60,
+    },
     # The pool of ready schemas sign-up renames into place (owner queue, tenants/tasks.py).
     "tenants-ready-spares-refill": {
         "task": "tenants.tasks.ready_spares_refill",

@@ -37,6 +37,14 @@ SIGN_UP = {
 }
 
 
+@shared_task(base=TenantTask, bind=True, name="tests.outbox.record_tenant")
+def record_tenant(self, *, tenant_schema: str, note: str) -> None:
+    seen.append((self.tenant.slug, note))
+
+
+seen: list[tuple[str, str]] = []
+
+
 @pytest.fixture(autouse=True)
 def _fresh_outage_state():
     outages.outages_forget()
@@ -106,7 +114,7 @@ def test_a_kept_task_is_sent_to_the_real_broker_with_its_id_once_the_broker_is_b
     (kept,) = UnsentTask.objects.all()
     assert kept.task_id == result.id
 
-    with throwaway_redis() as server, broker_at(server.url):
+    with throwaway_redis() as server, broker_at(server.broker_url):
         assert outbox.unsent_tasks_send() == 1
         # Routed like the original call would have been: the owner queue.
         (message,) = server.client().lrange("owner", 0, -1)
@@ -133,20 +141,27 @@ def test_the_sweep_keeps_the_row_and_backs_off_while_the_broker_is_still_down():
     assert UnsentTask.objects.get().attempts == 1
 
 
-def test_while_the_broker_is_known_down_tasks_are_kept_at_once_without_waiting_for_it():
+def test_while_the_broker_is_known_down_tasks_are_kept_at_once_without_waiting_for_it(globex):
     import time
 
-    from tenants.tasks import ready_spares_refill
-
     with broker_at(DEAD_BROKER):
-        ready_spares_refill.delay()  # finds out (retries for about a second)
+        record_tenant.delay(tenant_schema=globex.schema_name, note="0")  # finds out (~1 second)
         started = time.monotonic()
-        for _ in range(5):
-            ready_spares_refill.delay()
+        for number in range(1, 6):
+            record_tenant.delay(tenant_schema=globex.schema_name, note=str(number))
         elapsed = time.monotonic() - started
 
     assert UnsentTask.objects.count() == 6
     assert elapsed < 0.5
+
+
+def test_the_same_task_with_the_same_arguments_is_kept_once(globex):
+    with broker_at(DEAD_BROKER):
+        for _ in range(3):
+            record_tenant.delay(tenant_schema=globex.schema_name, note="same")
+        record_tenant.delay(tenant_schema=globex.schema_name, note="other")
+
+    assert UnsentTask.objects.count() == 2
 
 
 def test_a_row_whose_payload_was_tampered_with_is_discarded_never_run(caplog):
@@ -168,14 +183,6 @@ def test_a_row_whose_payload_was_tampered_with_is_discarded_never_run(caplog):
     assert "cannot be read" in error.getMessage()
 
 
-@shared_task(base=TenantTask, bind=True, name="tests.outbox.record_tenant")
-def record_tenant(self, *, tenant_schema: str, note: str) -> None:
-    seen.append((self.tenant.slug, note))
-
-
-seen: list[tuple[str, str]] = []
-
-
 def test_a_kept_tenant_task_runs_in_its_own_workspace_when_sent(acme, globex, in_tenant):
     seen.clear()
     with broker_at(DEAD_BROKER), in_tenant(acme):
@@ -186,3 +193,25 @@ def test_a_kept_tenant_task_runs_in_its_own_workspace_when_sent(acme, globex, in
     assert outbox.unsent_tasks_send() == 1
     assert seen == [("globex", "for globex")]
     assert Tenant.objects.filter(schema_name="ws_globex").exists()
+
+
+def test_a_workspace_context_neither_sees_nor_writes_unsent_tasks(acme, globex, in_tenant):
+    from django.db import ProgrammingError, transaction
+    from django.utils import timezone
+
+    with broker_at(DEAD_BROKER):
+        record_tenant.delay(tenant_schema=globex.schema_name, note="globex's")
+    assert UnsentTask.objects.count() == 1  # the public context, the platform's view
+
+    with in_tenant(acme):
+        assert UnsentTask.objects.count() == 0
+        assert UnsentTask.objects.filter(tenant_schema="ws_globex").delete() == (0, {})
+        with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+            UnsentTask.objects.create(
+                task_id="forged",
+                task_name="workspace.tasks.workspace_purge_task",
+                fingerprint="forged",
+                payload=b"forged",
+                next_attempt_at=timezone.now(),
+            )
+    assert UnsentTask.objects.count() == 1
