@@ -54,10 +54,10 @@ def test_workspace_pages_and_the_public_site_answer_200_with_redis_stopped_mid_t
     redis_server.stop()
     caplog.clear()
     with caplog.at_level(logging.INFO):
-        statuses = [member.get(path).status_code for path in WORKSPACE_PAGES * 5]
-        statuses += [public.get(path).status_code for path in PUBLIC_PAGES * 5]
+        statuses = [member.get(path).status_code for path in WORKSPACE_PAGES * 3]
+        statuses += [public.get(path).status_code for path in PUBLIC_PAGES * 3]
 
-    assert statuses == [200] * 50
+    assert statuses == [200] * 30
     (warning,) = outage_warnings(caplog)  # one line for the whole outage, not one per request
     assert warning.exc_info is None  # and no traceback
     assert warning.getMessage().startswith("Redis cache unreachable")
