@@ -215,3 +215,13 @@ def test_a_workspace_context_neither_sees_nor_writes_unsent_tasks(acme, globex, 
                 next_attempt_at=timezone.now(),
             )
     assert UnsentTask.objects.count() == 1
+
+
+def test_beat_sends_the_kept_tasks_every_minute_from_the_ordinary_worker():
+    from django.conf import settings
+
+    from tenants.tasks import unsent_tasks_send
+
+    entry = settings.CELERY_BEAT_SCHEDULE["tenants-unsent-tasks-send"]
+    assert entry == {"task": unsent_tasks_send.name, "schedule": 60}
+    assert unsent_tasks_send.name not in settings.CELERY_TASK_ROUTES  # not the owner queue
