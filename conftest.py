@@ -230,7 +230,7 @@ def _public_schema_and_clean_caches(request):
 
 def clear_test_cache_keys() -> None:
     """Delete this run's cache keys only (cache.clear() would flush other runs' keys too)."""
-    for alias in ("default", "platform"):
+    for alias in caches.settings:
         backend = caches[alias]
         prefix = backend.key_prefix
         client = backend._cache.get_client(None, write=True)

@@ -1,6 +1,6 @@
 """Celery application.
 
-Invariant: every task that touches tenant data is a :class:`workspace.tasks.TenantTask`, which
+Invariant: every task that touches tenant data is a :class:`kernel.tasks.TenantTask`, which
 takes the tenant's schema name explicitly and sets it before the task body runs.
 """
 
@@ -10,7 +10,9 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-app = Celery("shopsafe")
+# Every task's base is kernel.tasks.QueuedTask: a message the broker refuses is kept in
+# PostgreSQL and sent again, never lost (tenants/outbox.py).
+app = Celery("shopsafe", task_cls="kernel.tasks:QueuedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task modules that are not an app's top-level tasks.py.

@@ -16,7 +16,9 @@ urlpatterns = [
     path("", include("shop.urls")),
 ]
 
-# Our pages for errors, the same on every host (kernel/errors.py).
+# Our pages for errors, the same on every host (kernel/errors.py). A dependency that is
+# briefly down (PostgreSQL restarting, Redis refusing the rate limiter) is a 503 page, not a
+# 500 with a traceback.
 handler400 = "kernel.errors.bad_request"
 handler403 = "kernel.errors.permission_denied"
 handler404 = "kernel.errors.page_not_found"

@@ -28,6 +28,10 @@ The declarations, each an optional class attribute of an app's ``AppConfig``:
     member of that workspace, which workspaces does an email belong to): accounts sits
     below memberships, so it asks rather than imports (accounts.memberships). Exactly one
     app declares it (rbac).
+``unsent_task_keeper``
+    Dotted path of ``keep(*, task_name, task_id, args, kwargs, options, not_before)``, which
+    keeps a task the broker refused so it is sent later (kernel.tasks.QueuedTask). Exactly
+    one app declares it (tenants).
 ``workspace_restore``
     Dotted path of ``restore(*, tenant, agent, reason) -> Tenant``, the lifecycle transition
     the support console offers; support sits below the lifecycle (support.views). Exactly

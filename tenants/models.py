@@ -140,3 +140,32 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class UnsentTask(models.Model):
+    """A Celery task the broker could not take (Redis down), kept until it can be sent.
+
+    Invariant: written only when publishing failed (``kernel.tasks.QueuedTask``) and deleted
+    once the broker took it (``tenants.outbox.unsent_tasks_send``, every minute on beat), so
+    the table is empty while the broker answers. The payload (task, arguments, routing) is
+    encrypted and authenticated under a key derived from ``SECRET_KEY``, which the database
+    never holds: an invitation link or a one-time code in a task's arguments stays unreadable
+    here, and a row written by anyone without the key is discarded, never run. A workspace's
+    task names its tenant in its own arguments (``tenant_schema``), copied to a column for
+    operators. Platform-level: rows are written and read only in the public context (row-level
+    security, migration 0007); a workspace's database role sees none. Identical pending tasks
+    are kept once (``fingerprint``): tasks are idempotent, so one message does the work.
+    """
+
+    task_id = models.CharField(max_length=64, unique=True)  # Celery's id; the re-send keeps it
+    task_name = models.CharField(max_length=200)
+    tenant_schema = models.CharField(max_length=63, blank=True)
+    fingerprint = models.CharField(max_length=64, unique=True)  # keyed digest of the payload
+    payload = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({self.task_id})"

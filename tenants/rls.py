@@ -99,6 +99,11 @@ DROP_WORKSPACE_CONTEXT_FUNCTION_SQL = "DROP FUNCTION IF EXISTS public.shopsafe_w
 _IN_CONTEXT = "({column} = coalesce((SELECT public.shopsafe_workspace_id()), {column}))"
 
 
+# For a platform table no workspace context may read or write at all (tenants.UnsentTask):
+# only the public context, the platform's view (NULL), passes.
+PUBLIC_CONTEXT_ONLY = "((SELECT public.shopsafe_workspace_id()) IS NULL)"
+
+
 def workspace_row_condition(column: str = "tenant_id") -> str:
     """The SQL condition a row with workspace key ``column`` must meet in the current context."""
     return _IN_CONTEXT.format(column=column)

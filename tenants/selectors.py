@@ -14,12 +14,14 @@ def _host_cache_key(hostname: str) -> str:
 
 def _platform_cache():
     # Not the tenant-aware default cache: invalidation may run inside a tenant's context, and
-    # the key must be the same whatever schema is active.
-    return caches["platform"]
+    # the key must be the same whatever schema is active. With Redis down this alias answers
+    # misses (kernel.cache), so the lookup reads PostgreSQL.
+    return caches["lookups"]
 
 
 def tenant_for_hostname(hostname: str) -> Tenant | None:
-    """The tenant a hostname resolves to, cached; None for an unknown host."""
+    """The tenant a hostname resolves to, cached; None for an unknown host. Works from
+    PostgreSQL alone when Redis is down."""
     key = _host_cache_key(hostname)
     cached = _platform_cache().get(key)
     if cached is not None:

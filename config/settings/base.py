@@ -198,20 +198,38 @@ SESSION_COOKIE_AGE = env("SESSION_COOKIE_AGE", 60 * 60 * 12, int)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Cache and Celery on Redis. Cache keys are tenant-aware.
+# Pages keep working from PostgreSQL when Redis is down (README, "When Redis or PostgreSQL is
+# down"): the caches turn an unreachable Redis into misses and no-ops, logged once per outage
+# (kernel/cache.py). Short socket timeouts, so a Redis that hangs costs a request half a
+# second once, after which kernel.outages skips it for a second at a time.
+REDIS_SOCKET_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "kernel.cache.OutageTolerantRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop"),
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
     },
-    # Platform-wide entries (host -> tenant, throttles) whose key must not depend on the
-    # schema that happens to be active.
+    # Platform-wide lookups (host -> tenant) whose key must not depend on the schema that
+    # happens to be active; a miss falls back to PostgreSQL.
+    "lookups": {
+        "BACKEND": "kernel.cache.OutageTolerantRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop") + "-lookups",
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
+    },
+    # Rate-limit counters (accounts/throttle.py, accounts/passwords.py) and nothing else. A
+    # limiter must never fail open, so this alias is Django's plain RedisCache: with Redis
+    # down it RAISES (the request gets the 503 page, kernel/errors.py) instead of answering
+    # "no count" the way the tolerant aliases above would. Never point it at
+    # kernel.cache.OutageTolerantRedisCache.
     "platform": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop") + "-platform",
+        "OPTIONS": REDIS_SOCKET_OPTIONS,
     },
 }
 
@@ -229,6 +247,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env("CELERY_TASK_ALWAYS_EAGER", False, bool)
+# A broker outage: publishing gives up after about a second (kernel.tasks.QueuedTask then keeps
+# the task in PostgreSQL, tenants/outbox.py), and workers and beat wait for the broker for as
+# long as it takes instead of exiting after 100 attempts (which would end `make run`).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.3,
+    "interval_max": 0.3,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Owner-side tasks go to their own queue, consumed only by the worker given
 # DATABASE_OWNER_URL (docker-compose's owner-worker; make run's owner worker).
 CELERY_TASK_ROUTES = {
@@ -239,6 +269,11 @@ CELERY_TASK_ROUTES = {
 # How many ready workspace schemas the owner side keeps for sign-up (tenants/roles.py).
 READY_SPARES = env("READY_SPARES", 3, int)
 CELERY_BEAT_SCHEDULE: dict = {
+    # Tasks the broker refused while it was down, sent again from PostgreSQL (tenants/outbox.py).
+    "tenants-unsent-tasks-send": {
+        "task": "tenants.tasks.unsent_tasks_send",
+        "schedule": 60,
+    },
     # The pool of ready schemas sign-up renames into place (owner queue, tenants/tasks.py).
     "tenants-ready-spares-refill": {
         "task": "tenants.tasks.ready_spares_refill",
