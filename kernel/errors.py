@@ -130,6 +130,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     dependency = unavailable_dependency(error) if error is not None else None
     if dependency is not None:
         response = unavailable_response(request)
+        note_refusal(request, f"{dependency} unavailable: {_error_shown(error)}")
         # One line, and it marks the response as logged, so Django does not log it again
         # with the traceback.
         log_response(

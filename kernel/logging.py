@@ -100,7 +100,10 @@ class RequestLogFilter(logging.Filter):
         if request_id:  # also when Django logs after the request id middleware has returned
             record.request_id = request_id
         if status >= 500:
-            record.msg, record.args = "%s %s %s", self._summary(request, status)
+            # A noted reason (a dependency that is down: kernel/errors.py) stays on the line.
+            noted = getattr(request, _REFUSAL_REASON, None)
+            record.msg = "%s %s %s (%s)" if noted else "%s %s %s"
+            record.args = (*self._summary(request, status), *([_escaped(noted)] if noted else []))
             return True
         if status < 400:
             return True

@@ -233,7 +233,11 @@ def test_a_request_whose_connection_died_gets_a_friendly_503_and_the_next_one_wo
         logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
         assert [r.name for r in logged] == ["kernel.errors"]
         assert logged[0].exc_info is None
-        assert logged[0].getMessage().startswith("503 database unavailable: OperationalError")
+        assert (
+            logged[0]
+            .getMessage()
+            .startswith("GET /companies/ 503 (database unavailable: OperationalError")
+        )
 
         assert acme_companies_page(site.get("acme.localhost", "/companies/"))
         assert site.backend_pid != first

@@ -34,7 +34,7 @@ def test_redis_refusing_the_rate_limiters_alias_is_answered_503_never_500(caplog
     assert b"<h1>Shopsafe is briefly unavailable</h1>" in response.content
     [line] = caplog.records
     assert (line.name, line.levelno) == ("kernel.errors", logging.WARNING)
-    assert line.getMessage() == "503 redis unavailable: ConnectionError"
+    assert line.getMessage() == "GET /companies/ 503 (redis unavailable: ConnectionError)"
     assert line.exc_info is None
 
 
