@@ -28,6 +28,9 @@ class Event(IntEnum):
     SESSION_REVOKED = 105
     SESSIONS_ENDED = 106
     SESSION_EXPIRED = 107
+    # A public request refused by a rate limit other than sign-in's and password reset's
+    # (accounts.throttle: sign-up, find my workspaces, links); data names the limit.
+    REQUEST_THROTTLED = 108
     # 120-129: the second factor at sign-in (accounts.twofactor)
     SIGN_IN_SECOND_FACTOR_REQUIRED = 121
     SIGN_IN_SECOND_FACTOR_FAILED = 122
@@ -161,6 +164,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.SESSION_REVOKED: EventInfo("auth.session.revoked", "Session revoked"),
     Event.SESSIONS_ENDED: EventInfo("auth.sessions.ended", "Sessions ended"),
     Event.SESSION_EXPIRED: EventInfo("auth.session.expired", "Session expired"),
+    Event.REQUEST_THROTTLED: EventInfo(
+        "auth.request.throttled", "Request refused: too many requests"
+    ),
     Event.SIGN_IN_SECOND_FACTOR_REQUIRED: EventInfo(
         "auth.sign_in.second_factor_required", "Password accepted; second factor asked for"
     ),
