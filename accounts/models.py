@@ -124,6 +124,35 @@ class PasswordResetToken(models.Model):
         return f"password reset for {self.user_id} on {self.tenant_id}"
 
 
+class SignUpRequest(models.Model):
+    """A sign-up waiting for its address to be proved (``workspace.signup``).
+
+    Invariant: nothing is created until the link emailed to ``email`` is used, once, before
+    ``expires_at``: then the workspace, and the account if the address has none (the password
+    chosen at sign-up, kept here only as its argon2id hash). If the address already has an
+    account, the link adds the workspace to it only with that account's password; the
+    sign-up form answers the same either way, so it never tells whether an account exists.
+    Only the SHA-256 of the link's token is stored; the password hash is blanked when the link
+    is spent. Platform-level: no workspace exists yet, so no row-level security.
+    """
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150)
+    workspace_name = models.CharField(max_length=100)
+    slug = models.CharField(max_length=60)
+    password_hash = models.CharField(max_length=256, blank=True)  # "" for an existing account
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email"], name="signuprequest_email")]
+
+    def __str__(self) -> str:
+        return f"sign-up request for {self.slug}"
+
+
 class RateLimitCounter(models.Model):
     """One rate-limit rule's count for one subject (``accounts.throttle``).
 

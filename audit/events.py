@@ -48,6 +48,9 @@ class Event(IntEnum):
     PASSWORD_RESET_COMPLETED = 205
     PASSWORD_TEMPORARY_SET = 206
     PASSWORD_RESET_THROTTLED = 207
+    # Sign-up asked for on the public host: a confirmation link emailed to a new address, or
+    # a notice to the holder of an existing account (workspace.signup).
+    SIGN_UP_REQUESTED = 208
     # 220-229: two-factor authentication of the account (accounts.twofactor)
     TWO_FACTOR_ENABLED = 221
     TWO_FACTOR_DISABLED = 222
@@ -194,6 +197,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     ),
     Event.PASSWORD_RESET_THROTTLED: EventInfo(
         "account.password_reset.throttled", "Password reset refused: too many requests"
+    ),
+    Event.SIGN_UP_REQUESTED: EventInfo(
+        "platform.sign_up.requested", "Sign-up requested; an email was sent to the address"
     ),
     Event.TWO_FACTOR_ENABLED: EventInfo(
         "account.two_factor.enabled", "Two-factor authentication on"
