@@ -172,3 +172,22 @@ def send_sign_up_existing_account_email(
         },
     )
 
+
+@shared_task
+def expired_rows_purge() -> dict[str, int]:
+    """Beat, hourly: delete rate-limit counters long expired (``throttle.counters_purge``) and
+    sign-up requests whose link expired a day ago (with the password hash they may hold).
+    Public tables: the connection is put on the public schema first."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kernel.tenant_connection import tenant_connection
+
+    from . import throttle
+    from .models import SignUpRequest
+
+    tenant_connection.set_schema_to_public()
+    now = timezone.now()
+    sign_ups, _ = SignUpRequest.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    return {"counters": throttle.counters_purge(now), "sign_up_requests": sign_ups}

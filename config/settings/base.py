@@ -268,6 +268,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "workspace.tasks.lifecycle_run_task",
         "schedule": 24 * 60 * 60,
     },
+    # Rate-limit counters and sign-up requests long expired (accounts/tasks.py).
+    "accounts-expired-rows-purge": {
+        "task": "accounts.tasks.expired_rows_purge",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Files: private by default; S3-compatible when a bucket is configured.
