@@ -45,8 +45,8 @@ schema), not in Redis:
   concurrent requests exactly; a Redis counter with a PostgreSQL fallback would split the
   count between two stores during an outage, which is failing partly open;
 * the cost is one short locked upsert per counted request, on endpoints that already write
-  to PostgreSQL (sessions, audit events); refused requests write nothing but, at most once
-  a minute, their audit event.
+  to PostgreSQL (sessions, audit events); a refused request counts nothing (its row is
+  locked and written back unchanged) and writes its audit event at most once a minute.
 
 Rows name no workspace (keys are HMACs of the subject under the secret key, never an email or
 address in clear), so they need no row-level security; expired rows are deleted hourly

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -140,14 +141,10 @@ def rows_locked(
 
 def rows_read(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], RateLimitCounter]:
     """The counter rows for ``(rule, key)`` pairs as they are now, unlocked (checks only)."""
-    found: dict[tuple[str, str], RateLimitCounter] = {}
-    by_rule: dict[str, list[str]] = {}
+    wanted = Q()
     for rule, key in pairs:
-        by_rule.setdefault(rule, []).append(key)
-    for rule, keys in by_rule.items():
-        for row in RateLimitCounter.objects.filter(rule=rule, key__in=keys):
-            found[(row.rule, row.key)] = row
-    return found
+        wanted |= Q(rule=rule, key=key)
+    return {(row.rule, row.key): row for row in RateLimitCounter.objects.filter(wanted)}
 
 
 # --- Counting requests (rate rules)
