@@ -80,13 +80,39 @@ class SignUpForm(forms.Form):
 
         email = (cleaned.get("email") or "").lower()
         password = cleaned.get("password")
-        if password and email and not User.objects.filter(email=email).exists():
+        # The same rules whether or not the address has an account: the form must not tell.
+        if password and email:
             candidate = User(email=email, full_name=cleaned.get("full_name", ""))
             try:
                 validate_password(password, candidate)
             except ValidationError as error:
                 self.add_error("password", error)
         return cleaned
+
+
+class SignUpConfirmForm(forms.Form):
+    """The sign-up link's page: the workspace's address again (another if it was taken since),
+    and the password when the address has an account."""
+
+    slug = forms.CharField(
+        label="Workspace address",
+        max_length=60,
+        help_text="Lowercase letters, digits and hyphens; your workspace lives at <address>.",
+    )
+    password = forms.CharField(
+        label="Your account's password",
+        max_length=128,
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, needs_password: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if needs_password:
+            self.fields["password"].required = True
+        else:
+            del self.fields["password"]
 
 
 class FindWorkspacesForm(forms.Form):

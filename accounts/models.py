@@ -124,6 +124,67 @@ class PasswordResetToken(models.Model):
         return f"password reset for {self.user_id} on {self.tenant_id}"
 
 
+class SignUpRequest(models.Model):
+    """A sign-up waiting for its address to be proved (``workspace.signup``).
+
+    Invariant: nothing is created until the link emailed to ``email`` is used, once, before
+    ``expires_at``: then the workspace, and the account if the address has none (the password
+    chosen at sign-up, kept here only as its argon2id hash). If the address already has an
+    account, the link adds the workspace to it only with that account's password; the
+    sign-up form answers the same either way, so it never tells whether an account exists.
+    Only the SHA-256 of the link's token is stored; the password hash is blanked when the link
+    is spent. Platform-level: no workspace exists yet, so no row-level security.
+    """
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150)
+    workspace_name = models.CharField(max_length=100)
+    slug = models.CharField(max_length=60)
+    password_hash = models.CharField(max_length=256, blank=True)  # "" for an existing account
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email"], name="signuprequest_email")]
+
+    def __str__(self) -> str:
+        return f"sign-up request for {self.slug}"
+
+
+class RateLimitCounter(models.Model):
+    """One rate-limit rule's count for one subject (``accounts.throttle``).
+
+    Invariant: written only by ``accounts.throttle``, each row under a row lock (SELECT ... FOR
+    UPDATE), so concurrent requests count exactly. ``key`` is an HMAC of the subject (an email,
+    an address, a link's token) under the secret key, never the subject itself. Rows are
+    platform-level: they name no workspace (a rule about one workspace keys on an HMAC of its
+    id), hold nothing of any workspace's data, and so need no row-level security. A row whose
+    ``expires_at`` has passed counts as empty, and the purge task deletes it.
+    """
+
+    rule = models.CharField(max_length=64)  # "<limit>.<per>", e.g. "sign_up.ip"
+    key = models.CharField(max_length=64)
+    # Rate rules: [[slot index, requests], ...], the sliding window (throttle/rules.py).
+    slots = models.JSONField(default=list, blank=True)
+    # Backoff rules: consecutive failures, and when the next attempt may be made.
+    failures = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    # At most one "throttled" audit event per row in THROTTLED_AUDIT_EVERY_SECONDS.
+    audited_until = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "key"], name="ratelimitcounter_rule_key")
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="ratelimitcounter_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.key[:8]}"
+
+
 # Second-factor models live in their own module; importing them here registers them with the
 # accounts app (and its migrations).
 from .twofactor.models import ActionCode, EncryptedTOTPDevice, RecoveryCode  # noqa: E402, F401

@@ -16,13 +16,11 @@ from datetime import timedelta
 
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.events import Event
-from audit.models import Outcome
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.context import ActorKind, client_ip
 
@@ -31,7 +29,7 @@ from .models import PasswordResetToken, User
 from .services import SessionEndReason, user_sessions_end
 
 PASSWORD_RESET_SECONDS = 60 * 60
-# Reset requests: per typed email and per client address, in a fixed window.
+# Reset requests: per typed email and per client address, in any hour.
 PASSWORD_RESET_PER_EMAIL = 3
 PASSWORD_RESET_PER_IP = 10
 PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
@@ -44,6 +42,29 @@ PASSWORD_RESET_LINK_INVALID = (
 )
 PASSWORD_RESET_THROTTLED_MESSAGE = (
     "Too many password reset requests. Please wait a while and try again."  # noqa: S105
+)
+PASSWORD_RESET_CONFIRM_THROTTLED_MESSAGE = (
+    "Too many attempts with this password reset link. Please wait a while and try again."  # noqa: S105
+)
+
+PASSWORD_RESET = throttle.Limit(
+    name="password_reset",
+    rules=(
+        throttle.Rate(throttle.Per.EMAIL, PASSWORD_RESET_PER_EMAIL, PASSWORD_RESET_WINDOW_SECONDS),
+        throttle.Rate(throttle.Per.IP, PASSWORD_RESET_PER_IP, PASSWORD_RESET_WINDOW_SECONDS),
+    ),
+    message=PASSWORD_RESET_THROTTLED_MESSAGE,
+    event=Event.PASSWORD_RESET_THROTTLED,
+)
+# Choosing the new password: per address, and per link (the link also expires in an hour).
+PASSWORD_RESET_CONFIRM = throttle.Limit(
+    name="password_reset_confirm",
+    rules=(
+        throttle.Rate(throttle.Per.IP, 30, 60 * 60),
+        throttle.Rate(throttle.Per.LINK, 10, 60 * 60),
+    ),
+    message=PASSWORD_RESET_CONFIRM_THROTTLED_MESSAGE,
+    event=Event.REQUEST_THROTTLED,
 )
 
 
@@ -130,32 +151,6 @@ def password_change(*, request, current_password: str, new_password: str) -> Non
 # --- Reset by email (anonymous, on a workspace host)
 
 
-def _reset_rate_limit(*, email: str, ip: str) -> None:
-    cache = caches["platform"]
-    counted = []
-    for kind, value, limit in (
-        ("email", email, PASSWORD_RESET_PER_EMAIL),
-        ("ip", throttle.ip_bucket(ip), PASSWORD_RESET_PER_IP),
-    ):
-        key = f"password-reset:{kind}:{throttle.key_id(kind, value)}"
-        cache.add(key, 0, PASSWORD_RESET_WINDOW_SECONDS)
-        try:
-            counted.append(cache.incr(key) > limit)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, PASSWORD_RESET_WINDOW_SECONDS)
-            counted.append(False)
-    if any(counted):
-        with transaction.atomic():
-            audit_event_record(
-                event_type=Event.PASSWORD_RESET_THROTTLED,
-                outcome=Outcome.FAILURE,
-                actor=None,
-                actor_kind=ActorKind.ANONYMOUS,
-                data={"email": email[:254]},
-            )
-        raise throttle.Throttled(PASSWORD_RESET_WINDOW_SECONDS, PASSWORD_RESET_THROTTLED_MESSAGE)
-
-
 def password_reset_request(*, request, email: str) -> None:
     """Email a single-use reset link if ``email`` belongs to an active member of this workspace.
 
@@ -167,7 +162,7 @@ def password_reset_request(*, request, email: str) -> None:
 
     email = throttle.email_normalise(email)
     tenant = request.tenant
-    _reset_rate_limit(email=email, ip=client_ip(request))
+    throttle.limit(PASSWORD_RESET, ip=client_ip(request), email=email)
     user = memberships.member_by_email(email, tenant, active_account=True)
     with transaction.atomic():
         audit_event_record(

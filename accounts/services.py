@@ -36,6 +36,24 @@ HANDOFF_SECONDS = 60
 SIGN_IN_FAILED = "The email or password is incorrect."
 HANDOFF_INVALID = "This sign-in link is invalid or has expired. Please sign in."
 
+# "Find my workspaces": one list per address an hour, whoever asks and from wherever.
+FIND_WORKSPACES_THROTTLED = (
+    "Too many requests from your network. Please wait a while and try again."
+)
+FIND_WORKSPACES_ALREADY_ASKED = (
+    "A list for this address was asked for less than an hour ago. If the address belongs to "
+    "any workspaces, the email is on its way: please check your inbox and spam folder."
+)
+FIND_WORKSPACES = throttle.Limit(
+    name="find_workspaces",
+    rules=(
+        throttle.Rate(throttle.Per.IP, 10, 60 * 60),
+        throttle.Rate(throttle.Per.EMAIL, 1, 60 * 60, message=FIND_WORKSPACES_ALREADY_ASKED),
+    ),
+    message=FIND_WORKSPACES_THROTTLED,
+    event=Event.REQUEST_THROTTLED,
+)
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -178,6 +196,25 @@ def session_sign_out(*, request) -> None:
 def workspaces_for_email(*, email: str) -> list[Tenant]:
     workspaces = memberships.workspaces_of_email(email.strip().lower())
     return list(workspaces.filter(state__in=OPEN_STATES).order_by("name"))
+
+
+def workspace_list_request(*, email: str, ip: str) -> None:
+    """ "Find my workspaces": email ``email`` the list of its open workspaces, if it has any.
+
+    Counted per address and per email typed, the same whether or not the email has an
+    account (raises ``throttle.Throttled``), so an address gets at most one list an hour
+    whoever asks; the caller shows one message either way.
+    """
+    from .tasks import send_workspace_list_email
+
+    email = throttle.email_normalise(email)
+    throttle.limit(FIND_WORKSPACES, ip=ip, email=email)
+    workspaces = workspaces_for_email(email=email)
+    if workspaces:
+        ids = [tenant.pk for tenant in workspaces]
+        transaction.on_commit(
+            lambda: send_workspace_list_email.delay(email=email, workspace_ids=ids)
+        )
 
 
 # --- Ending sessions. Revoking is deleting the tracking row: the gate signs the cookie out on

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,9 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kernel.capabilities import PROFILE_MANAGE, PUBLIC
+from kernel.context import client_ip
 from kernel.decorators import require_capability
 
-from . import passwords, selectors, services
+from . import passwords, selectors, services, throttle
 from .forms import (
     FindWorkspacesForm,
     PasswordChangeForm,
@@ -28,7 +28,6 @@ from .forms import (
     SignInForm,
 )
 from .sessions import device_label
-from .tasks import send_workspace_list_email
 from .throttle import Throttled
 
 FIND_WORKSPACES_SENT = (
@@ -66,18 +65,11 @@ def _add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-def _throttled(request, template: str, context: dict, error: Throttled) -> HttpResponse:
-    """429 with the clear message next to the form and the wait in Retry-After."""
-    context["form"].add_error(None, error.message)
-    response = render(request, template, context, status=429)
-    response["Retry-After"] = str(error.retry_after_seconds)
-    return response
-
-
 # --- Sign-in and sign-out
 
 
 @require_capability(PUBLIC)
+@throttle.limited_by(throttle.SIGN_IN)
 @require_http_methods(["GET", "POST"])
 def sign_in(request):
     if request.user.is_authenticated and request.method == "GET" and not request.tenant.is_public:
@@ -92,7 +84,9 @@ def sign_in(request):
                 password=form.cleaned_data["password"],
             )
         except Throttled as error:
-            return _throttled(request, "accounts/sign_in.html", context, error)
+            return throttle.refusal_page(
+                request, error, template="accounts/sign_in.html", context=context
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -110,6 +104,7 @@ def _second_factor_redirect(request) -> HttpResponse:
 
 
 @require_capability(PUBLIC)
+@throttle.not_limited("ends the visitor's own session: nothing to guess, nothing sent")
 @require_POST
 def sign_out(request):
     services.session_sign_out(request=request)
@@ -122,6 +117,7 @@ sign_in.allowed_when_cancelled = True
 
 
 @require_capability(PUBLIC)
+@throttle.link_visit_limited
 @require_http_methods(["GET"])
 def handoff(request, token: str):
     try:
@@ -137,26 +133,28 @@ def handoff(request, token: str):
 # --- Public host: "find my workspaces" (sign-up is workspace.signup_views)
 
 
+@throttle.limited_by(services.FIND_WORKSPACES)
 @require_http_methods(["GET", "POST"])
 def find_workspaces(request):
     form = FindWorkspacesForm(request.POST or None)
+    context = {"form": form}
     if request.method == "POST" and form.is_valid():
-        email = form.cleaned_data["email"]
-        workspaces = services.workspaces_for_email(email=email)
-        if workspaces:
-            ids = [tenant.pk for tenant in workspaces]
-            transaction.on_commit(
-                lambda: send_workspace_list_email.delay(email=email.lower(), workspace_ids=ids)
+        try:
+            services.workspace_list_request(email=form.cleaned_data["email"], ip=client_ip(request))
+        except Throttled as error:
+            return throttle.refusal_page(
+                request, error, template="accounts/find_workspaces.html", context=context
             )
         messages.info(request, FIND_WORKSPACES_SENT)
         return redirect("find-workspaces")
-    return render(request, "accounts/find_workspaces.html", {"form": form})
+    return render(request, "accounts/find_workspaces.html", context)
 
 
 # --- Password reset by email (anonymous, on the workspace host)
 
 
 @require_capability(PUBLIC)
+@throttle.limited_by(passwords.PASSWORD_RESET)
 @require_http_methods(["GET", "POST"])
 def password_reset_request(request):
     form = PasswordResetRequestForm(request.POST or None)
@@ -165,13 +163,16 @@ def password_reset_request(request):
         try:
             passwords.password_reset_request(request=request, email=form.cleaned_data["email"])
         except Throttled as error:
-            return _throttled(request, "accounts/password_reset_request.html", context, error)
+            return throttle.refusal_page(
+                request, error, template="accounts/password_reset_request.html", context=context
+            )
         return redirect("accounts:password-reset-sent")
     status = 400 if form.errors else 200
     return render(request, "accounts/password_reset_request.html", context, status=status)
 
 
 @require_capability(PUBLIC)
+@throttle.not_limited("a static confirmation page: no form, no lookup")
 @require_GET
 def password_reset_sent(request):
     return render(request, "accounts/password_reset_sent.html", {"message": PASSWORD_RESET_SENT})
@@ -187,6 +188,7 @@ def _reset_link_invalid(request) -> HttpResponse:
 
 
 @require_capability(PUBLIC)
+@throttle.link_visit_limited
 @require_GET
 def password_reset_link(request, token: str):
     try:
@@ -198,6 +200,7 @@ def password_reset_link(request, token: str):
 
 
 @require_capability(PUBLIC)
+@throttle.limited_by(passwords.PASSWORD_RESET_CONFIRM)
 @require_http_methods(["GET", "POST"])
 def password_reset_new(request):
     token = request.session.get(RESET_TOKEN_SESSION_KEY, "")
@@ -206,6 +209,13 @@ def password_reset_new(request):
     except ValidationError:
         return _reset_link_invalid(request)
     form = PasswordResetForm(request.POST or None, user=link.user)
+    if request.method == "POST":
+        try:  # every submission counts, before the form checks the password against the rules
+            throttle.limit(passwords.PASSWORD_RESET_CONFIRM, ip=client_ip(request), link=token)
+        except Throttled as error:
+            return throttle.refusal_page(
+                request, error, template="accounts/password_reset_new.html", context={"form": form}
+            )
     if request.method == "POST" and form.is_valid():
         try:
             passwords.password_reset_complete(
@@ -268,7 +278,9 @@ def password_change(request):
                 new_password=form.cleaned_data["new_password"],
             )
         except Throttled as error:
-            return _throttled(request, "accounts/password_change.html", context, error)
+            return throttle.refusal_page(
+                request, error, template="accounts/password_change.html", context=context
+            )
         except ValidationError as error:
             _add_errors(form, error)
         else:

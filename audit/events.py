@@ -28,6 +28,9 @@ class Event(IntEnum):
     SESSION_REVOKED = 105
     SESSIONS_ENDED = 106
     SESSION_EXPIRED = 107
+    # A public request refused by a rate limit other than sign-in's and password reset's
+    # (accounts.throttle: sign-up, find my workspaces, links); data names the limit.
+    REQUEST_THROTTLED = 108
     # 120-129: the second factor at sign-in (accounts.twofactor)
     SIGN_IN_SECOND_FACTOR_REQUIRED = 121
     SIGN_IN_SECOND_FACTOR_FAILED = 122
@@ -45,6 +48,9 @@ class Event(IntEnum):
     PASSWORD_RESET_COMPLETED = 205
     PASSWORD_TEMPORARY_SET = 206
     PASSWORD_RESET_THROTTLED = 207
+    # Sign-up asked for on the public host: a confirmation link emailed to a new address, or
+    # a notice to the holder of an existing account (workspace.signup).
+    SIGN_UP_REQUESTED = 208
     # 220-229: two-factor authentication of the account (accounts.twofactor)
     TWO_FACTOR_ENABLED = 221
     TWO_FACTOR_DISABLED = 222
@@ -164,6 +170,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.SESSION_REVOKED: EventInfo("auth.session.revoked", "Session revoked"),
     Event.SESSIONS_ENDED: EventInfo("auth.sessions.ended", "Sessions ended"),
     Event.SESSION_EXPIRED: EventInfo("auth.session.expired", "Session expired"),
+    Event.REQUEST_THROTTLED: EventInfo(
+        "auth.request.throttled", "Request refused: too many requests"
+    ),
     Event.SIGN_IN_SECOND_FACTOR_REQUIRED: EventInfo(
         "auth.sign_in.second_factor_required", "Password accepted; second factor asked for"
     ),
@@ -191,6 +200,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     ),
     Event.PASSWORD_RESET_THROTTLED: EventInfo(
         "account.password_reset.throttled", "Password reset refused: too many requests"
+    ),
+    Event.SIGN_UP_REQUESTED: EventInfo(
+        "platform.sign_up.requested", "Sign-up requested; an email was sent to the address"
     ),
     Event.TWO_FACTOR_ENABLED: EventInfo(
         "account.two_factor.enabled", "Two-factor authentication on"

@@ -9,6 +9,9 @@ urlpatterns = [
     path("", public_views.landing, name="landing"),
     path("security/", public_views.security, name="security"),
     path("signup/", signup_views.sign_up, name="sign-up"),
+    path("signup/sent/", signup_views.sign_up_sent, name="sign-up-sent"),
+    path("signup/confirm/", signup_views.sign_up_confirm, name="sign-up-confirm"),
+    path("signup/confirm/<str:token>/", signup_views.sign_up_link, name="sign-up-link"),
     path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
     path("support/", include("support.urls")),
 ]

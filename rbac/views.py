@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import throttle
 from accounts.models import User
 from accounts.throttle import Throttled
 from accounts.twofactor.action_codes import Action, action_code_confirm, action_code_request
@@ -34,6 +35,7 @@ from kernel.capabilities import (
     ROLE_CAPABILITIES,
     SETTINGS_ROLES_VIEW,
 )
+from kernel.context import client_ip
 from kernel.decorators import require_capability
 from kernel.roles import Role
 from kernel.views import GET_POST, add_service_error, flash_error
@@ -358,8 +360,12 @@ def ownership_confirm(request):
                 confirmation=confirmation,
             )
         except Throttled as error:
-            form.add_error(None, error.message)
-            status = 429
+            return throttle.refusal_page(
+                request,
+                error,
+                template="rbac/ownership_confirm.html",
+                context={"form": form, "chosen": chosen},
+            )
         except ValidationError as error:
             add_service_error(form, error)
         else:
@@ -503,9 +509,14 @@ def company_invitation_revoke(request, pk: int):
 
 
 @require_capability(PUBLIC)
+@throttle.limited_by(services.INVITATION_ACCEPT, throttle.SIGN_IN)
 @require_http_methods(GET_POST)
 @never_cache
 def invitation_accept(request, token: str):
+    try:
+        throttle.limit(services.INVITATION_ACCEPT, ip=client_ip(request), link=token)
+    except Throttled as error:
+        return throttle.refusal_page(request, error)
     found = selectors.invitation_for_token(tenant=request.tenant, token=token)
     try:
         invitation = services.invitation_check(tenant=request.tenant, invitation=found)
@@ -515,6 +526,7 @@ def invitation_accept(request, token: str):
     form_class = InvitationExistingAccountForm if has_account else InvitationNewAccountForm
     form = form_class(request.POST or None)
     status = 400 if request.method == "POST" else 200
+    refused: Throttled | None = None
     if request.method == "POST" and form.is_valid():
         try:
             accepted = services.invitation_accept(
@@ -526,8 +538,7 @@ def invitation_accept(request, token: str):
         except services.InvitationUnusable as error:
             return _unusable(request, error)
         except Throttled as error:
-            form.add_error(None, error.message)
-            status = 429
+            refused = error
         except ValidationError as error:
             add_service_error(form, error)
         else:
@@ -540,18 +551,18 @@ def invitation_accept(request, token: str):
         company_name = selectors.company_names([invitation.company_id]).get(
             invitation.company_id, ""
         )
-    return render(
-        request,
-        "rbac/invitation_accept.html",
-        {
-            "form": form,
-            "invitation": invitation,
-            "has_account": has_account,
-            "company_name": company_name,
-            "role_capabilities": _capability_labels(invitation.role),
-        },
-        status=status,
-    )
+    context = {
+        "form": form,
+        "invitation": invitation,
+        "has_account": has_account,
+        "company_name": company_name,
+        "role_capabilities": _capability_labels(invitation.role),
+    }
+    if refused is not None:
+        return throttle.refusal_page(
+            request, refused, template="rbac/invitation_accept.html", context=context
+        )
+    return render(request, "rbac/invitation_accept.html", context, status=status)
 
 
 def _unusable(request, error: services.InvitationUnusable) -> HttpResponse:

@@ -51,9 +51,13 @@ def console_view(view):
             raise Http404("not platform support")
         return view(request, *args, **kwargs)
 
-    return wrapped
+    return throttle.not_limited(
+        "the console: a signed-in support agent only; anyone else is sent to the support "
+        "sign-in (limited) or gets 404"
+    )(wrapped)
 
 
+@throttle.limited_by(throttle.SIGN_IN)
 @require_http_methods(["GET", "POST"])
 def sign_in(request):
     tenant = getattr(request, "tenant", None)
@@ -65,8 +69,10 @@ def sign_in(request):
         ip = client_ip(request)
         try:
             throttle.sign_in_attempt_check(email=email, ip=ip)
-        except throttle.Throttled:
-            form.add_error(None, SIGN_IN_FAILED)
+        except throttle.Throttled as error:
+            return throttle.refusal_page(
+                request, error, template="support/sign_in.html", context={"form": form}
+            )
         else:
             user = authenticate(request, username=email, password=form.cleaned_data["password"])
             device = totp_device_confirmed(user) if user is not None else None

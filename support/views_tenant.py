@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import throttle
 from accounts.sessions import session_track_forget
 from kernel.capabilities import PUBLIC, SUPPORT_GRANT, WORKSPACE_VIEW
 from kernel.decorators import require_capability
@@ -77,6 +78,7 @@ def access_switch(request):
 
 
 @require_capability(PUBLIC)
+@throttle.link_visit_limited
 @require_GET
 def session_enter(request, token: str):
     try:

@@ -1,4 +1,5 @@
-"""Enumerate the tenant URLconf so sweeps cover every URL automatically."""
+"""Enumerate the URLconfs (workspace hosts and the public host) so sweeps cover every URL
+automatically."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ class TenantUrl:
     callback: object
     converters: dict  # kwarg name -> converter instance
     route: str
+    urlconf: str = "config.urls_tenant"
 
     def path(self, **values) -> str:
         from django.urls import reverse
 
-        return reverse(self.name, urlconf="config.urls_tenant", kwargs=values)
+        return reverse(self.name, urlconf=self.urlconf, kwargs=values)
 
     def placeholder_kwargs(self, object_id: int = 999_999_999) -> dict:
         """Kwargs that name an object that exists nowhere (the 'missing object' request)."""
@@ -35,6 +37,15 @@ class TenantUrl:
 
 
 def tenant_urls() -> list[TenantUrl]:
+    return urls_of("config.urls_tenant")
+
+
+def public_urls() -> list[TenantUrl]:
+    """Every URL of the public host (APP_DOMAIN): the site, sign-up, the support console."""
+    return urls_of("config.urls_public")
+
+
+def urls_of(urlconf: str) -> list[TenantUrl]:
     found: list[TenantUrl] = []
 
     def walk(patterns, namespace: str | None, prefix: str, converters: dict) -> None:
@@ -45,7 +56,7 @@ def tenant_urls() -> list[TenantUrl]:
                 walk(entry.url_patterns, ns, prefix + str(entry.pattern), nested)
             elif isinstance(entry, URLPattern):
                 if entry.name is None:
-                    raise AssertionError(f"tenant URL {prefix}{entry.pattern} has no name")
+                    raise AssertionError(f"URL {prefix}{entry.pattern} has no name")
                 name = f"{namespace}:{entry.name}" if namespace else entry.name
                 found.append(
                     TenantUrl(
@@ -53,8 +64,9 @@ def tenant_urls() -> list[TenantUrl]:
                         callback=entry.callback,
                         converters={**converters, **entry.pattern.converters},
                         route=prefix + str(entry.pattern),
+                        urlconf=urlconf,
                     )
                 )
 
-    walk(get_resolver("config.urls_tenant").url_patterns, None, "", {})
+    walk(get_resolver(urlconf).url_patterns, None, "", {})
     return found

@@ -3,14 +3,19 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts import throttle
 from audit.anchors import public_key_fingerprint, public_key_pem
 
+STATIC_PAGE = "a static page: no form, no lookup, nothing sent"
 
+
+@throttle.not_limited(STATIC_PAGE)
 @require_GET
 def landing(request):
     return render(request, "public/landing.html")
 
 
+@throttle.not_limited(STATIC_PAGE)
 @require_GET
 def security(request):
     # The key that verifies the signed audit digests owners download (audit/anchors.py).

@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.services import SIGN_IN_FAILED
 from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD, clear_test_cache_keys
+from workspace.tests.signup_helpers import sign_up_emailed, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -231,17 +232,14 @@ def test_failures_through_every_way_of_proving_identity_share_one_count(client_f
 
 
 def test_adding_a_workspace_to_an_existing_account_is_throttled_like_sign_in():
-    _fail(OWNER, 5)
-    response = Client(REMOTE_ADDR=IP).post(
-        "/signup/",
-        {
-            "full_name": "Mallory",
-            "email": OWNER,
-            "password": "guessing passwords here",
-            "workspace_name": "Mallory Signs",
-            "slug": "mallory",
-        },
-        HTTP_HOST="localhost",
-    )
+    link = token_in(sign_up_emailed(email=OWNER, slug="mallory", ip=IP).body)
+    client = Client(HTTP_HOST="localhost", REMOTE_ADDR=IP)
+    client.get(f"/signup/confirm/{link}/")
+    with time_machine.travel(timezone.now(), tick=False):
+        _fail(OWNER, 5)
+        response = client.post(
+            "/signup/confirm/", {"slug": "mallory", "password": "guessing passwords here"}
+        )
     assert response.status_code == 429
+    assert response["Retry-After"] == "1"
     assert throttle.SIGN_IN_THROTTLED_MESSAGE.encode() in response.content

@@ -7,7 +7,8 @@ from django.core import mail
 from django.db import transaction
 
 from tenants.models import Tenant
-from workspace.signup import workspace_sign_up
+from workspace.signup import sign_up_confirm
+from workspace.tests.signup_helpers import IP, sign_up_emailed, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +21,16 @@ SIGN_UP = {
 }
 
 
+def _link_token() -> str:
+    token = token_in(sign_up_emailed(**SIGN_UP).body)
+    mail.outbox.clear()
+    return token
+
+
 def test_welcome_email_is_sent_after_sign_up_commits_not_before(django_capture_on_commit_callbacks):
+    token = _link_token()
     with django_capture_on_commit_callbacks() as callbacks:
-        workspace_sign_up(**SIGN_UP)
+        sign_up_confirm(token=token, slug="initech", ip=IP)
     assert mail.outbox == []  # inside the transaction nothing has left yet
 
     assert callbacks  # the welcome email waits among the on-commit callbacks
@@ -37,9 +45,11 @@ def test_welcome_email_is_sent_after_sign_up_commits_not_before(django_capture_o
 
 
 def test_no_welcome_email_when_sign_up_is_rolled_back(django_capture_on_commit_callbacks):
+    token = _link_token()
+
     def sign_up_then_fail_later_in_the_request():
         with transaction.atomic():
-            workspace_sign_up(**SIGN_UP)
+            sign_up_confirm(token=token, slug="initech", ip=IP)
             raise RuntimeError("a later step of the request failed")
 
     with (

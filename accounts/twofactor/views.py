@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts import throttle
 from accounts.throttle import Throttled
 from kernel.capabilities import PROFILE_MANAGE, PUBLIC
 from kernel.decorators import require_capability
@@ -48,10 +49,7 @@ def _safe_next(request, default: str = "/") -> str:
 
 
 def _throttled(request, template: str, context: dict, error: Throttled) -> HttpResponse:
-    context["form"].add_error(None, error.message)
-    response = render(request, template, context, status=429)
-    response["Retry-After"] = str(error.retry_after_seconds)
-    return response
+    return throttle.refusal_page(request, error, template=template, context=context)
 
 
 def _status(form) -> int:
@@ -272,6 +270,7 @@ def _second_factor_step(request, *, method: str, form_class, template: str):
 
 
 @require_capability(PUBLIC)
+@throttle.limited_by(throttle.SIGN_IN)
 @require_http_methods(GET_POST)
 @never_cache
 def verify(request):
@@ -284,6 +283,7 @@ def verify(request):
 
 
 @require_capability(PUBLIC)
+@throttle.limited_by(throttle.SIGN_IN)
 @require_http_methods(GET_POST)
 @never_cache
 def verify_recovery(request):

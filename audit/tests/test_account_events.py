@@ -14,6 +14,7 @@ from audit.tests.streams import events_since, stream_head, summary
 from conftest import PASSWORD
 from tenants.models import Tenant
 from workspace import signup
+from workspace.tests.signup_helpers import IP, sign_up, sign_up_emailed, token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -22,18 +23,13 @@ NEW_PASSWORD = "an entirely new passphrase"
 
 
 def _sign_up(slug="sunrise", email="Dana@Sunrise.example"):
-    return signup.workspace_sign_up(
-        email=email,
-        password=NEW_PASSWORD,
-        full_name="Dana Sun",
-        workspace_name="Sunrise Signs",
-        slug=slug,
-    )
+    return sign_up(email=email, slug=slug, password=NEW_PASSWORD)
 
 
 def test_sign_up_records_account_and_workspace_in_platform_stream_and_workspace_stream():
+    token = token_in(sign_up_emailed(email="Dana@Sunrise.example", slug="sunrise").body)
     public_head = stream_head("public")
-    result = _sign_up()
+    result = signup.sign_up_confirm(token=token, slug="sunrise", ip=IP)
     user_label = "Dana Sun <dana@sunrise.example>"
     assert summary(events_since("public", public_head)) == [
         (
@@ -70,26 +66,47 @@ def test_sign_up_records_account_and_workspace_in_platform_stream_and_workspace_
     assert workspace_events[0].additional_data == {"slug": "sunrise"}
 
 
+def test_sign_up_request_is_recorded_in_the_platform_stream_naming_an_existing_account(member):
+    public_head = stream_head("public")
+    sign_up_emailed(email="fresh@sunrise.example", slug="sunrise")
+    sign_up_emailed(email="owner@acme.example", slug="sunset", ip="192.0.2.45")
+    events = events_since("public", public_head)
+    assert summary(events) == [
+        ("platform.sign_up.requested", "anonymous", "", "", "", "success"),
+        (
+            "platform.sign_up.requested",
+            "anonymous",
+            "",
+            "accounts.user",
+            "Acme Owner <owner@acme.example>",
+            "success",
+        ),
+    ]
+    assert [e.additional_data for e in events] == [
+        {"email": "fresh@sunrise.example", "slug": "sunrise", "existing_account": False},
+        {"email": "owner@acme.example", "slug": "sunset", "existing_account": True},
+    ]
+
+
 def test_existing_account_adding_a_workspace_records_no_second_sign_up():
     _sign_up(slug="sunrise")
+    token = token_in(sign_up_emailed(email="dana@sunrise.example", slug="sunset").body)
     public_head = stream_head("public")
-    _sign_up(slug="sunset", email="dana@sunrise.example")
+    signup.sign_up_confirm(token=token, slug="sunset", password=NEW_PASSWORD, ip=IP)
     assert [e.event_name for e in events_since("public", public_head)] == ["workspace.created"]
 
 
 def test_failed_sign_up_records_nothing():
     _sign_up(slug="sunrise")
+    token = token_in(sign_up_emailed(email="dana@sunrise.example", slug="other-shop").body)
+    fresh = token_in(sign_up_emailed(email="fresh@sunrise.example", slug="fresh-shop").body)
     public_head = stream_head("public")
     with pytest.raises(ValidationError):
-        signup.workspace_sign_up(
-            email="dana@sunrise.example",
-            password="not the password at all",
-            full_name="Dana",
-            workspace_name="Other",
-            slug="other-shop",
+        signup.sign_up_confirm(
+            token=token, slug="other-shop", password="not the password at all", ip=IP
         )
-    with pytest.raises(ValidationError):  # reserved slug: the new account is rolled back too
-        _sign_up(slug="admin", email="fresh@sunrise.example")
+    with pytest.raises(ValidationError):  # reserved slug: the new account is not created either
+        signup.sign_up_confirm(token=fresh, slug="admin", ip=IP)
     assert events_since("public", public_head) == []
     assert not Tenant.objects.filter(slug="other-shop").exists()
     assert not User.objects.filter(email="fresh@sunrise.example").exists()

@@ -177,6 +177,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
 ]
+# Rate limits of the public endpoints (accounts/throttle, README "Rate limits"): each rule is
+# declared next to its endpoint; this overrides one by name, "<limit>.<per>": (count, seconds)
+# for a rate, (free failures, quiet seconds) for the sign-in backoff.
+SIGN_UP_WORKSPACES_PER_IP_PER_HOUR = env("SIGN_UP_WORKSPACES_PER_IP_PER_HOUR", 3, int)
+RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "sign_up_confirm.ip": (SIGN_UP_WORKSPACES_PER_IP_PER_HOUR, 60 * 60),
+}
 # OWASP's argon2id floor is m=19 MiB, t=2; we go above it.
 ARGON2_TIME_COST = env("ARGON2_TIME_COST", 3, int)
 ARGON2_MEMORY_COST_KIB = env("ARGON2_MEMORY_COST_KIB", 65536, int)
@@ -309,6 +316,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "tenants-lifecycle-run": {
         "task": "workspace.tasks.lifecycle_run_task",
         "schedule": 24 * 60 * 60,
+    },
+    # Rate-limit counters and sign-up requests long expired (accounts/tasks.py).
+    "accounts-expired-rows-purge": {
+        "task": "accounts.tasks.expired_rows_purge",
+        "schedule": 60 * 60,
     },
 }
 

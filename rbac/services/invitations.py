@@ -46,6 +46,21 @@ from .company_people import OWN_COMPANY_ONLY, _clean_company, _of_own_company
 
 INVITATION_DAYS = 7
 MAX_ACCEPT_ATTEMPTS = 5
+INVITATION_ACCEPT_THROTTLED = (
+    "Too many attempts with this invitation, or from your network. "
+    "Please wait a while and try again."
+)
+# Every request to an invitation link (page or form), per address and per link; a wrong
+# password of an existing account also counts in the sign-in defence (accounts.throttle).
+INVITATION_ACCEPT = throttle.Limit(
+    name="invitation_accept",
+    rules=(
+        throttle.Rate(throttle.Per.IP, 30, 60 * 60),
+        throttle.Rate(throttle.Per.LINK, 20, 60 * 60),
+    ),
+    message=INVITATION_ACCEPT_THROTTLED,
+    event=Event.REQUEST_THROTTLED,
+)
 
 # Messages people see (tests assert on them).
 WORKSPACE_NOT_ACTIVE = "This workspace is not accepting new members."

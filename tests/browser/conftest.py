@@ -171,3 +171,20 @@ def workspace_remove(*, slug: str, emails: list[str]) -> None:
     # After the commit: the rename is DDL, run as the owner on a fresh connection.
     for schema_name in discarded:
         schema_discard(schema_name)  # no DROP: the test database goes at the end
+
+
+def sign_up_confirm(page, email: str) -> None:
+    """After the sign-up form: open the link the "confirm your workspace" email carries (the
+    server runs in this process, so its email is in ``mail.outbox``) and create the workspace."""
+    import re
+
+    from django.core import mail
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    (message,) = [m for m in mail.outbox if m.to == [email]]
+    link = re.search(r"http://localhost:\d+/signup/confirm/[^/\s]+/", message.body)
+    assert link, message.body
+    page.goto(link.group(0))
+    expect(page.get_by_role("heading", name="Create your workspace")).to_be_visible()
+    page.get_by_role("button", name="Create workspace").click()

@@ -1,4 +1,5 @@
-"""A new shop signs up, lands signed in on its own workspace, and writes its first quote."""
+"""A new shop signs up, confirms its address from the email, lands signed in on its own
+workspace, and writes its first quote."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import secrets
 
 import pytest
 
-from .conftest import workspace_remove
+from .conftest import sign_up_confirm, workspace_remove
 
 pytestmark = pytest.mark.browser
 
@@ -48,18 +49,20 @@ def test_sign_up_then_create_a_company_and_a_quote(new_shop, live_site, chromium
     page.get_by_label("Workspace address").fill(slug)
     chromium.screenshot("02-sign-up-filled")
     page.get_by_role("button", name="Create workspace").click()
+    chromium.screenshot("03-check-your-email")
+    sign_up_confirm(page, new_shop["email"])
 
     # Signed in, on the workspace's own host.
     expect(page).to_have_url(f"{workspace}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Playwright Signs")
-    chromium.screenshot("03-workspace-home")
+    chromium.screenshot("04-workspace-home")
 
     # A company.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Companies").click()
     page.get_by_role("button", name="New company").click()
     page.get_by_label("Name").fill("Initech Print Buyers")
     page.get_by_label("Email").fill("orders@initech.example")
-    chromium.screenshot("04-company-form")
+    chromium.screenshot("05-company-form")
     page.get_by_role("button", name="Create company").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Initech Print Buyers")
 
@@ -71,20 +74,20 @@ def test_sign_up_then_create_a_company_and_a_quote(new_shop, live_site, chromium
     page.get_by_label("Description, line 1").fill("Aluminium composite fascia, 4 m")
     page.get_by_label("Quantity, line 1").fill("2")
     page.get_by_label("Unit price, line 1").fill("350.00")
-    chromium.screenshot("05-quote-form")
+    chromium.screenshot("06-quote-form")
     page.get_by_role("button", name="Create draft quote").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile(r"Q|quote", re.I))
     expect(page.get_by_text("Aluminium composite fascia, 4 m")).to_be_visible()
-    chromium.screenshot("06-quote-detail")
+    chromium.screenshot("07-quote-detail")
 
     # Both listed.
     page.goto(f"{workspace}/companies/")
     expect(page.get_by_role("link", name="Initech Print Buyers")).to_be_visible()
-    chromium.screenshot("07-company-list")
+    chromium.screenshot("08-company-list")
     page.goto(f"{workspace}/quotes/")
     quote_row = page.get_by_role("row").filter(has_text="Shopfront fascia sign")
     expect(quote_row).to_contain_text("Initech Print Buyers")
-    chromium.screenshot("08-quote-list")
+    chromium.screenshot("09-quote-list")
     chromium.close()
 
     # What the browser did is really in the workspace's schema.

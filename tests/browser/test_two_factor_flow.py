@@ -14,7 +14,7 @@ from django.core import mail
 
 from accounts.twofactor import crypto
 
-from .conftest import workspace_remove
+from .conftest import sign_up_confirm, workspace_remove
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +58,7 @@ def test_enroll_two_factor_then_sign_in_with_a_computed_code(new_shop, live_site
     page.get_by_label("Workspace name").fill("Two Factor Signs")
     page.get_by_label("Workspace address").fill(slug)
     page.get_by_role("button", name="Create workspace").click()
+    sign_up_confirm(page, new_shop["email"])
     expect(page).to_have_url(f"{workspace}/")
 
     # Your security -> set up two-factor authentication.
