@@ -1,4 +1,4 @@
-"""Enumerate the tenant URLconf so sweeps cover every URL automatically."""
+"""Enumerate the URLconfs so sweeps cover every URL automatically."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ class TenantUrl:
     callback: object
     converters: dict  # kwarg name -> converter instance
     route: str
+    urlconf: str = "config.urls_tenant"
 
     def path(self, **values) -> str:
         from django.urls import reverse
 
-        return reverse(self.name, urlconf="config.urls_tenant", kwargs=values)
+        return reverse(self.name, urlconf=self.urlconf, kwargs=values)
 
     def placeholder_kwargs(self, object_id: int = 999_999_999) -> dict:
         """Kwargs that name an object that exists nowhere (the 'missing object' request)."""
@@ -35,6 +36,15 @@ class TenantUrl:
 
 
 def tenant_urls() -> list[TenantUrl]:
+    return urls_of("config.urls_tenant")
+
+
+def public_urls() -> list[TenantUrl]:
+    """The public host's URLs (landing, sign-up, support console), enumerated the same way."""
+    return urls_of("config.urls_public")
+
+
+def urls_of(urlconf: str) -> list[TenantUrl]:
     found: list[TenantUrl] = []
 
     def walk(patterns, namespace: str | None, prefix: str, converters: dict) -> None:
@@ -53,8 +63,9 @@ def tenant_urls() -> list[TenantUrl]:
                         callback=entry.callback,
                         converters={**converters, **entry.pattern.converters},
                         route=prefix + str(entry.pattern),
+                        urlconf=urlconf,
                     )
                 )
 
-    walk(get_resolver("config.urls_tenant").url_patterns, None, "", {})
+    walk(get_resolver(urlconf).url_patterns, None, "", {})
     return found
