@@ -1,5 +1,6 @@
 """Every free-text column of every app has a length limit (kernel.text), and the services' one
-check enforces it and refuses what PostgreSQL cannot store. Pure: no database."""
+check enforces it and refuses what PostgreSQL cannot store. The checks of the rule itself are
+pure (no database); the services' own are at the end."""
 
 from __future__ import annotations
 
@@ -95,3 +96,68 @@ def test_too_long_reads_as_the_form_field_says_it():
         "Ensure this value has at most 10 characters (it has 12)."
     )
     assert str(TEXT_NUL) == "Null characters are not allowed."
+
+
+# --- The services outside the shop (the shop's: shop/tests/test_unstorable_input.py) -----------
+
+
+@pytest.mark.django_db
+def test_an_account_name_or_address_that_cannot_be_stored_is_refused_whoever_creates_it():
+    from accounts.models import User
+
+    with pytest.raises(ValidationError) as refused:
+        User.objects.create_user(
+            email="long.name@example.com", password="irrelevant", full_name="N" * 151
+        )
+    assert refused.value.message_dict == {"full_name": [text_too_long_message(150, 151)]}
+    with pytest.raises(ValidationError) as refused:
+        User.objects.create_user(email="nul\x00@example.com", full_name="Nul")
+    assert refused.value.message_dict == {"email": [TEXT_NUL]}
+    assert not User.objects.filter(email__in=["long.name@example.com"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_workspace_name_that_cannot_be_stored_is_refused_before_any_schema_is_made():
+    from tenants.models import Tenant
+    from tenants.services import tenant_provision
+
+    for name, message in (("W" * 101, text_too_long_message(100, 101)), ("A\x00B", TEXT_NUL)):
+        with pytest.raises(ValidationError) as refused:
+            tenant_provision(slug="unstorable-name", name=name)
+        assert refused.value.message_dict == {"name": [message]}
+    assert not Tenant.objects.filter(slug="unstorable-name").exists()
+
+
+@pytest.mark.django_db
+def test_a_support_grant_or_session_refuses_text_it_would_have_cut_or_could_not_store(acme):
+    from rbac.models import Membership
+    from support import services
+    from support.models import ImpersonationSession, SupportAccessGrant
+    from support.tests.factories import grant_for, owner_membership, support_agent
+
+    with pytest.raises(ValidationError) as refused:
+        services.grant_create(
+            tenant=acme,
+            actor=owner_membership(acme),
+            hours=4,
+            allow_write=False,
+            ticket_ref="T" * 65,
+        )
+    assert refused.value.message_dict == {"ticket_ref": [text_too_long_message(64, 65)]}
+    assert not SupportAccessGrant.objects.filter(ticket_ref__startswith="TTTT").exists()
+    grant_for(acme)
+    member = Membership.objects.get(tenant=acme, role="manager")
+    with pytest.raises(ValidationError) as refused:
+        services.impersonation_start(
+            agent=support_agent(),
+            tenant=acme,
+            acting_as_id=member.pk,
+            reason="R" * 501,
+            ticket_ref="SUP\x00-1",
+            write=False,
+        )
+    assert refused.value.message_dict == {
+        "reason": [text_too_long_message(500, 501)],
+        "ticket_ref": [TEXT_NUL],
+    }
+    assert not ImpersonationSession.objects.exists()
