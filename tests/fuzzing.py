@@ -278,17 +278,24 @@ def mutate(
     return changed, ", ".join(notes)
 
 
-# Query strings every list page gets, besides its own search and filter fields malformed.
-ODD_QUERIES = (
+# The input kinds a person types text into.
+TEXT_KINDS = frozenset({"text", "textarea", "email", "search", "tel", "url", "password"})
+
+# Page numbers and sorts a list cannot use: it shows a page anyway (200) or says why (400).
+PAGING_QUERIES = (
     "page=-1",
     "page=0",
     "page=99999",
     "page=99999999999999999999",
     "page=1.5",
-    "page=%00",
     "sort=;drop",
     "sort=-",
     "sort=__class__",
+)
+# Query strings every list page gets, besides its own search and filter fields malformed.
+ODD_QUERIES = (
+    *PAGING_QUERIES,
+    "page=%00",
     "q=" + "A" * 5_000,
     "q=%00",
     "q=%ED%A0%80",

@@ -19,10 +19,14 @@ POST but whose form no page shows is posted junk. Every list page (a page with a
 page links) is fetched with odd query strings (``ODD_QUERIES``) and its search and filter
 fields malformed. Every answer must be below 500.
 
+Each text field is also sent alone over every column's limit, the rest filled in carefully
+(the form must refuse it, or the service: never a DataError). A page number or sort a list
+cannot use (``PAGING_QUERIES``) must still answer 200 (or 400 saying why), never 404.
+
 Afterwards every row the identity could have written (every model of every app, the
 workspace's schema and public) is checked: no text over its column's limit or holding a
 character PostgreSQL cannot store, every decimal finite, every quote's totals equal to its
-lines'.
+lines', every invoice's total its subtotal plus tax.
 
 Bounded and deterministic: the random choices are seeded by identity and form target, each
 target gets ``VARIANTS`` submissions, each object URL at most ``OBJECTS_PER_URL`` objects.
@@ -56,6 +60,7 @@ pytestmark = pytest.mark.django_db
 
 IDENTITIES = ("owner", "manager", "company_admin", "anonymous", "agent")
 VARIANTS = 7  # submissions per form target besides the empty and the careful one
+TOO_LONG = 10_001  # over every text column's limit (the longest, notes: 10,000)
 OBJECTS_PER_URL = 4
 _DESTRUCTIVE_WORDS = ("delete", "remove", "revoke", "sign-out", "end", "cancel", "off")
 
@@ -322,11 +327,21 @@ def _fuzz_target(sweep: Sweep, target: Target, seed: str) -> None:
         how_many = None if number >= VARIANTS - 2 else rng.choice((1, 1, 2))
         pairs, note = fuzzing.mutate(rng, careful, how_many=how_many)
         sweep.submit(target, pairs, note=note)
+    # Each text field alone over any column's limit, the others filled in carefully: the
+    # form must say so next to the field, or the service refuse it (never a DataError).
+    typed = {f.name for f in target.form.fields if f.kind in fuzzing.TEXT_KINDS}
+    for index, (key, _) in enumerate(careful):
+        if key in typed:
+            over = [*careful[:index], (key, "Y" * TOO_LONG), *careful[index + 1 :]]
+            sweep.submit(target, over, note=f"{key}=over the limit")
 
 
 def _fuzz_list(sweep: Sweep, page: Page, search: fuzzing.PageForm | None, seed: str) -> None:
     for query in fuzzing.ODD_QUERIES:
-        sweep.send("get", f"{page.path}?{query}", host=page.host, note=query[:40])
+        response = sweep.send("get", f"{page.path}?{query}", host=page.host, note=query[:40])
+        if query in fuzzing.PAGING_QUERIES and response.status_code not in (200, 400):
+            # A page number or sort a list cannot use shows a page (or says what is wrong).
+            sweep.failures.append(f"GET {page.path}?{query} -> {response.status_code}")
     if search is not None:
         rng = random.Random(f"{seed}|list|{page.path}")
         target = Target(f"list {page.path}", page.host, search)
@@ -419,7 +434,7 @@ def malformed_rows(tenant) -> list[str]:
                             f"{model.__name__}#{row['pk']}.{decimal_field.name} {value}"
                         )
     with tenant_context(tenant):
-        from shop.models import Quote
+        from shop.models import Invoice, Quote
 
         for quote in Quote.objects.prefetch_related("lines"):
             totals = quote.computed_totals()
@@ -427,4 +442,7 @@ def malformed_rows(tenant) -> list[str]:
             stored = (quote.subtotal, quote.tax_amount, quote.total)
             if computed != stored:
                 problems.append(f"Quote#{quote.pk} totals {stored} != {computed}")
+        for invoice in Invoice.objects.all():
+            if invoice.total != invoice.subtotal + invoice.tax_amount or invoice.total < 0:
+                problems.append(f"Invoice#{invoice.pk} total {invoice.total} does not add up")
     return problems
