@@ -10,8 +10,9 @@ Invariants:
   - posted form values: a field error from the form (every Django text form field carries
     ``ProhibitNullCharactersValidator``; a request body cannot carry a lone surrogate, since
     Django decodes it with ``errors="replace"``);
-  - anything a service is about to store, from a page, a task, a command or an import:
-    :func:`text_fields_check`, which services call before they save.
+  - anything a service is about to store, from a page, a task or a command:
+    :func:`text_fields_check`, which services call before they save; an import's records
+    are checked as they are read (``exports.reader``).
 - Every text column has a length limit: a CharField's is its column's; a TextField's is its
   ``max_length``, which the database does not enforce and Django passes only to the form
   field built from the model: :func:`text_fields_check` enforces it for services.
