@@ -161,3 +161,16 @@ def test_a_support_grant_or_session_refuses_text_it_would_have_cut_or_could_not_
         "ticket_ref": [TEXT_NUL],
     }
     assert not ImpersonationSession.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_invitation_to_a_valid_address_longer_than_its_column_is_refused(acme):
+    from rbac import services
+    from rbac.models import Invitation, Membership
+
+    owner = Membership.objects.get(tenant=acme, role="owner")
+    address = f"{'a' * 60}@{'b' * 60}.{'c' * 60}.{'d' * 60}.{'e' * 10}.example"  # valid: 262
+    with pytest.raises(ValidationError) as refused:
+        services.membership_invite(tenant=acme, actor=owner, email=address, role="sales")
+    assert refused.value.message_dict == {"email": [text_too_long_message(254, len(address))]}
+    assert not Invitation.objects.filter(email=address).exists()
