@@ -138,7 +138,8 @@ def _real_clone_where_the_template_is_tested(request):
 # test-unit` runs only the unit tests, which touch neither PostgreSQL nor Redis.
 ROOT = Path(__file__).resolve().parent
 SWEEP_MODULES = {
-    # Cross-app sweeps: every URL x role, every page crawled, every object id on the other host.
+    # Cross-app sweeps: every URL x role, every page crawled, every object id on the other host,
+    # malformed input on every form and list page.
     "tests/test_crawl.py",
     "tests/test_fuzz_sweep.py",
     "tests/test_role_matrix.py",
