@@ -62,7 +62,7 @@ IDENTITIES = ("owner", "manager", "company_admin", "anonymous", "agent")
 VARIANTS = 7  # submissions per form target besides the empty and the careful one
 TOO_LONG = 10_001  # over every text column's limit (the longest, notes: 10,000)
 OBJECTS_PER_URL = 4
-_DESTRUCTIVE_WORDS = ("delete", "remove", "revoke", "sign-out", "end", "cancel", "off")
+_DESTRUCTIVE_WORDS = ("delete", "remove", "revoke", "sign-out", "session-end", "cancel", ":off")
 
 
 @dataclass
