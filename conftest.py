@@ -138,8 +138,10 @@ def _real_clone_where_the_template_is_tested(request):
 # test-unit` runs only the unit tests, which touch neither PostgreSQL nor Redis.
 ROOT = Path(__file__).resolve().parent
 SWEEP_MODULES = {
-    # Cross-app sweeps: every URL x role, every page crawled, every object id on the other host.
+    # Cross-app sweeps: every URL x role, every page crawled, every object id on the other host,
+    # malformed input on every form and list page.
     "tests/test_crawl.py",
+    "tests/test_fuzz_sweep.py",
     "tests/test_role_matrix.py",
     "tests/test_isolation_sweep.py",
     "tests/test_cancelled_sweep.py",
@@ -168,6 +170,18 @@ SLOW_TESTS = {
     "audit/tests/test_concurrency.py::test_concurrent_writers_append_one_unforked_chain",
     "workspace/tests/test_lifecycle.py::test_two_runs_at_once_purge_the_workspace_once_with_one_receipt",
     "audit/tests/test_chain.py::test_editing_any_field_of_any_event_is_caught_at_that_event",
+    # Real deadlocks (PostgreSQL waits deadlock_timeout before ending one) and owners racing
+    # each other on a committed workspace.
+    "kernel/tests/test_transactions.py::"
+    "test_a_real_deadlock_is_run_again_and_both_transactions_complete",
+    "kernel/tests/test_transactions.py::"
+    "test_a_conflict_outlasting_every_attempt_is_the_refusal_a_person_reads",
+    "rbac/tests/test_concurrency.py::"
+    "test_two_owners_changing_each_other_at_once_leave_exactly_one_owner_without_an_error",
+    "rbac/tests/test_concurrency.py::"
+    "test_two_owners_demoting_each_other_through_the_pages_never_see_a_500",
+    "rbac/tests/test_concurrency.py::"
+    "test_ownership_transfer_and_a_demotion_at_once_leave_exactly_one_owner",
 }
 NEEDS_SERVICES_WITHOUT_DB = {
     # No database fixture, yet a real broker and worker (Redis and the seeded database).

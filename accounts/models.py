@@ -12,12 +12,18 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 
+from kernel.text import text_fields_check
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        """The one door every account comes in by (sign-up, an invitation, a support agent,
+        an import): a name or address PostgreSQL could not store, or longer than its column,
+        is refused here with a ValidationError naming the field (kernel.text)."""
         user = self.model(email=self.normalize_email(email).lower(), **fields)
+        text_fields_check(user)
         user.set_password(password)
         user.save(using=self._db)
         return user

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.paginator import EmptyPage, Paginator
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -32,10 +32,9 @@ def event_list(request):
     filters = form.filters()
     events = selectors.audit_events_filtered(viewer=request.membership, filters=filters)
     paginator = Paginator(events, settings.AUDIT_PAGE_SIZE)
-    try:
-        page = paginator.page(page_form.cleaned_data.get("page") or 1)
-    except EmptyPage as error:
-        raise Http404("no such page") from error
+    # A page past the last (an old bookmark, a narrower filter) shows the last page, as the
+    # other lists do (kernel.views.list_page); a page that is not a number is a form error.
+    page = paginator.get_page(page_form.cleaned_data.get("page") or 1)
     rows = list(page.object_list)
     services.audit_log_view(viewer=request.membership, filters=filters, page=page.number)
     query = request.GET.copy()

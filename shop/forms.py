@@ -19,9 +19,16 @@ from django.utils import timezone
 from accounts.models import User
 
 from . import selectors, services, storage
-from .models import Company, Contact, Invoice, Order, Quote, StoredFile
-
-MAX_TEXT = 5000
+from .models import (
+    ADDRESS_MAX_LENGTH,
+    NOTES_MAX_LENGTH,
+    Company,
+    Contact,
+    Invoice,
+    Order,
+    Quote,
+    StoredFile,
+)
 
 
 def _model_choice(form: forms.BaseForm, name: str) -> forms.ModelChoiceField[Any]:
@@ -63,7 +70,7 @@ class QuoteForm(forms.Form):
     )
     valid_until = forms.DateField(required=False, widget=_date_input())
     notes = forms.CharField(
-        required=False, max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3})
+        required=False, max_length=NOTES_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def __init__(self, *args, viewer, **kwargs):
@@ -151,12 +158,12 @@ class OrderForm(forms.Form):
     assignee = _AssigneeChoiceField(queryset=None, required=False, empty_label="Not assigned yet")
     due_date = forms.DateField(required=False, widget=_date_input())
     site_address = forms.CharField(
-        required=False, max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3})
+        required=False, max_length=ADDRESS_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
     notes = forms.CharField(
         label="Job notes",
         required=False,
-        max_length=MAX_TEXT,
+        max_length=NOTES_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For the team and the installer; customers do not see these.",
     )
@@ -183,7 +190,7 @@ class InvoiceForm(forms.Form):
     issue_date = forms.DateField(widget=_date_input())
     due_date = forms.DateField(widget=_date_input())
     notes = forms.CharField(
-        required=False, max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3})
+        required=False, max_length=NOTES_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     @classmethod

@@ -19,6 +19,12 @@ from django.utils import timezone
 
 from .money import compute_totals, line_amount
 
+# Free-text limits, in characters. PostgreSQL's text has none, so each TextField declares one:
+# the forms built from it refuse longer text with a field error and the services refuse it
+# too (kernel.text.text_fields_check, through services._common._full_clean).
+NOTES_MAX_LENGTH = 10_000
+ADDRESS_MAX_LENGTH = 1_000
+
 
 class Company(models.Model):
     """A customer of the shop (a business that buys signs).
@@ -30,9 +36,11 @@ class Company(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
-    billing_address = models.TextField(blank=True)
-    site_address = models.TextField(blank=True, help_text="Where installations usually happen.")
-    notes = models.TextField(blank=True)
+    billing_address = models.TextField(blank=True, max_length=ADDRESS_MAX_LENGTH)
+    site_address = models.TextField(
+        blank=True, max_length=ADDRESS_MAX_LENGTH, help_text="Where installations usually happen."
+    )
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -96,7 +104,7 @@ class Quote(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     tax_rate = models.DecimalField("Tax rate (%)", max_digits=5, decimal_places=2, default=0)
     valid_until = models.DateField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH)
     subtotal = models.DecimalField(max_digits=20, decimal_places=2, default=0, editable=False)
     tax_amount = models.DecimalField(max_digits=20, decimal_places=2, default=0, editable=False)
     total = models.DecimalField(max_digits=20, decimal_places=2, default=0, editable=False)
@@ -202,9 +210,9 @@ class Order(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    site_address = models.TextField(blank=True)
+    site_address = models.TextField(blank=True, max_length=ADDRESS_MAX_LENGTH)
     due_date = models.DateField(null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -248,7 +256,7 @@ class Invoice(models.Model):
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, editable=False)
     tax_amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     total = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH)
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

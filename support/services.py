@@ -24,6 +24,7 @@ from kernel.capabilities import SUPPORT_GRANT, require
 from kernel.context import ActorKind, audit_context
 from kernel.email import email_send_on_commit
 from kernel.roles import Role
+from kernel.text import text_fields_check
 from rbac.models import Membership
 from tenants.models import Tenant
 
@@ -127,15 +128,17 @@ def grant_create(
     if support_access_disabled(tenant):
         raise ValidationError(ACCESS_DISABLED)
     now = timezone.now()
+    grant = SupportAccessGrant(
+        tenant=tenant,
+        granted_by=actor.user,
+        starts_at=now,
+        ends_at=now + timedelta(hours=hours),
+        allow_write=allow_write,
+        ticket_ref=ticket_ref.strip(),
+    )
+    text_fields_check(grant)  # a reference longer than its column is refused, not cut
     with transaction.atomic():
-        grant = SupportAccessGrant.objects.create(
-            tenant=tenant,
-            granted_by=actor.user,
-            starts_at=now,
-            ends_at=now + timedelta(hours=hours),
-            allow_write=allow_write,
-            ticket_ref=ticket_ref.strip()[:64],
-        )
+        grant.save()
         audit_event_record(
             event_type=Event.SUPPORT_ACCESS_GRANTED,
             stream=tenant,
@@ -313,17 +316,19 @@ def impersonation_start(
         )
         if membership is None or membership.user_id == agent.pk:
             raise ValidationError(MEMBER_NOT_ALLOWED)
-        session = ImpersonationSession.objects.create(
+        session = ImpersonationSession(
             agent=agent,
             tenant=tenant,
             acting_as=membership,
             grant=grant,
-            reason=reason[:500],
-            ticket_ref=ticket_ref[:64],
+            reason=reason,
+            ticket_ref=ticket_ref,
             write=write,
             started_at=now,
             last_seen_at=now,
         )
+        text_fields_check(session)  # the reason is the record of why: refused, never cut
+        session.save()
         with audit_context(**impersonation_audit_fields(session)):
             audit_event_record_both(
                 workspace=tenant,

@@ -20,6 +20,7 @@ from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists
 
 from kernel.plugins import declared_callables
+from kernel.text import text_fields_check
 
 from .models import Domain, Tenant
 from .roles import READY_PREFIX, clone_helpers_lock_down
@@ -151,9 +152,11 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
     """Create a workspace: row, hostname, and a verified schema cloned from the template.
 
     Runs inside the caller's transaction when there is one, so a failure later in sign-up
-    leaves no half-made workspace behind.
+    leaves no half-made workspace behind. A name PostgreSQL could not store, or longer than
+    its column, is a ValidationError on ``name`` (kernel.text).
     """
     slug_validate(slug)
+    text_fields_check(Tenant(slug=slug, name=name), fields=["name"])  # before any DDL
     definer = _provision_function_installed()
     if not definer:
         template_ensure_current()  # a single-role set-up: this connection may run DDL

@@ -159,8 +159,22 @@ def test_date_order_error_is_shown_next_to_the_field(client_for):
     assert DATE_ORDER_ERROR in response.content.decode()
 
 
-def test_pages_beyond_the_last_are_404(client_for):
-    assert client_for("acme", "owner").get(LIST, {"page": "999999"}).status_code == 404
+def test_a_page_beyond_the_last_shows_the_last_page_like_the_other_lists(
+    acme, client_for, settings
+):
+    settings.AUDIT_PAGE_SIZE = 2
+    for number in range(3):
+        _record(acme, f"beyond-{number}")
+    client = client_for("acme", "owner")
+    last = client.get(LIST, {"target": "beyond", "page": 2})
+    beyond = client.get(LIST, {"target": "beyond", "page": "99999"})
+    assert beyond.status_code == 200
+    assert beyond.context["page"].number == 2
+    assert (
+        [e.target_label for e in beyond.context["events"]]
+        == [e.target_label for e in last.context["events"]]
+        == ["beyond-0"]
+    )
 
 
 def test_pagination_splits_the_stream(acme, client_for, settings):

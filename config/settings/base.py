@@ -124,6 +124,9 @@ MIDDLEWARE = [
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "workspace.middleware.WorkspaceGateMiddleware",
+    # Last, so the gate answers first: a query string, field name or upload name holding a
+    # character PostgreSQL cannot store (NUL, a lone surrogate) is a 400 before a view reads it.
+    "kernel.middleware.UnstorableInputMiddleware",
 ]
 
 TEMPLATES = [

@@ -1,5 +1,6 @@
 """What every member-management service shares: the authorisation, the role a member may
-give, the locked row, the audit record, the changes it carries and ending sessions.
+give, the locked rows (taken in one order: :func:`_lock_members`), the audit record, the
+changes it carries and ending sessions.
 
 Invariant: services call :func:`_authorize` first, on the actor as stored now, and record
 through :func:`_audit`, in the same transaction as the change; nothing here is public API
@@ -9,6 +10,7 @@ except :func:`roles_grantable_by` and the messages (re-exported by ``rbac.servic
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 
 from accounts import services as account_services
 from accounts.models import User
@@ -87,17 +89,31 @@ def _clean_role(actor: Membership, role: str) -> Role:
     return role
 
 
-def _lock_member(tenant: Tenant, membership: Membership) -> Membership:
-    """The current row, locked; a membership of another workspace is refused outright."""
-    locked = (
-        Membership.objects.select_for_update()
+def _lock_members(tenant: Tenant, *members: Membership) -> dict[int, Membership]:
+    """The current rows of ``members`` and of every active owner of ``tenant``, locked, by id.
+
+    The one way membership changes take their locks: one statement, only membership rows
+    (``of=("self",)``: not the joined user and workspace rows), in id order. Two changes of
+    the same workspace (two owners demoting each other) therefore wait for each other instead
+    of each holding a row the other needs, which PostgreSQL would end as a deadlock. The owner
+    rows are included because the "last owner" rule counts them."""
+    rows = (
+        Membership.objects.select_for_update(of=("self",))
         .select_related("user", "tenant")
-        .filter(pk=membership.pk, tenant=tenant)
-        .first()
+        .filter(tenant=tenant)
+        .filter(Q(pk__in=[m.pk for m in members]) | Q(role=Role.OWNER, is_active=True))
+        .order_by("pk")
     )
-    if locked is None:
+    return {row.pk: row for row in rows}
+
+
+def _locked_member(locked: dict[int, Membership], membership: Membership) -> Membership:
+    """``membership``'s row from :func:`_lock_members`; one of another workspace (or gone) is
+    refused outright."""
+    row = locked.get(membership.pk)
+    if row is None:
         raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)
-    return locked
+    return row
 
 
 def _audit(*, tenant: Tenant, actor: Membership | None, **fields) -> None:

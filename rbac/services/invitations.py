@@ -28,6 +28,7 @@ from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.capabilities import COMPANY_MEMBERS_MANAGE, MEMBERS_INVITE, can_grant_role
 from kernel.context import client_ip
+from kernel.text import text_fields_check
 from tenants.models import Tenant
 
 from ..authz import ACTOR_NOT_IN_WORKSPACE
@@ -135,6 +136,8 @@ def membership_invite(
         validate_email(email)
     except ValidationError:
         raise ValidationError({"email": EMAIL_INVALID}) from None
+    # A valid address may be longer (320) than the column (254): refused, not a DataError.
+    text_fields_check(Invitation(email=email), fields=["email"])
     role = _clean_role(actor, role)
     company_id = _clean_company(tenant, role, company_id)
     now = timezone.now()

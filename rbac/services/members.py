@@ -9,17 +9,18 @@ neither removed nor demoted. Either change ends the member's sessions in this wo
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from accounts.services import SessionEndReason
 from audit.events import Event
 from kernel.capabilities import (
     COMPANY_MEMBERS_MANAGE,
     MEMBERS_MANAGE,
+    Capability,
     can_grant_role,
     capabilities_for,
 )
 from kernel.roles import Role
+from kernel.transactions import transaction_retrying
 from tenants.models import Tenant
 
 from ..authz import ACTOR_NOT_IN_WORKSPACE
@@ -29,7 +30,8 @@ from ._common import (
     _authorize,
     _changes,
     _clean_role,
-    _lock_member,
+    _lock_members,
+    _locked_member,
     _sessions_end,
 )
 from .company_people import OWN_COMPANY_ONLY, _clean_company, _of_own_company
@@ -67,16 +69,36 @@ def membership_manage_refusal(actor: Membership | None, target: Membership) -> s
 
 
 def _ensure_not_last_owner(tenant: Tenant, target: Membership) -> None:
+    """Refuse to take the Owner role from ``target`` when no other active owner remains.
+
+    Counts the owners on rows locked the one way (``_lock_members``: a row this transaction
+    has already locked is not waited for), so two owners demoting each other cannot both
+    succeed."""
     if target.role != Role.OWNER:
         return
-    # Lock every owner row so two owners demoting each other cannot both succeed.
-    owners = list(
-        Membership.objects.select_for_update()
-        .filter(tenant=tenant, role=Role.OWNER, is_active=True)
-        .values_list("pk", flat=True)
-    )
+    owners = [
+        row.pk
+        for row in _lock_members(tenant, target).values()
+        if row.role == Role.OWNER and row.is_active
+    ]
     if [pk for pk in owners if pk != target.pk] == []:
         raise ValidationError(LAST_OWNER)
+
+
+def _locked_actor_and_target(
+    tenant: Tenant,
+    actor: Membership,
+    membership: Membership,
+    *,
+    staff: Capability,
+    customer: Capability | None = None,
+) -> tuple[Membership, Membership]:
+    """Lock the actor's, the target's and every owner's row (one statement, id order), then
+    authorise the actor as stored now: a change committed by someone else a moment ago (the
+    actor demoted or removed) is what counts, not what the actor was when the page loaded."""
+    locked = _lock_members(tenant, actor, membership)
+    actor = _authorize(tenant=tenant, actor=actor, staff=staff, customer=customer)
+    return actor, _locked_member(locked, membership)
 
 
 def membership_change_role(
@@ -87,54 +109,74 @@ def membership_change_role(
     role: str,
     company_id: int | None = None,
 ) -> Membership:
-    """Give ``membership`` another role (and, for customer roles, its company)."""
-    actor = _authorize(tenant=tenant, actor=actor, staff=MEMBERS_MANAGE)
-    with transaction.atomic():
-        target = _lock_member(tenant, membership)
-        refusal = membership_manage_refusal(actor, target)
-        if refusal is not None:
-            raise ValidationError(refusal)
-        role = _clean_role(actor, role)
-        company_id = _clean_company(tenant, role, company_id)
-        if target.role == role and target.company_id == company_id:
-            return target
-        _ensure_not_last_owner(tenant, target)
-        before = Membership(role=target.role, company_id=target.company_id)
-        target.role = role
-        target.company_id = company_id
-        target.save(update_fields=["role", "company_id"])
-        _audit(
-            tenant=tenant,
-            actor=actor,
-            event_type=Event.MEMBER_ROLE_CHANGED,
-            target=target.user,
-            changes=_changes(before, target),
+    """Give ``membership`` another role (and, for customer roles, its company).
+
+    One durable transaction, run again after a deadlock or serialization failure
+    (``kernel.transactions``)."""
+    _authorize(tenant=tenant, actor=actor, staff=MEMBERS_MANAGE)  # refuse early, lock nothing
+    return transaction_retrying(
+        lambda: _change_role(
+            tenant=tenant, actor=actor, membership=membership, role=role, company_id=company_id
         )
-        _sessions_end(user=target.user, tenant=tenant, reason=SessionEndReason.ROLE_CHANGED)
+    )
+
+
+def _change_role(
+    *, tenant: Tenant, actor: Membership, membership: Membership, role: str, company_id: int | None
+) -> Membership:
+    actor, target = _locked_actor_and_target(tenant, actor, membership, staff=MEMBERS_MANAGE)
+    refusal = membership_manage_refusal(actor, target)
+    if refusal is not None:
+        raise ValidationError(refusal)
+    role = _clean_role(actor, role)
+    company_id = _clean_company(tenant, role, company_id)
+    if target.role == role and target.company_id == company_id:
+        return target
+    _ensure_not_last_owner(tenant, target)
+    before = Membership(role=target.role, company_id=target.company_id)
+    target.role = role
+    target.company_id = company_id
+    target.save(update_fields=["role", "company_id"])
+    _audit(
+        tenant=tenant,
+        actor=actor,
+        event_type=Event.MEMBER_ROLE_CHANGED,
+        target=target.user,
+        changes=_changes(before, target),
+    )
+    _sessions_end(user=target.user, tenant=tenant, reason=SessionEndReason.ROLE_CHANGED)
     return target
 
 
 def membership_remove(*, tenant: Tenant, actor: Membership, membership: Membership) -> None:
-    """Take a member out of the workspace; their account stays, their sessions here end."""
-    actor = _authorize(
+    """Take a member out of the workspace; their account stays, their sessions here end.
+
+    One durable transaction, run again after a deadlock or serialization failure; called
+    inside another transaction (a company deleted with its people), a part of that one."""
+    _authorize(
         tenant=tenant, actor=actor, staff=MEMBERS_MANAGE, customer=COMPANY_MEMBERS_MANAGE
+    )  # refuse early, lock nothing
+    transaction_retrying(lambda: _remove(tenant=tenant, actor=actor, membership=membership))
+
+
+def _remove(*, tenant: Tenant, actor: Membership, membership: Membership) -> None:
+    actor, target = _locked_actor_and_target(
+        tenant, actor, membership, staff=MEMBERS_MANAGE, customer=COMPANY_MEMBERS_MANAGE
     )
-    with transaction.atomic():
-        target = _lock_member(tenant, membership)
-        refusal = membership_manage_refusal(actor, target)
-        if refusal == CANNOT_CHANGE_OWN_ROLE:
-            refusal = CANNOT_REMOVE_YOURSELF
-        if refusal is not None:
-            raise ValidationError(refusal)
-        _ensure_not_last_owner(tenant, target)
-        user = target.user
-        before = Membership(role=target.role, company_id=target.company_id)
-        target.delete()
-        _audit(
-            tenant=tenant,
-            actor=actor,
-            event_type=Event.MEMBER_REMOVED,
-            target=user,
-            changes=_changes(before, None),
-        )
-        _sessions_end(user=user, tenant=tenant, reason=SessionEndReason.MEMBER_REMOVED)
+    refusal = membership_manage_refusal(actor, target)
+    if refusal == CANNOT_CHANGE_OWN_ROLE:
+        refusal = CANNOT_REMOVE_YOURSELF
+    if refusal is not None:
+        raise ValidationError(refusal)
+    _ensure_not_last_owner(tenant, target)
+    user = target.user
+    before = Membership(role=target.role, company_id=target.company_id)
+    target.delete()
+    _audit(
+        tenant=tenant,
+        actor=actor,
+        event_type=Event.MEMBER_REMOVED,
+        target=user,
+        changes=_changes(before, None),
+    )
+    _sessions_end(user=user, tenant=tenant, reason=SessionEndReason.MEMBER_REMOVED)

@@ -9,7 +9,6 @@ owner's current one.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 
 from accounts.twofactor.action_codes import (
     Action,
@@ -19,11 +18,19 @@ from accounts.twofactor.action_codes import (
 from audit.events import Event
 from kernel.capabilities import OWNERSHIP_TRANSFER
 from kernel.roles import STAFF_ROLES, Role
+from kernel.transactions import transaction_retrying
 from tenants.models import Tenant
 
 from ..authz import ACTOR_NOT_IN_WORKSPACE
 from ..models import Membership
-from ._common import _audit, _authorize, _changes, _lock_member, _sessions_end
+from ._common import (
+    _audit,
+    _authorize,
+    _changes,
+    _lock_members,
+    _locked_member,
+    _sessions_end,
+)
 
 SESSIONS_END_OWNERSHIP = "ownership_transferred"  # the reason recorded with the ended sessions
 
@@ -56,62 +63,80 @@ def ownership_transfer(
     refuses without ``confirmation`` from ``accounts.twofactor.action_codes.action_code_confirm``
     for this owner, workspace and new owner.
     Both members' sessions in this workspace end, except the previous owner's current one
-    (``keep_session_key``), which has just re-confirmed.
+    (``keep_session_key``), which has just re-confirmed. One durable transaction, run again
+    after a deadlock or serialization failure (``kernel.transactions``).
     """
-    actor = _authorize(tenant=tenant, actor=actor, staff=OWNERSHIP_TRANSFER)
-    with transaction.atomic():
-        previous = _lock_member(tenant, actor)
-        target = (
-            Membership.objects.select_for_update()
-            .select_related("user")
-            .filter(pk=new_owner.pk, tenant=tenant)
-            .first()
-        )
-        if previous.role != Role.OWNER:
-            raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)
-        if (
-            target is None
-            or target.pk == previous.pk
-            or not target.is_active
-            or target.role not in STAFF_ROLES
-            or target.role == Role.OWNER
-        ):
-            raise ValidationError({"member": TRANSFER_TARGET_INVALID})
-        # An irreversible hand-over: only with an emailed code confirmed for exactly it.
-        action_confirmation_check(
-            confirmation,
-            actor=actor,
+    _authorize(tenant=tenant, actor=actor, staff=OWNERSHIP_TRANSFER)  # refuse early
+    return transaction_retrying(
+        lambda: _transfer(
             tenant=tenant,
-            action=Action.OWNERSHIP_TRANSFER,
-            target=target,
+            actor=actor,
+            new_owner=new_owner,
+            keep_session_key=keep_session_key,
+            confirmation=confirmation,
         )
-        target_before = Membership(role=target.role, company_id=target.company_id)
-        previous_before = Membership(role=previous.role, company_id=previous.company_id)
-        target.role = Role.OWNER
-        target.save(update_fields=["role"])
-        previous.role = Role.ADMIN
-        previous.save(update_fields=["role"])
+    )
+
+
+def _transfer(
+    *,
+    tenant: Tenant,
+    actor: Membership,
+    new_owner: Membership,
+    keep_session_key: str | None,
+    confirmation: ConfirmedAction | None,
+) -> Membership:
+    # The rows locked the one way every membership change locks them (_lock_members), then
+    # the actor authorised as stored now.
+    locked = _lock_members(tenant, actor, new_owner)
+    actor = _authorize(tenant=tenant, actor=actor, staff=OWNERSHIP_TRANSFER)
+    previous = _locked_member(locked, actor)
+    target = locked.get(new_owner.pk)
+    if previous.role != Role.OWNER:
+        raise PermissionDenied(ACTOR_NOT_IN_WORKSPACE)
+    if (
+        target is None
+        or target.pk == previous.pk
+        or not target.is_active
+        or target.role not in STAFF_ROLES
+        or target.role == Role.OWNER
+    ):
+        raise ValidationError({"member": TRANSFER_TARGET_INVALID})
+    # An irreversible hand-over: only with an emailed code confirmed for exactly it.
+    action_confirmation_check(
+        confirmation,
+        actor=actor,
+        tenant=tenant,
+        action=Action.OWNERSHIP_TRANSFER,
+        target=target,
+    )
+    target_before = Membership(role=target.role, company_id=target.company_id)
+    previous_before = Membership(role=previous.role, company_id=previous.company_id)
+    target.role = Role.OWNER
+    target.save(update_fields=["role"])
+    previous.role = Role.ADMIN
+    previous.save(update_fields=["role"])
+    _audit(
+        tenant=tenant,
+        actor=actor,
+        event_type=Event.OWNERSHIP_TRANSFERRED,
+        target=target.user,
+        changes={"owner": [previous.user.email, target.user.email]},
+    )
+    for member, before in ((target, target_before), (previous, previous_before)):
         _audit(
             tenant=tenant,
             actor=actor,
-            event_type=Event.OWNERSHIP_TRANSFERRED,
-            target=target.user,
-            changes={"owner": [previous.user.email, target.user.email]},
+            event_type=Event.MEMBER_ROLE_CHANGED,
+            target=member.user,
+            changes=_changes(before, member),
+            data={"via": "ownership_transfer"},
         )
-        for member, before in ((target, target_before), (previous, previous_before)):
-            _audit(
-                tenant=tenant,
-                actor=actor,
-                event_type=Event.MEMBER_ROLE_CHANGED,
-                target=member.user,
-                changes=_changes(before, member),
-                data={"via": "ownership_transfer"},
-            )
-        _sessions_end(user=target.user, tenant=tenant, reason=SESSIONS_END_OWNERSHIP)
-        _sessions_end(
-            user=previous.user,
-            tenant=tenant,
-            reason=SESSIONS_END_OWNERSHIP,
-            keep=keep_session_key,
-        )
+    _sessions_end(user=target.user, tenant=tenant, reason=SESSIONS_END_OWNERSHIP)
+    _sessions_end(
+        user=previous.user,
+        tenant=tenant,
+        reason=SESSIONS_END_OWNERSHIP,
+        keep=keep_session_key,
+    )
     return target

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, QuerySet
 
 from kernel.capabilities import Capability, require
+from kernel.text import text_fields_check
 from rbac.authz import current_member
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -104,7 +105,10 @@ def _insert_unique(record: Model, *, taken: str) -> None:
 
 
 def _full_clean(obj: Model, *, exclude: Sequence[str] = ()) -> None:
-    """Field-level validation (lengths, formats, digits) so bad input never reaches the DB."""
+    """Field-level validation (lengths, formats, digits) so bad input never reaches the DB:
+    first what PostgreSQL could not store at all and every text field's limit, TextFields'
+    included (``kernel.text.text_fields_check``), then Django's own field validation."""
+    text_fields_check(obj)
     obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
 
 
