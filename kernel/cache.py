@@ -11,7 +11,7 @@ host lookup).
 
 Never put a counter that must hold on this backend: with Redis down, ``add`` is False and
 ``incr`` finds no key, so a rate limit kept here would let everything through. The rate
-limiter's alias (``CACHES["platform"]``) is Django's plain ``RedisCache`` and keeps raising.
+limiter keeps its counters in PostgreSQL for that reason (``accounts/throttle/``).
 """
 
 from __future__ import annotations

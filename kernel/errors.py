@@ -12,8 +12,8 @@ Invariants:
   sent. It shows the request id, which is also on the log line with the traceback.
 - An exception that means a dependency is briefly unavailable is answered ``503 Service
   Unavailable`` with ``Retry-After``, never a 500 or a traceback: PostgreSQL restarting or
-  unreachable (Django's ``OperationalError`` and ``InterfaceError``), and Redis refusing an
-  alias that must not fail open (the rate limiter's, ``CACHES["platform"]``). The page is
+  unreachable (Django's ``OperationalError`` and ``InterfaceError``), and Redis refusing a
+  client that does not fall back (the caches do: ``kernel/cache.py``). The page is
   ``503.html`` rendered without the request (the session, the messages and the context
   processors all need the database that just failed); a client that asks for JSON gets an
   RFC 9457 problem document instead. Each such request is one WARNING line without a

@@ -113,8 +113,7 @@ def redis_down(settings):
 
 
 def _sign_in_page(acme, email: str, password: str, ip: str = IP):
-    """The sign-in view itself on acme's host. (Through the test client the request would
-    first need the host lookup, which reads the cache; its own fallback is another change.)"""
+    """The sign-in view itself on acme's host, without the middleware in front of it."""
     request = RequestFactory().post(
         "/accounts/sign-in/",
         {"email": email, "password": password},
@@ -140,6 +139,25 @@ def test_with_redis_down_sign_in_still_counts_failures_and_refuses(acme, redis_d
     assert refused["Retry-After"] == "1"
     assert throttle.SIGN_IN_THROTTLED_MESSAGE.encode() in refused.content
     assert b'<form method="post"' in refused.content
+
+
+def test_with_redis_down_sign_in_through_the_whole_stack_is_limited_not_refused_or_open(
+    acme, redis_down
+):
+    # The host lookup falls back to PostgreSQL (kernel.cache) and the limiter counts there, so
+    # a visitor gets the sign-in page's own answers: never a 503, never an unlimited try.
+    client = Client(HTTP_HOST="acme.localhost", REMOTE_ADDR=IP)
+    with time_machine.travel(timezone.now(), tick=False):
+        statuses = [
+            client.post(
+                "/accounts/sign-in/", {"email": OWNER, "password": "wrong password again"}
+            ).status_code
+            for _ in range(5)
+        ]
+        refused = client.post("/accounts/sign-in/", {"email": OWNER, "password": PASSWORD})
+    assert statuses == [400] * 5
+    assert refused.status_code == 429
+    assert throttle.SIGN_IN_THROTTLED_MESSAGE.encode() in refused.content
 
 
 def test_with_redis_down_an_address_is_still_slowed_down_and_find_my_workspaces_limited(

@@ -230,17 +230,6 @@ CACHES = {
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop") + "-lookups",
         "OPTIONS": REDIS_SOCKET_OPTIONS,
     },
-    # Rate-limit counters (accounts/throttle.py, accounts/passwords.py) and nothing else. A
-    # limiter must never fail open, so this alias is Django's plain RedisCache: with Redis
-    # down it RAISES (the request gets the 503 page, kernel/errors.py) instead of answering
-    # "no count" the way the tolerant aliases above would. Never point it at
-    # kernel.cache.OutageTolerantRedisCache.
-    "platform": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "shop") + "-platform",
-        "OPTIONS": REDIS_SOCKET_OPTIONS,
-    },
 }
 
 
