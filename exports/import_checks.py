@@ -33,6 +33,8 @@ from django.apps import apps
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import BooleanField, ExpressionWrapper
 
+from kernel.text import text_storable
+
 from .format import Entity, FieldSpec, Kind, entity_for
 from .reader import ArchiveRefused, RecordDecoder, VerifiedArchive, records
 
@@ -97,6 +99,8 @@ def _value_problem(column: models.Field, value: Any) -> str | None:
             return "is not text"
         if "\x00" in value:
             return "holds a NUL character"
+        if not text_storable(value):  # a lone surrogate, as kernel.text defines it
+            return "holds a character that cannot be stored"
         if column.max_length is not None and len(value) > column.max_length:
             return f"is longer than {column.max_length} characters"
     elif internal in _INTEGER_TYPES:

@@ -21,12 +21,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from django.db import models
 from django.db.migrations.loader import MigrationLoader
 
 from audit.chain import chain_verify
 from audit.keys import chain_keys
-from kernel.text import text_storable
 
 from .archive import COPY_BLOCK_BYTES, manifest_signature_valid
 from .format import (
@@ -320,8 +318,6 @@ class RecordDecoder:
                 return file_key(value) if file_key else value
 
             return file
-        if isinstance(spec.field, models.CharField | models.TextField):
-            return _text_decoder(spec.field)
         return value_decoder(spec.field)
 
     def decode(self, record: dict, *, line: int) -> dict[str, Any]:
@@ -351,23 +347,6 @@ class RecordDecoder:
                     )
                 ) from error
         return values
-
-
-def _text_decoder(field: models.CharField | models.TextField) -> Callable[[Any], Any]:
-    """Text as the column can take it: a NUL, a lone surrogate or text over the field's
-    ``max_length`` (kernel.text) is a ValueError, which ``decode`` reports with the record's
-    line, before anything of the record is written."""
-    decode = value_decoder(field)
-
-    def text(value):
-        value = decode(value)
-        if isinstance(value, str) and (
-            not text_storable(value) or (field.max_length and len(value) > field.max_length)
-        ):
-            raise ValueError("text the column cannot take")
-        return value
-
-    return text
 
 
 def _keep_user_id(spec, value):

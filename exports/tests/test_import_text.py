@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from exports import reader
 from exports.tests.test_verification import _assert_refused, _member, _replace_with_checksum
 from shop.models import NOTES_MAX_LENGTH
 
@@ -21,16 +20,16 @@ def archive(acme, run_export, archive_copy):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "problem"),
     [
-        ("notes", "before\x00after"),
-        ("notes", "\ud800"),
-        ("notes", "n" * (NOTES_MAX_LENGTH + 1)),
-        ("name", "N" * 201),
+        ("notes", "before\x00after", "holds a NUL character"),
+        ("notes", "\ud800", "holds a character that cannot be stored"),
+        ("notes", "n" * (NOTES_MAX_LENGTH + 1), f"is longer than {NOTES_MAX_LENGTH} characters"),
+        ("name", "N" * 201, "is longer than 200 characters"),
     ],
 )
 def test_a_company_record_with_text_its_column_cannot_take_is_refused(
-    archive, tmp_path, field, value
+    archive, tmp_path, field, value, problem
 ):
     name = "data/shop.company.jsonl"
     lines = _member(archive, name).splitlines()
@@ -41,6 +40,7 @@ def test_a_company_record_with_text_its_column_cannot_take_is_refused(
 
     _assert_refused(
         bad,
-        reader.REFUSED_RECORD.format(line=1, path=name, problem=f"bad value for {field}"),
+        f"shop.company {first['id']} (record 1 of {name}) cannot be imported: its {field} "
+        f"{problem}. Nothing was imported.",
         "--allow-foreign",
     )

@@ -24,6 +24,7 @@ from rbac import services as rbac_services
 from tenants import outbox
 from tenants.models import Tenant, UnsentTask
 from tests.outages import broker_at, throwaway_redis
+from workspace.tests.signup_helpers import token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -52,34 +53,47 @@ def _fresh_outage_state():
     outages.outages_forget()
 
 
-def sign_up_over_http() -> object:
-    return Client(HTTP_HOST="localhost").post("/signup/", SIGN_UP)
-
-
-def test_sign_up_with_the_broker_down_lands_in_the_workspace_and_keeps_the_welcome_email(
+def test_sign_up_with_the_broker_down_keeps_both_its_emails_and_lands_in_the_workspace(
     django_capture_on_commit_callbacks, caplog
 ):
+    client = Client(HTTP_HOST="localhost")
+    # The form's step: its one email (the link) is kept while the broker is down.
     with broker_at(DEAD_BROKER), django_capture_on_commit_callbacks(execute=True):
-        response = sign_up_over_http()
+        response = client.post("/signup/", SIGN_UP)
 
     assert response.status_code == 302
-    assert response["Location"].startswith("http://initech.localhost:8000/accounts/handoff/")
+    assert response["Location"] == "/signup/sent/"
     assert mail.outbox == []
     (kept,) = UnsentTask.objects.all()
-    assert kept.task_name == "accounts.tasks.send_welcome_email"
-    assert kept.tenant_schema == "ws_initech"
+    assert kept.task_name == "accounts.tasks.send_sign_up_confirm_email"
     assert kept.attempts == 0
     [warning] = [r for r in caplog.records if r.name == "kernel.outages"]
     assert warning.levelno == logging.WARNING
     assert warning.getMessage().startswith("Celery broker unreachable")
     assert warning.exc_info is None
 
-    # The broker is back (tests send eagerly): the sweep sends it and forgets it.
+    # The broker is back (tests send eagerly): the sweep sends the link and forgets it.
     assert outbox.unsent_tasks_send() == 1
+    [link_email] = mail.outbox
+    assert link_email.to == ["wile@initech.example"]
+    assert not UnsentTask.objects.exists()
 
-    [message] = mail.outbox
-    assert message.to == ["wile@initech.example"]
-    assert message.subject == "Welcome to Initech Signs on Shopsafe"
+    # The link's step, with the broker down again: the workspace is made, its welcome kept.
+    outages.outages_forget()
+    client.get(f"/signup/confirm/{token_in(link_email.body)}/")
+    with broker_at(DEAD_BROKER), django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/signup/confirm/", {"slug": "initech"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("http://initech.localhost:8000/accounts/handoff/")
+    (kept,) = UnsentTask.objects.all()
+    assert kept.task_name == "accounts.tasks.send_welcome_email"
+    assert kept.tenant_schema == "ws_initech"
+
+    assert outbox.unsent_tasks_send() == 1
+    [_, welcome] = mail.outbox
+    assert welcome.to == ["wile@initech.example"]
+    assert welcome.subject == "Welcome to Initech Signs on Shopsafe"
     assert not UnsentTask.objects.exists()
 
 
