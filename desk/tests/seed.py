@@ -55,7 +55,7 @@ def seed_desk_records(tenant, *, password: str) -> None:
                 tenant=tenant,
                 actor=expert,
                 ticket=ticket,
-                body="We are looking into it.",
+                body=f"We are looking into it ({slug} company {company_id}).",
                 uploads=[Upload(upload_of(TINY_PDF), f"public-{slug}-{company_id}.pdf")],
             )
             services.ticket_reply(
