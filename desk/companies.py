@@ -5,6 +5,8 @@ deletion itself, inside the shop's transaction."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 
 from kernel import capabilities as caps
@@ -43,7 +45,7 @@ class DeskCompanyRecords:
             keys = list(ticket.attachments.values_list("storage_key", flat=True))
             ticket.delete()
             for key in keys:
-                transaction.on_commit(lambda key=key: storage.delete(key))
+                transaction.on_commit(partial(storage.delete, key))
         for asset in Asset.objects.filter(company_id=company_id).order_by("pk"):
             asset.delete()
 

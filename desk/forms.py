@@ -51,14 +51,14 @@ class RequestForm(forms.Form):
     def __init__(self, *args, viewer: Membership, **kwargs):
         super().__init__(*args, **kwargs)
         policy = selectors.sla_policy()
-        self.fields["priority"].choices = [
+        self.fields["priority"].choices = [  # type: ignore[attr-defined]  # a ChoiceField
             (value, label)
             for value, label in Priority.choices
             if value in policy.customer_priorities
         ]
         self.fields["priority"].initial = Priority.NORMAL
-        self.fields["category"].choices = _category_choices()
-        self.fields["asset"].choices = [("", "—")] + [
+        self.fields["category"].choices = _category_choices()  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["asset"].choices = [("", "—")] + [  # type: ignore[attr-defined]  # a ChoiceField
             (a.pk, str(a)) for a in selectors.assets_visible(viewer)
         ]
 
@@ -81,13 +81,13 @@ class TicketCreateForm(forms.Form):
     def __init__(self, *args, viewer: Membership, **kwargs):
         super().__init__(*args, **kwargs)
         self.viewer = viewer
-        self.fields["company"].choices = selectors.company_choices(viewer)
-        self.fields["category"].choices = _category_choices()
+        self.fields["company"].choices = selectors.company_choices(viewer)  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["category"].choices = _category_choices()  # type: ignore[attr-defined]  # a ChoiceField
         people = Membership.objects.filter(
             tenant=viewer.tenant, is_active=True, role__in=CUSTOMER_ROLES
         ).select_related("user")
         self.people = {m.pk: m for m in people}
-        self.fields["requester"].choices = [("", "—")] + [
+        self.fields["requester"].choices = [("", "—")] + [  # type: ignore[attr-defined]  # a ChoiceField
             (m.pk, f"{m.user.full_name or m.user.email}") for m in people
         ]
 
@@ -112,7 +112,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Nobody")] + [
+        self.fields["assignee"].choices = [("", "Nobody")] + [  # type: ignore[attr-defined]  # a ChoiceField
             (u.pk, u.full_name or u.email) for u in services.assignable_users(tenant)
         ]
 
@@ -129,8 +129,8 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args, tenant, ticket_ids, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tickets"].choices = [(pk, pk) for pk in ticket_ids]
-        self.fields["assignee"].choices = [("", "Nobody")] + [
+        self.fields["tickets"].choices = [(pk, pk) for pk in ticket_ids]  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["assignee"].choices = [("", "Nobody")] + [  # type: ignore[attr-defined]  # a ChoiceField
             (u.pk, u.full_name or u.email) for u in services.assignable_users(tenant)
         ]
 
@@ -150,11 +150,11 @@ class TicketEditForm(forms.Form):
         choices = _category_choices()
         if ticket.category and (ticket.category, ticket.category) not in choices:
             choices.append((ticket.category, ticket.category))
-        self.fields["category"].choices = choices
-        self.fields["watchers"].choices = [
+        self.fields["category"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["watchers"].choices = [  # type: ignore[attr-defined]  # a ChoiceField
             (u.pk, u.full_name or u.email) for u in services.assignable_users(viewer.tenant)
         ]
-        self.fields["assets"].choices = [
+        self.fields["assets"].choices = [  # type: ignore[attr-defined]  # a ChoiceField
             (a.pk, str(a))
             for a in selectors.assets_visible(viewer).filter(company_id=ticket.company_id)
         ]
@@ -281,5 +281,5 @@ class AssetForm(forms.ModelForm):
         if self.instance.pk:
             del self.fields["company"]
         else:
-            self.fields["company"].choices = selectors.company_choices(viewer)
+            self.fields["company"].choices = selectors.company_choices(viewer)  # type: ignore[attr-defined]  # a ChoiceField
             self.order_fields(["company"])

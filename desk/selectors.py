@@ -40,7 +40,7 @@ from rbac.companies import company_names
 from rbac.models import Membership
 
 from . import sla
-from .models import Asset, SlaOverride, SlaPolicy, Ticket, TicketAttachment, TicketMessage
+from .models import Asset, Priority, SlaOverride, SlaPolicy, Ticket, TicketAttachment, TicketMessage
 
 MAX_SEARCH_TERMS = 5
 NOT_FOUND = "No such record."
@@ -177,7 +177,7 @@ def ticket_list(
         tickets = tickets.filter(status=filters.status)
     elif filters.status == "active":
         tickets = tickets.filter(status__in=OPEN_STATUSES)
-    if filters.priority in dict(Ticket._meta.get_field("priority").choices):
+    if filters.priority in Priority.values:
         tickets = tickets.filter(priority=filters.priority)
     if viewer is not None and not viewer.is_customer:
         if filters.assignee == "none":
@@ -413,10 +413,7 @@ def dashboard(*, viewer: Membership | None, now: datetime | None = None) -> Dash
 
     return Dashboard(
         by_status=[(label, status_counts.get(value, 0)) for value, label in Ticket.Status.choices],
-        by_priority=[
-            (label, priority_counts.get(value, 0))
-            for value, label in Ticket._meta.get_field("priority").choices
-        ],
+        by_priority=[(label, priority_counts.get(value, 0)) for value, label in Priority.choices],
         sla_states=states,
         by_assignee=[(name or email, n) for name, email, n in load],
         first_response_hours=daily_hours("first_responded_at"),

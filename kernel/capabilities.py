@@ -275,18 +275,27 @@ _DESK_PORTAL: set[Capability] = {
     REQUESTS_REPLY,
     COMPANY_ASSETS_VIEW,
 }
-_CUSTOMER_ONLY: set[Capability] = {QUOTES_RESPOND, COMPANY_MEMBERS_MANAGE} | _DESK_PORTAL
-_PORTAL: set[Capability] = (
-    _BASE
-    | {
-        QUOTES_VIEW,
-        QUOTES_RESPOND,
-        ORDERS_VIEW,
-        INVOICES_VIEW,
-        FILES_VIEW,
-    }
-    | _DESK_PORTAL
-)
+_CUSTOMER_ONLY: set[Capability] = {
+    QUOTES_RESPOND,
+    COMPANY_MEMBERS_MANAGE,
+    REQUESTS_VIEW,
+    REQUESTS_CREATE,
+    REQUESTS_REPLY,
+    COMPANY_ASSETS_VIEW,
+}
+_PORTAL: set[Capability] = {
+    WORKSPACE_VIEW,
+    PROFILE_MANAGE,
+    QUOTES_VIEW,
+    QUOTES_RESPOND,
+    ORDERS_VIEW,
+    INVOICES_VIEW,
+    FILES_VIEW,
+    REQUESTS_VIEW,
+    REQUESTS_CREATE,
+    REQUESTS_REPLY,
+    COMPANY_ASSETS_VIEW,
+}
 # Working the service desk: what the expert role is for, and what a manager also does.
 _DESK_WORK: set[Capability] = {TICKETS_VIEW, TICKETS_CREATE, TICKETS_WORK, DASHBOARD_VIEW}
 
@@ -306,10 +315,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.ADMIN: frozenset(_ADMIN),
     # Runs the shop floor: all business work short of deleting records or voiding invoices;
     # sees the team and can invite people whose role is within their own.
-    Role.MANAGER: frozenset(
-        _BASE
-        | _READ_BUSINESS
-        | {
+    Role.MANAGER: _held(
+        _BASE,
+        _READ_BUSINESS,
+        {
             COMPANIES_CREATE,
             COMPANIES_EDIT,
             QUOTES_CREATE,
@@ -324,9 +333,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             MEMBERS_VIEW,
             MEMBERS_INVITE,
             SETTINGS_ROLES_VIEW,
-        }
-        | _DESK_WORK
-        | {SLA_OVERRIDE, ASSETS_VIEW, ASSETS_EDIT}
+        },
+        _DESK_WORK,
+        {SLA_OVERRIDE, ASSETS_VIEW, ASSETS_EDIT},
     ),
     # Handles companies and quotes, and turns an accepted quote into an order.
     Role.SALES: _held(
@@ -350,8 +359,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
         {INVOICES_VIEW, INVOICES_CREATE, INVOICES_EDIT, INVOICES_VOID},
     ),
     # Reads what they work on.
-    Role.EMPLOYEE: frozenset(
-        _BASE | {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW, FILES_VIEW, TICKETS_VIEW, ASSETS_VIEW}
+    Role.EMPLOYEE: _held(
+        _BASE, {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW, FILES_VIEW, TICKETS_VIEW, ASSETS_VIEW}
     ),
     # Works the service desk: tickets, customer data and the dashboard. No configuration
     # (SLA policy, settings), no members, no billing, no SLA overrides, no deletions.

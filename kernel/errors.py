@@ -128,7 +128,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """``handler500``: 503 for a dependency that is briefly down, our 500 page otherwise."""
     error = sys.exc_info()[1]  # called by Django while it handles the exception
     dependency = unavailable_dependency(error) if error is not None else None
-    if dependency is not None:
+    if dependency is not None and error is not None:  # (error is set when dependency is)
         response = unavailable_response(request)
         # One line, and it marks the response as logged, so Django does not log it again
         # with the traceback.

@@ -17,6 +17,7 @@ from audit.events import Event
 from audit.services import audit_event_record
 from kernel import capabilities as caps
 from kernel import storage
+from kernel.capabilities import Capability
 from rbac.models import Membership
 from tenants.models import Tenant
 
@@ -135,7 +136,7 @@ def attachment_record_download(
 ) -> None:
     """Checks a download again before bytes are handed out, and audits it (a read, so not a
     ``_write``: a cancelled workspace still allows it)."""
-    capability = caps.REQUESTS_VIEW if actor.is_customer else caps.TICKETS_VIEW
+    capability: Capability = caps.REQUESTS_VIEW if actor.is_customer else caps.TICKETS_VIEW
     current = _authorize(tenant=tenant, actor=actor, capability=capability)
     if not selectors.attachments_visible(current).filter(pk=attachment.pk).exists():
         raise PermissionDenied("You cannot download a file you cannot see.")

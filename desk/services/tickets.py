@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -13,7 +14,7 @@ from accounts.models import User
 from audit.events import Event
 from audit.services import audit_event_record
 from kernel import capabilities as caps
-from kernel.capabilities import ROLE_CAPABILITIES
+from kernel.capabilities import ROLE_CAPABILITIES, Capability
 from kernel.roles import CUSTOMER_ROLES, STAFF_ROLES
 from rbac.companies import company_names
 from rbac.models import Membership
@@ -186,7 +187,7 @@ def ticket_create(
     """A customer submits a request for their own company (``requests:create``); staff open
     one on behalf of a company's person (``tickets:create``): a customer member of that
     company, or a contact's name and email. The SLA clocks start now, from the policy."""
-    capability = caps.REQUESTS_CREATE if actor.is_customer else caps.TICKETS_CREATE
+    capability: Capability = caps.REQUESTS_CREATE if actor.is_customer else caps.TICKETS_CREATE
     current = _authorize(tenant=tenant, actor=actor, capability=capability)
     require_writable(tenant)  # before any bytes are stored; _write checks again
     with (
@@ -592,5 +593,5 @@ def _delete_ticket_rows(ticket: Ticket) -> list[str]:
     keys = list(ticket.attachments.values_list("storage_key", flat=True))
     ticket.delete()
     for key in keys:
-        transaction.on_commit(lambda key=key: storage.delete(key))
+        transaction.on_commit(partial(storage.delete, key))
     return keys

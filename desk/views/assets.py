@@ -24,8 +24,8 @@ def asset_list(request: DeskRequest) -> HttpResponse:
     viewer = request.membership
     records = selectors.asset_list(
         viewer=viewer,
-        q=request.GET.get("q"),
-        sort=request.GET.get("sort"),
+        q=request.GET.get("q", ""),
+        sort=request.GET.get("sort", ""),
         status=request.GET.get("status", ""),
         company=request.GET.get("company", ""),
     )

@@ -36,7 +36,7 @@ def _detail(pk: int) -> str:
 def request_list(request: DeskRequest) -> HttpResponse:
     filters = selectors.TicketFilters(status=request.GET.get("status", "")[:20])
     records = selectors.ticket_list(
-        viewer=request.membership, q=request.GET.get("q"), filters=filters
+        viewer=request.membership, q=request.GET.get("q", ""), filters=filters
     )
     page = paginate(request, records)
     return render(
@@ -180,7 +180,7 @@ def request_attachment_download(request: DeskRequest, pk: int) -> HttpResponseBa
 @require_capability(COMPANY_ASSETS_VIEW)
 @require_GET
 def portal_asset_list(request: DeskRequest) -> HttpResponse:
-    records = selectors.asset_list(viewer=request.membership, q=request.GET.get("q"))
+    records = selectors.asset_list(viewer=request.membership, q=request.GET.get("q", ""))
     return render(
         request,
         "desk/asset_list.html",

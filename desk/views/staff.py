@@ -52,7 +52,7 @@ def ticket_list(request: DeskRequest) -> HttpResponse:
     viewer = request.membership
     filters = selectors.TicketFilters.from_query(request.GET)
     records = selectors.ticket_list(
-        viewer=viewer, q=request.GET.get("q"), sort=request.GET.get("sort"), filters=filters
+        viewer=viewer, q=request.GET.get("q", ""), sort=request.GET.get("sort", ""), filters=filters
     )
     page = paginate(request, records)
     return render(
