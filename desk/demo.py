@@ -93,7 +93,11 @@ def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[s
             counts["customers"] += int(created)
         for _ in range(TICKETS_PER_COMPANY if index < 8 else 5):
             number += 1
-            created_at = now - timedelta(hours=rng.randint(1, 30 * 24))
+            status = rng.choices(Ticket.Status.values, weights=[15, 35, 10, 20, 20], k=1)[0]
+            # Tickets waiting on the customer are recent, so their paused clocks are not all
+            # past due; the others spread over the last 30 days (on track to breached).
+            hours = rng.randint(1, 12) if status == Ticket.Status.PENDING_CUSTOMER else 30 * 24
+            created_at = now - timedelta(hours=rng.randint(1, hours))
             ticket = Ticket(
                 number=f"T-{number:05d}",
                 company_id=company_id,
@@ -111,12 +115,11 @@ def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[s
                 created_at=created_at,
             )
             _start_clocks(ticket, policy, created_at)
-            status = rng.choices(Ticket.Status.values, weights=[15, 35, 10, 20, 20], k=1)[0]
             ticket.status = status
             if status != Ticket.Status.NEW and rng.random() < 0.85:
                 ticket.first_responded_at = created_at + timedelta(minutes=rng.randint(5, 600))
             if status == Ticket.Status.PENDING_CUSTOMER:
-                ticket.sla_paused_at = now - timedelta(hours=rng.randint(1, 48))
+                ticket.sla_paused_at = created_at + (now - created_at) / 2
             if status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
                 ticket.resolved_at = created_at + timedelta(hours=rng.randint(1, 96))
                 ticket.resolved_at = min(ticket.resolved_at, now)
