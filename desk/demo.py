@@ -96,8 +96,12 @@ def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[s
             status = rng.choices(Ticket.Status.values, weights=[15, 35, 10, 20, 20], k=1)[0]
             # Tickets waiting on the customer are recent, so their paused clocks are not all
             # past due; the others spread over the last 30 days (on track to breached).
-            hours = rng.randint(1, 12) if status == Ticket.Status.PENDING_CUSTOMER else 30 * 24
-            created_at = now - timedelta(hours=rng.randint(1, hours))
+            # Open tickets of every age: minutes (on track), hours (at risk), weeks (breached).
+            if status == Ticket.Status.PENDING_CUSTOMER:
+                minutes = 12 * 60
+            else:
+                minutes = rng.choice([3 * 60, 12 * 60, 3 * 24 * 60, 30 * 24 * 60])
+            created_at = now - timedelta(minutes=rng.randint(1, minutes))
             ticket = Ticket(
                 number=f"T-{number:05d}",
                 company_id=company_id,
