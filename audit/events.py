@@ -11,6 +11,7 @@ Blocks (hundreds per area; shop records get ten codes per model):
   200 platform accounts             500 the audit log itself
   300 workspace lifecycle           600 support access (reserved for the support app)
                                     700 workspace exports and imports
+                                    2000-2999 service desk records and actions
 """
 
 from __future__ import annotations
@@ -148,6 +149,26 @@ class Event(IntEnum):
     SHOP_RECORD_CREATED = 1991
     SHOP_RECORD_UPDATED = 1992
     SHOP_RECORD_DELETED = 1993
+
+    # --- 2000: the service desk (desk), ten codes per model: +1 created, +2 updated,
+    # +3 deleted, +4.. the desk's own actions, written by desk.services in their transaction
+    TICKET_CREATED = 2001
+    TICKET_UPDATED = 2002  # field changes with before -> after (django-auditlog)
+    TICKET_DELETED = 2003
+    TICKET_STATUS_CHANGED = 2004
+    TICKET_ASSIGNED = 2005
+    TICKET_REPLY_POSTED = 2006
+    TICKET_NOTE_POSTED = 2007
+    TICKET_MERGED = 2008
+    TICKET_ATTACHMENT_ADDED = 2011
+    TICKET_ATTACHMENT_DOWNLOADED = 2014
+    SLA_POLICY_CREATED = 2021
+    SLA_POLICY_CHANGED = 2022
+    SLA_POLICY_DELETED = 2023
+    SLA_OVERRIDDEN = 2024
+    ASSET_CREATED = 2031
+    ASSET_UPDATED = 2032
+    ASSET_DELETED = 2033
 
 
 # Codes that were once released and then withdrawn; never reuse them.
@@ -328,6 +349,27 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.SHOP_RECORD_CREATED: EventInfo("shop.record.created", "Record created"),
     Event.SHOP_RECORD_UPDATED: EventInfo("shop.record.updated", "Record updated"),
     Event.SHOP_RECORD_DELETED: EventInfo("shop.record.deleted", "Record deleted"),
+    Event.TICKET_CREATED: EventInfo("desk.ticket.created", "Ticket created"),
+    Event.TICKET_UPDATED: EventInfo("desk.ticket.updated", "Ticket updated"),
+    Event.TICKET_DELETED: EventInfo("desk.ticket.deleted", "Ticket deleted"),
+    Event.TICKET_STATUS_CHANGED: EventInfo("desk.ticket.status_changed", "Ticket status changed"),
+    Event.TICKET_ASSIGNED: EventInfo("desk.ticket.assigned", "Ticket assigned"),
+    Event.TICKET_REPLY_POSTED: EventInfo("desk.ticket.reply_posted", "Public reply posted"),
+    Event.TICKET_NOTE_POSTED: EventInfo("desk.ticket.note_posted", "Internal note posted"),
+    Event.TICKET_MERGED: EventInfo("desk.ticket.merged", "Ticket merged into another"),
+    Event.TICKET_ATTACHMENT_ADDED: EventInfo(
+        "desk.ticket.attachment_added", "Attachment added to a ticket"
+    ),
+    Event.TICKET_ATTACHMENT_DOWNLOADED: EventInfo(
+        "desk.ticket.attachment_downloaded", "Ticket attachment downloaded"
+    ),
+    Event.SLA_POLICY_CREATED: EventInfo("desk.sla_policy.created", "SLA policy created"),
+    Event.SLA_POLICY_CHANGED: EventInfo("desk.sla_policy.changed", "SLA policy changed"),
+    Event.SLA_POLICY_DELETED: EventInfo("desk.sla_policy.deleted", "SLA policy deleted"),
+    Event.SLA_OVERRIDDEN: EventInfo("desk.sla.overridden", "SLA target extended or waived"),
+    Event.ASSET_CREATED: EventInfo("desk.asset.created", "Asset created"),
+    Event.ASSET_UPDATED: EventInfo("desk.asset.updated", "Asset updated"),
+    Event.ASSET_DELETED: EventInfo("desk.asset.deleted", "Asset deleted"),
 }
 
 # Model label (``app_label.modelname``) -> its created/updated/deleted codes. A shop model not
@@ -354,6 +396,13 @@ RECORD_EVENTS: dict[str, tuple[Event, Event, Event]] = {
         Event.INVOICE_LINE_DELETED,
     ),
     "shop.storedfile": (Event.FILE_CREATED, Event.FILE_UPDATED, Event.FILE_DELETED),
+    "desk.ticket": (Event.TICKET_CREATED, Event.TICKET_UPDATED, Event.TICKET_DELETED),
+    "desk.slapolicy": (
+        Event.SLA_POLICY_CREATED,
+        Event.SLA_POLICY_CHANGED,
+        Event.SLA_POLICY_DELETED,
+    ),
+    "desk.asset": (Event.ASSET_CREATED, Event.ASSET_UPDATED, Event.ASSET_DELETED),
 }
 _GENERIC_RECORD_EVENTS = (
     Event.SHOP_RECORD_CREATED,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("invitations/", include(rbac_urls.invitation_patterns)),
     path("", include("support.urls_tenant")),
     path("", include("shop.urls")),
+    path("", include("desk.urls")),
 ]
 
 # Our pages for errors, the same on every host (kernel/errors.py). A dependency that is

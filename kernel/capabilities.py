@@ -47,6 +47,20 @@ Capability = Literal[
     "files:view",
     "files:upload",
     "files:delete",
+    "tickets:view",
+    "tickets:create",
+    "tickets:work",
+    "tickets:delete",
+    "sla:override",
+    "sla:manage",
+    "assets:view",
+    "assets:edit",
+    "assets:delete",
+    "dashboard:view",
+    "requests:view",
+    "requests:create",
+    "requests:reply",
+    "company_assets:view",
     "members:view",
     "members:invite",
     "members:manage",
@@ -98,6 +112,23 @@ INVOICES_DELETE: Final = "invoices:delete"
 FILES_VIEW: Final = "files:view"
 FILES_UPLOAD: Final = "files:upload"
 FILES_DELETE: Final = "files:delete"
+
+# The service desk (desk): staff work tickets; customers use the portal capabilities below.
+TICKETS_VIEW: Final = "tickets:view"
+TICKETS_CREATE: Final = "tickets:create"
+TICKETS_WORK: Final = "tickets:work"
+TICKETS_DELETE: Final = "tickets:delete"
+SLA_OVERRIDE: Final = "sla:override"
+SLA_MANAGE: Final = "sla:manage"
+ASSETS_VIEW: Final = "assets:view"
+ASSETS_EDIT: Final = "assets:edit"
+ASSETS_DELETE: Final = "assets:delete"
+DASHBOARD_VIEW: Final = "dashboard:view"
+# The customer portal of the desk: always narrowed to the customer's own company.
+REQUESTS_VIEW: Final = "requests:view"
+REQUESTS_CREATE: Final = "requests:create"
+REQUESTS_REPLY: Final = "requests:reply"
+COMPANY_ASSETS_VIEW: Final = "company_assets:view"
 
 MEMBERS_VIEW: Final = "members:view"
 MEMBERS_INVITE: Final = "members:invite"
@@ -196,6 +227,20 @@ CAPABILITY_LABELS: dict[Capability, str] = {
     FILES_VIEW: "See and download files",
     FILES_UPLOAD: "Upload files",
     FILES_DELETE: "Delete files",
+    TICKETS_VIEW: "See the service desk's ticket queue and tickets, internal notes included",
+    TICKETS_CREATE: "Open tickets on behalf of a customer's contact",
+    TICKETS_WORK: "Work tickets: reply, write internal notes, change status, assign, merge",
+    TICKETS_DELETE: "Delete tickets",
+    SLA_OVERRIDE: "Extend or waive a ticket's SLA target, with a reason",
+    SLA_MANAGE: "Change the SLA policy: targets, business hours, holidays",
+    ASSETS_VIEW: "See customer companies' assets",
+    ASSETS_EDIT: "Add and edit customer companies' assets",
+    ASSETS_DELETE: "Delete assets",
+    DASHBOARD_VIEW: "See the service desk dashboard",
+    REQUESTS_VIEW: "Follow their own company's requests (no internal notes)",
+    REQUESTS_CREATE: "Submit requests for their own company",
+    REQUESTS_REPLY: "Reply to, confirm or reopen their own company's requests",
+    COMPANY_ASSETS_VIEW: "See their own company's assets",
     MEMBERS_VIEW: "See the workspace's members and pending invitations",
     MEMBERS_INVITE: "Invite people with a role no stronger than their own",
     MEMBERS_MANAGE: "Change members' roles and remove members",
@@ -222,14 +267,37 @@ _READ_BUSINESS: set[Capability] = {
 _BASE: set[Capability] = {WORKSPACE_VIEW, PROFILE_MANAGE}
 # The customer's own voice (accepting a quote) and the company admin's reach over their own
 # company's people are portal capabilities: staff act through quotes:send and members:*.
-_CUSTOMER_ONLY: set[Capability] = {QUOTES_RESPOND, COMPANY_MEMBERS_MANAGE}
-_PORTAL: set[Capability] = _BASE | {
+# The desk's portal capabilities are customer-only too: staff read tickets through
+# tickets:view, whose pages show internal notes, and the portal's pages never do.
+_DESK_PORTAL: set[Capability] = {
+    REQUESTS_VIEW,
+    REQUESTS_CREATE,
+    REQUESTS_REPLY,
+    COMPANY_ASSETS_VIEW,
+}
+_CUSTOMER_ONLY: set[Capability] = {
+    QUOTES_RESPOND,
+    COMPANY_MEMBERS_MANAGE,
+    REQUESTS_VIEW,
+    REQUESTS_CREATE,
+    REQUESTS_REPLY,
+    COMPANY_ASSETS_VIEW,
+}
+_PORTAL: set[Capability] = {
+    WORKSPACE_VIEW,
+    PROFILE_MANAGE,
     QUOTES_VIEW,
     QUOTES_RESPOND,
     ORDERS_VIEW,
     INVOICES_VIEW,
     FILES_VIEW,
+    REQUESTS_VIEW,
+    REQUESTS_CREATE,
+    REQUESTS_REPLY,
+    COMPANY_ASSETS_VIEW,
 }
+# Working the service desk: what the expert role is for, and what a manager also does.
+_DESK_WORK: set[Capability] = {TICKETS_VIEW, TICKETS_CREATE, TICKETS_WORK, DASHBOARD_VIEW}
 
 _OWNER: set[Capability] = set(ALL_CAPABILITIES) - _CUSTOMER_ONLY
 # Only owners delete the workspace, hand it over and pay for it.
@@ -247,10 +315,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.ADMIN: frozenset(_ADMIN),
     # Runs the shop floor: all business work short of deleting records or voiding invoices;
     # sees the team and can invite people whose role is within their own.
-    Role.MANAGER: frozenset(
-        _BASE
-        | _READ_BUSINESS
-        | {
+    Role.MANAGER: _held(
+        _BASE,
+        _READ_BUSINESS,
+        {
             COMPANIES_CREATE,
             COMPANIES_EDIT,
             QUOTES_CREATE,
@@ -265,7 +333,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             MEMBERS_VIEW,
             MEMBERS_INVITE,
             SETTINGS_ROLES_VIEW,
-        }
+        },
+        _DESK_WORK,
+        {SLA_OVERRIDE, ASSETS_VIEW, ASSETS_EDIT},
     ),
     # Handles companies and quotes, and turns an accepted quote into an order.
     Role.SALES: _held(
@@ -273,6 +343,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
         {COMPANIES_VIEW, COMPANIES_CREATE, COMPANIES_EDIT},
         {QUOTES_VIEW, QUOTES_CREATE, QUOTES_EDIT, QUOTES_SEND},
         {ORDERS_VIEW, ORDERS_CREATE, FILES_VIEW, FILES_UPLOAD},
+        {TICKETS_VIEW, TICKETS_CREATE, ASSETS_VIEW},
     ),
     # Handles proofs and artwork; reads the jobs they are for.
     Role.DESIGNER: frozenset(
@@ -288,7 +359,12 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
         {INVOICES_VIEW, INVOICES_CREATE, INVOICES_EDIT, INVOICES_VOID},
     ),
     # Reads what they work on.
-    Role.EMPLOYEE: frozenset(_BASE | {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW, FILES_VIEW}),
+    Role.EMPLOYEE: _held(
+        _BASE, {COMPANIES_VIEW, QUOTES_VIEW, ORDERS_VIEW, FILES_VIEW, TICKETS_VIEW, ASSETS_VIEW}
+    ),
+    # Works the service desk: tickets, customer data and the dashboard. No configuration
+    # (SLA policy, settings), no members, no billing, no SLA overrides, no deletions.
+    Role.EXPERT: _held(_BASE, _DESK_WORK, {COMPANIES_VIEW, ASSETS_VIEW}),
     # Customer roles: the same pages, narrowed by the selectors to their own company.
     Role.CUSTOMER: frozenset(_PORTAL),
     Role.COMPANY_ADMIN: frozenset(_PORTAL | {FILES_UPLOAD, COMPANY_MEMBERS_MANAGE}),
@@ -301,6 +377,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 GRANT_COVERED_BY: dict[Capability, Capability] = {
     QUOTES_RESPOND: QUOTES_SEND,
     COMPANY_MEMBERS_MANAGE: MEMBERS_MANAGE,
+    REQUESTS_VIEW: TICKETS_VIEW,
+    REQUESTS_CREATE: TICKETS_CREATE,
+    REQUESTS_REPLY: TICKETS_WORK,
+    COMPANY_ASSETS_VIEW: ASSETS_VIEW,
 }
 
 

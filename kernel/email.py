@@ -45,9 +45,19 @@ def email_render(template: str, context: dict) -> RenderedEmail:
     return RenderedEmail(subject=subject, body=body, html=html)
 
 
-def email_send(*, to: Sequence[str], subject: str, body: str, html: str | None = None) -> None:
-    """One message to every address in ``to`` (they see each other), from DEFAULT_FROM_EMAIL."""
-    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, list(to))
+def email_send(
+    *,
+    to: Sequence[str],
+    subject: str,
+    body: str,
+    html: str | None = None,
+    reply_to: Sequence[str] = (),
+) -> None:
+    """One message to every address in ``to`` (they see each other), from DEFAULT_FROM_EMAIL.
+    ``reply_to`` sets Reply-To (an address of the product's, never another person's)."""
+    message = EmailMultiAlternatives(
+        subject, body, settings.DEFAULT_FROM_EMAIL, list(to), reply_to=list(reply_to) or None
+    )
     if html is not None:
         message.attach_alternative(html, "text/html")
     message.send()
@@ -64,7 +74,11 @@ def email_send_templated(
         email_send(to=batch, subject=email.subject, body=email.body, html=email.html)
 
 
-def email_send_on_commit(*, to: Sequence[str], subject: str, body: str) -> None:
+def email_send_on_commit(
+    *, to: Sequence[str], subject: str, body: str, reply_to: Sequence[str] = ()
+) -> None:
     """``email_send`` once the current transaction commits (at once outside one)."""
-    recipients = list(to)
-    transaction.on_commit(lambda: email_send(to=recipients, subject=subject, body=body))
+    recipients, replies = list(to), list(reply_to)
+    transaction.on_commit(
+        lambda: email_send(to=recipients, subject=subject, body=body, reply_to=replies)
+    )

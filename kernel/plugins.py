@@ -32,6 +32,12 @@ The declarations, each an optional class attribute of an app's ``AppConfig``:
     Dotted path of ``keep(*, task_name, task_id, args, kwargs, options, not_before)``, which
     keeps a task the broker refused so it is sent later (kernel.tasks.QueuedTask). Exactly
     one app declares it (tenants).
+``company_records``
+    Dotted path of an object with ``counts(company_id) -> {kind: n}``,
+    ``capabilities(counts) -> set of capabilities`` and ``delete(*, actor, company_id)``: the
+    records of a customer company kept by an app other than the one that owns companies,
+    which deleting the company with its records counts, confirms and removes in the same
+    transaction (the shop's ``company_delete_with_records``; declared by desk).
 ``workspace_restore``
     Dotted path of ``restore(*, tenant, agent, reason) -> Tenant``, the lifecycle transition
     the support console offers; support sits below the lifecycle (support.views). Exactly

@@ -1,4 +1,4 @@
-"""The ten workspace roles. Names only; what each may do lives in ``capabilities.py``."""
+"""The eleven workspace roles. Names only; what each may do lives in ``capabilities.py``."""
 
 from django.db import models
 
@@ -12,6 +12,7 @@ class Role(models.TextChoices):
     INSTALLER = "installer", "Installer"
     ACCOUNTANT = "accountant", "Accountant"
     EMPLOYEE = "employee", "Employee"
+    EXPERT = "expert", "Expert"
     CUSTOMER = "customer", "Customer"
     COMPANY_ADMIN = "company_admin", "Company administrator"
 
@@ -25,5 +26,6 @@ STAFF_ROLES = (
     Role.INSTALLER,
     Role.ACCOUNTANT,
     Role.EMPLOYEE,
+    Role.EXPERT,
 )
 CUSTOMER_ROLES = (Role.CUSTOMER, Role.COMPANY_ADMIN)

@@ -37,6 +37,7 @@ from kernel.capabilities import (
     capabilities_for,
 )
 from kernel.listing import clean_search, clean_sort
+from kernel.plugins import declared_callables
 from kernel.roles import Role
 from rbac.models import Invitation, Membership
 
@@ -168,14 +169,26 @@ class CompanyRecords:
     files: int = 0
     people: int = 0
     invitations: int = 0
+    # Other business apps' records of the company (``company_records`` declarations,
+    # kernel.plugins), as (kind, count) pairs: the service desk's tickets and assets.
+    declared: tuple[tuple[str, int], ...] = ()
 
     @property
     def blocks_plain_delete(self) -> bool:
         """What ``services.company_delete`` refuses to delete along with the company."""
-        return bool(self.quotes or self.orders or self.invoices or self.files or self.people)
+        return bool(
+            self.quotes
+            or self.orders
+            or self.invoices
+            or self.files
+            or self.people
+            or any(count for _, count in self.declared)
+        )
 
     def as_data(self) -> dict[str, int]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("declared")
+        return {**data, **dict(self.declared)}
 
 
 def company_records(*, viewer: Membership | None, company: Company) -> CompanyRecords:
@@ -197,6 +210,11 @@ def company_records(*, viewer: Membership | None, company: Company) -> CompanyRe
         files=StoredFile.objects.filter(company=company).count(),
         people=company_people(tenant=viewer.tenant, company=company).count(),
         invitations=company_open_invitations(tenant=viewer.tenant, company=company).count(),
+        declared=tuple(
+            (kind, count)
+            for provider in declared_callables("company_records")
+            for kind, count in provider.counts(company.pk).items()
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django_tenants.utils import tenant_context
 
 from conftest import sign_in_client
+from desk.models import Asset, Ticket, TicketAttachment, TicketMessage
 from kernel.capabilities import PUBLIC, ROLE_CAPABILITIES
 from kernel.decorators import declared_capability
 from rbac.models import Membership
@@ -39,6 +40,9 @@ OBJECT_MODELS = {
     "orders/": Order,
     "invoices/": Invoice,
     "files/": StoredFile,
+    "portal/requests/": Ticket,
+    "portal/attachments/": TicketAttachment,
+    "portal/assets/": Asset,
 }
 _CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"|"X-CSRFToken": "[^"]+"')
 
@@ -55,6 +59,12 @@ def _records_of(company_name: str) -> dict:
     strings |= {o.number for o in orders} | {i.number for i in invoices}
     strings |= {f.original_filename for f in files}
     strings |= {line.description for q in quotes for line in q.lines.all()}
+    tickets = Ticket.objects.filter(company_id=company.pk)
+    attachments = TicketAttachment.objects.filter(ticket__in=tickets)
+    assets = Asset.objects.filter(company_id=company.pk)
+    strings |= {t.number for t in tickets} | {t.subject for t in tickets}
+    strings |= {a.original_filename for a in attachments} | {a.serial for a in assets}
+    strings |= set(TicketMessage.objects.filter(ticket__in=tickets).values_list("body", flat=True))
     return {
         "company": company,
         "ids": {
@@ -63,6 +73,9 @@ def _records_of(company_name: str) -> dict:
             Order: list(orders.values_list("pk", flat=True)),
             Invoice: list(invoices.values_list("pk", flat=True)),
             StoredFile: list(files.values_list("pk", flat=True)),
+            Ticket: list(tickets.values_list("pk", flat=True)),
+            TicketAttachment: list(attachments.values_list("pk", flat=True)),
+            Asset: list(assets.values_list("pk", flat=True)),
         },
         "strings": sorted(s for s in strings if s),
         "memberships": list(

@@ -95,6 +95,15 @@ def _shop(name: str) -> Callable:
     return pick
 
 
+def _desk(name: str) -> Callable:
+    def pick(viewer):
+        from desk import selectors
+
+        return getattr(selectors, name)(viewer)
+
+    return pick
+
+
 def _audit_events(viewer):
     from audit.models import AuditEvent
 
@@ -173,6 +182,12 @@ OBJECT_SOURCES: dict[str, Callable] = {
     "orders/": _shop("order_list"),
     "invoices/": _shop("invoice_list"),
     "files/": _shop("file_list"),
+    "desk/tickets/": _desk("tickets_visible"),
+    "desk/attachments/": _desk("attachments_visible"),
+    "desk/assets/": _desk("assets_visible"),
+    "portal/requests/": _desk("tickets_visible"),
+    "portal/attachments/": _desk("attachments_visible"),
+    "portal/assets/": _desk("assets_visible"),
     "settings/audit/": _audit_events,
     "settings/members/": _members,
     "settings/invitations/": _invitations,

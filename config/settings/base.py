@@ -88,6 +88,7 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "audit",
     "shop",
+    "desk",
     "exports",
 ]
 INSTALLED_APPS = (

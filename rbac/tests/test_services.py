@@ -151,6 +151,7 @@ def test_the_grantable_roles_follow_the_map(acme, membership_of):
         Role.DESIGNER,
         Role.INSTALLER,
         Role.EMPLOYEE,
+        Role.EXPERT,
         Role.CUSTOMER,
     ]
     assert Role.OWNER not in services.roles_grantable_by(membership_of(acme, "owner"))

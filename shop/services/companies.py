@@ -12,6 +12,7 @@ from audit.events import Event
 from audit.services import audit_event_record, target_of
 from kernel import capabilities as caps
 from kernel.capabilities import Capability, require
+from kernel.plugins import declared_callables
 from rbac import services as rbac_services
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -24,7 +25,8 @@ from ._common import _locked_visible, _require_visible, _save_named, _write
 
 COMPANY_NAME_REQUIRED = "Enter the company's name."
 COMPANY_HAS_RECORDS = (
-    "This company still has quotes, orders, invoices or files. Delete or move those first."
+    "This company still has quotes, orders, invoices, files, tickets or assets. "
+    "Delete or move those first."
 )
 COMPANY_HAS_CUSTOMER_MEMBERS = (
     "People from this company can still sign in to the workspace. Remove their access first."
@@ -88,6 +90,10 @@ def company_delete(*, tenant: Tenant, actor: Membership, company: Company) -> No
             or company.orders.exists()
             or company.invoices.exists()
             or company.files.exists()
+            or any(
+                any(provider.counts(company.pk).values())
+                for provider in declared_callables("company_records")
+            )
         ):
             raise ValidationError(COMPANY_HAS_RECORDS)
         if Membership.objects.filter(tenant=tenant, company_id=company.pk).exists():
@@ -120,6 +126,8 @@ def company_delete_with_records_capabilities(
     ):
         if count:
             needed.add(capability)
+    for provider in declared_callables("company_records"):
+        needed |= provider.capabilities(dict(records.declared))
     return frozenset(needed)
 
 
@@ -178,6 +186,9 @@ def company_delete_with_records(
             quote.delete()  # its lines go with it, each with its own event
         for contact in Contact.objects.filter(company=company).order_by("pk"):
             contact.delete()
+        # Other business apps' records (the desk's tickets and assets), each audited there.
+        for provider in declared_callables("company_records"):
+            provider.delete(actor=actor, company_id=company.pk)
         for person in selectors.company_people(tenant=tenant, company=company):
             rbac_services.membership_remove(tenant=tenant, actor=actor, membership=person)
         for invitation in selectors.company_open_invitations(tenant=tenant, company=company):

@@ -19,6 +19,8 @@ from accounts.twofactor.action_codes import ACTION_CODE_INVALID, Action
 from audit.events import Event
 from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD, sign_in_client
+from desk import services as desk_services
+from desk.models import Asset, Ticket, TicketAttachment, TicketMessage
 from kernel import capabilities as caps
 from kernel.roles import Role
 from rbac import services as rbac_services
@@ -45,7 +47,15 @@ EXPECTED_COUNTS = {
     "files": 2,
     "people": 2,
     "invitations": 1,
+    # The service desk's records of the company (desk's company_records declaration).
+    "tickets": 1,
+    "ticket_messages": 1,
+    "ticket_attachments": 0,
+    "assets": 1,
 }
+
+
+DESK_COUNTS = ("tickets", "ticket_messages", "ticket_attachments", "assets")
 
 
 def url(name: str, pk: int) -> str:
@@ -70,6 +80,12 @@ def company_rows(company: Company) -> dict[str, int]:
         "invitations": Invitation.objects.filter(
             company_id=company.pk, revoked_at__isnull=True
         ).count(),
+        "tickets": Ticket.objects.filter(company_id=company.pk).count(),
+        "ticket_messages": TicketMessage.objects.filter(ticket__company_id=company.pk).count(),
+        "ticket_attachments": TicketAttachment.objects.filter(
+            ticket__company_id=company.pk
+        ).count(),
+        "assets": Asset.objects.filter(company_id=company.pk).count(),
     }
 
 
@@ -90,6 +106,19 @@ def doomed(in_acme, owner):
             email=f"{role}@doomed.example", password=PASSWORD, full_name=f"Doomed {role}"
         )
         Membership.objects.create(user=user, tenant=in_acme, role=role, company_id=company.pk)
+    asset = desk_services.asset_create(
+        tenant=in_acme, actor=owner, company_id=company.pk, asset_type="Sign", name="Doomed LED"
+    )
+    ticket = desk_services.ticket_create(
+        tenant=in_acme,
+        actor=owner,
+        company_id=company.pk,
+        requester_name="Dora Doomed",
+        subject="Sign is dark",
+        description="Since Tuesday.",
+        asset_ids=[asset.pk],
+    )
+    desk_services.ticket_reply(tenant=in_acme, actor=owner, ticket=ticket, body="On it.")
     rbac_services.membership_invite(
         tenant=in_acme,
         actor=owner,
@@ -202,6 +231,8 @@ def test_owner_deletes_company_and_all_its_records_with_the_emailed_code(
             Event.QUOTE_DELETED: 2,
             Event.QUOTE_LINE_DELETED: 3,
             Event.CONTACT_DELETED: 1,
+            Event.TICKET_DELETED: 1,  # its conversation goes with it
+            Event.ASSET_DELETED: 1,
             Event.MEMBER_REMOVED: 2,
             Event.SESSIONS_ENDED: 1,  # the customer who was signed in
             Event.MEMBER_INVITATION_REVOKED: 1,
@@ -386,9 +417,13 @@ def test_capabilities_needed_follow_the_kinds_of_records_present():
     assert services.company_delete_with_records_capabilities(
         selectors.CompanyRecords(contacts=3)
     ) == {caps.COMPANIES_DELETE}
+    shop_counts = {k: v for k, v in EXPECTED_COUNTS.items() if k not in DESK_COUNTS}
+    desk_counts = tuple((k, EXPECTED_COUNTS[k]) for k in DESK_COUNTS)
     assert services.company_delete_with_records_capabilities(
-        selectors.CompanyRecords(**EXPECTED_COUNTS)
+        selectors.CompanyRecords(**shop_counts, declared=desk_counts)
     ) == {
+        caps.TICKETS_DELETE,
+        caps.ASSETS_DELETE,
         caps.COMPANIES_DELETE,
         caps.QUOTES_DELETE,
         caps.ORDERS_DELETE,

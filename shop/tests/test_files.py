@@ -205,7 +205,10 @@ def test_download_on_s3_redirects_to_a_short_lived_presigned_url(
             return f"https://bucket.example/{name}?X-Amz-Expires={expire}&X-Amz-Signature=abc"
 
     settings.SIGNED_FILE_URL_SECONDS = 600  # a misconfiguration is capped at 60 seconds
-    monkeypatch.setattr(storage, "private_storage", FakeS3)
+    # The download is served by the ground floor's storage (shop.storage re-exports it).
+    from kernel import storage as kernel_storage
+
+    monkeypatch.setattr(kernel_storage, "private_storage", FakeS3)
     response = client_for("acme", "owner").get(url("file-download", stored.pk))
     assert response.status_code == 302
     location = urlparse(response["Location"])

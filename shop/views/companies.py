@@ -136,6 +136,9 @@ def _company_record_lines(records: selectors.CompanyRecords) -> list[str]:
         lines.append(_count(records.files, "file", "files") + " and their stored contents")
     if records.contacts:
         lines.append(_count(records.contacts, "contact", "contacts"))
+    for kind, count in records.declared:  # other business apps' records (tickets, assets)
+        if count:
+            lines.append(f"{count} {kind.replace('_', ' ')}")
     if records.people:
         lines.append(
             _count(records.people, "person", "people")

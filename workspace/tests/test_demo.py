@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+import desk.demo
 import shop.demo
 from accounts.models import User
 from kernel.roles import STAFF_ROLES
@@ -27,8 +28,8 @@ def test_demo_password_is_random_stored_owner_only_and_reused(tmp_path):
     assert demo.demo_password(tmp_path / "elsewhere") != first
 
 
-def test_the_shop_seeder_is_the_one_the_shop_app_provides():
-    assert demo._business_seeders() == [shop.demo.seed_demo_records]
+def test_the_business_seeders_are_the_ones_the_shop_and_desk_apps_provide():
+    assert demo._business_seeders() == [shop.demo.seed_demo_records, desk.demo.seed_demo_records]
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def test_seeding_creates_the_workspace_and_one_member_per_staff_role(shop_seeder
     assert report == {
         "initech": {
             "workspace": 1,
-            "users": 8,
-            "memberships": 8,
+            "users": 9,
+            "memberships": 9,
             "passwords_reset": 0,
             "companies": 3,
         }

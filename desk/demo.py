@@ -1,0 +1,155 @@
+"""The demo's service desk (declared as DeskConfig.demo_seeder, run by workspace.demo inside
+the workspace's schema): assets per customer company, two demo customers per company for
+the portal, and a few hundred tickets over the last weeks in every status and SLA state.
+
+The customers are the first three companies' people, signing in with the demo password as
+``customer<n>@<slug>.demo`` (the password is the staff's: it is copied from the owner's
+account, never known here). Tickets are written in bulk with their clocks computed by
+desk.sla, backdated across the last 30 days, so the demo needs no clock travel; demo rows are
+not audited one by one (the demo workspace is not a customer's data).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.models import User
+from kernel.roles import Role
+from rbac.companies import company_choices
+from rbac.models import Membership
+from tenants.models import Tenant
+
+from . import selectors
+from .models import Asset, Priority, Ticket, TicketMessage, TicketSequence
+from .services.tickets import _refresh_running_clock, _start_clocks
+
+SUBJECTS = [
+    "Printer shows paper jam",
+    "Router drops connection every hour",
+    "Sign lighting flickers at night",
+    "Laptop will not start",
+    "Request new user account",
+    "Door sensor offline",
+    "Display screen has dead pixels",
+    "Invoice portal login fails",
+    "Backup job failed overnight",
+    "Scheduled maintenance visit",
+]
+ASSET_TYPES = [
+    ("Printer", "HP LaserJet"),
+    ("Router", "Cisco ISR"),
+    ("Sign", "LED sign"),
+    ("Laptop", "ThinkPad"),
+]
+TICKETS_PER_COMPANY = 40
+
+
+def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[str, int]:
+    if Ticket.objects.exists():
+        return {"tickets": 0}
+    owner_user = staff_users[Role.OWNER.value]
+    owner = Membership.objects.select_related("tenant").get(tenant=tenant, user=owner_user)
+    companies = company_choices(viewer=owner)
+    if not companies:
+        return {"tickets": 0}
+    rng = random.Random(f"desk-demo:{tenant.slug}")  # noqa: S311 - demo data, not secrets
+    staff = [staff_users[r] for r in (Role.EXPERT.value, Role.MANAGER.value) if r in staff_users]
+    policy = selectors.sla_policy()
+    if policy.pk is None:
+        policy.save()
+    now = timezone.now()
+    counts = {"assets": 0, "tickets": 0, "ticket_messages": 0, "customers": 0}
+    number = 0
+    for index, (company_id, company_name) in enumerate(companies):
+        assets = []
+        for kind, model in ASSET_TYPES:
+            assets.append(
+                Asset.objects.create(
+                    company_id=company_id,
+                    asset_type=kind,
+                    name=f"{model} ({company_name[:40]})",
+                    serial=f"{kind[:2].upper()}-{company_id:04d}-{rng.randint(1000, 9999)}",
+                    location=rng.choice(["Front desk", "Server room", "Shop floor", "Office 2"]),
+                )
+            )
+            counts["assets"] += 1
+        requester = None
+        if index < 3:
+            email = f"customer{index + 1}@{tenant.slug}.demo"
+            requester, created = User.objects.get_or_create(
+                email=email, defaults={"full_name": f"{company_name[:60]} customer"}
+            )
+            if created:
+                requester.password = owner_user.password
+                requester.save(update_fields=["password"])
+            Membership.objects.get_or_create(
+                user=requester,
+                tenant=tenant,
+                defaults={"role": Role.CUSTOMER.value, "company_id": company_id},
+            )
+            counts["customers"] += int(created)
+        for _ in range(TICKETS_PER_COMPANY if index < 8 else 5):
+            number += 1
+            status = rng.choices(Ticket.Status.values, weights=[15, 35, 10, 20, 20], k=1)[0]
+            # Tickets waiting on the customer are recent, so their paused clocks are not all
+            # past due; the others spread over the last 30 days (on track to breached).
+            # Open tickets of every age: minutes (on track), hours (at risk), weeks (breached).
+            if status == Ticket.Status.PENDING_CUSTOMER:
+                minutes = 12 * 60
+            else:
+                minutes = rng.choice([3 * 60, 12 * 60, 3 * 24 * 60, 30 * 24 * 60])
+            created_at = now - timedelta(minutes=rng.randint(1, minutes))
+            ticket = Ticket(
+                number=f"T-{number:05d}",
+                company_id=company_id,
+                requester=requester,
+                requester_name=requester.full_name
+                if requester
+                else f"Contact at {company_name[:60]}",
+                requester_email=requester.email if requester else "",
+                subject=rng.choice(SUBJECTS),
+                description="Reported by phone; details below.\nPlease call back.",
+                priority=rng.choice(Priority.values),
+                category=rng.choice(policy.categories or [""]),
+                assignee=rng.choice(staff) if staff and rng.random() < 0.7 else None,
+                tags=rng.sample(["onsite", "remote", "hardware", "vip"], k=rng.randint(0, 2)),
+                created_at=created_at,
+            )
+            _start_clocks(ticket, policy, created_at)
+            ticket.status = status
+            if status != Ticket.Status.NEW and rng.random() < 0.85:
+                ticket.first_responded_at = created_at + timedelta(minutes=rng.randint(5, 600))
+            if status == Ticket.Status.PENDING_CUSTOMER:
+                ticket.sla_paused_at = created_at + (now - created_at) / 2
+            if status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
+                ticket.resolved_at = created_at + timedelta(hours=rng.randint(1, 96))
+                ticket.resolved_at = min(ticket.resolved_at, now)
+            if status == Ticket.Status.CLOSED:
+                ticket.closed_at = ticket.resolved_at
+            _refresh_running_clock(ticket, now)
+            ticket.save()
+            ticket.assets.add(rng.choice(assets))
+            counts["tickets"] += 1
+            if ticket.first_responded_at:
+                TicketMessage.objects.create(
+                    ticket=ticket,
+                    kind=TicketMessage.Kind.REPLY,
+                    author=ticket.assignee,
+                    author_name=str(ticket.assignee or owner_user),
+                    body="Thanks, we are on it.",
+                    created_at=ticket.first_responded_at,
+                )
+                TicketMessage.objects.create(
+                    ticket=ticket,
+                    kind=TicketMessage.Kind.NOTE,
+                    author=ticket.assignee,
+                    author_name=str(ticket.assignee or owner_user),
+                    body="Internal: checked the warranty, still covered.",
+                    created_at=ticket.first_responded_at,
+                )
+                counts["ticket_messages"] += 2
+    TicketSequence.objects.create(last_value=number)
+    return counts
