@@ -18,6 +18,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# Length limits of the free-text fields (kernel.text: every TextField declares one).
+NOTES_MAX_LENGTH = 10_000
+DESCRIPTION_MAX_LENGTH = 20_000
+MESSAGE_MAX_LENGTH = 20_000
+REASON_MAX_LENGTH = 2_000
+
 
 class Priority(models.TextChoices):
     LOW = "low", "Low"
@@ -119,7 +125,7 @@ class Asset(models.Model):
     name = models.CharField(max_length=200)
     serial = models.CharField("Serial number or tag", max_length=100, blank=True)
     location = models.CharField(max_length=200, blank=True)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -164,7 +170,7 @@ class Ticket(models.Model):
     requester_name = models.CharField(max_length=150)
     requester_email = models.EmailField(blank=True)
     subject = models.CharField(max_length=200)
-    description = models.TextField()
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     category = models.CharField(max_length=80, blank=True)
@@ -248,7 +254,7 @@ class TicketMessage(models.Model):
     )
     author_name = models.CharField(max_length=150)
     from_customer = models.BooleanField(default=False)
-    body = models.TextField()
+    body = models.TextField(max_length=MESSAGE_MAX_LENGTH)
     created_at = models.DateTimeField()
 
     class Meta:
@@ -328,7 +334,7 @@ class SlaOverride(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_overrides")
     target = models.CharField(max_length=20, choices=Target.choices)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    reason = models.TextField()
+    reason = models.TextField(max_length=REASON_MAX_LENGTH)
     due_before = models.DateTimeField(null=True, blank=True)
     due_after = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(

@@ -25,6 +25,7 @@ refusal reads the same whether a form or a service made it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
@@ -79,3 +80,13 @@ def text_fields_check(record: models.Model, fields: list[str] | None = None) -> 
             )
     if errors:
         raise ValidationError(errors)
+
+
+def record_check(record: models.Model, *, exclude: Sequence[str] = ()) -> None:
+    """A service's field-level check of ``record`` before it is saved: first what PostgreSQL
+    could not store at all and every text field's limit, TextFields' included
+    (:func:`text_fields_check`), then Django's own field validation (lengths, formats,
+    digits), so bad input never reaches the database. Uniqueness and constraints are left to
+    the service's own rules and the database."""
+    text_fields_check(record)
+    record.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)

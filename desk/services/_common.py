@@ -3,7 +3,7 @@ transaction, a workspace that takes writes), and the helpers the entities share.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Model, QuerySet
 
 from kernel.capabilities import Capability
+from kernel.text import record_check
 from rbac.authz import authorize
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -60,5 +61,5 @@ def _locked_visible(record: RecordT, visible: QuerySet[RecordT]) -> RecordT:
     return locked
 
 
-def _full_clean(obj: Model, *, exclude: Sequence[str] = ()) -> None:
-    obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+# Text PostgreSQL can store, within every text field's limit, then Django's field validation.
+_full_clean = record_check

@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.events import Event
 from audit.services import audit_event_record
 from kernel import capabilities as caps
+from kernel.text import text_fields_check
 from rbac.models import Membership
 from tenants.models import Tenant
 
@@ -142,7 +143,7 @@ def sla_override(
         # A target already missed stays missed in the record: sla_breached is not cleared.
         _refresh_running_clock(ticket, now)
         ticket.save()
-        override = SlaOverride.objects.create(
+        override = SlaOverride(
             ticket=ticket,
             target=target,
             kind=kind,
@@ -151,6 +152,8 @@ def sla_override(
             due_after=after,
             created_by=current.user,
         )
+        text_fields_check(override)  # the reason is the record of why: refused, never cut
+        override.save()
         audit_event_record(
             event_type=Event.SLA_OVERRIDDEN,
             target=ticket,

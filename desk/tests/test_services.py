@@ -240,3 +240,31 @@ def test_a_customer_cannot_reply_on_another_companys_request(acme, in_acme, cust
     with pytest.raises(PermissionDenied):
         services.request_reply(tenant=acme, actor=customer, ticket=theirs, body="hi")
     assert not theirs.messages.exists()
+
+
+def test_text_over_its_limit_or_with_a_nul_is_refused_by_the_services_and_nothing_is_stored(
+    acme, in_acme, customer
+):
+    from desk.models import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH
+    from kernel.text import TEXT_NUL, text_too_long_message
+
+    before = Ticket.objects.count()
+    with pytest.raises(ValidationError) as too_long:
+        _new_request(acme, customer, description="d" * (DESCRIPTION_MAX_LENGTH + 1))
+    assert too_long.value.message_dict["description"] == [
+        text_too_long_message(DESCRIPTION_MAX_LENGTH, DESCRIPTION_MAX_LENGTH + 1)
+    ]
+    assert Ticket.objects.count() == before
+
+    ticket = _new_request(acme, customer)
+    for body, expected in [
+        (
+            "m" * (MESSAGE_MAX_LENGTH + 1),
+            text_too_long_message(MESSAGE_MAX_LENGTH, MESSAGE_MAX_LENGTH + 1),
+        ),
+        ("before\x00after", str(TEXT_NUL)),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            services.request_reply(tenant=acme, actor=customer, ticket=ticket, body=body)
+        assert refused.value.message_dict["body"] == [expected]
+    assert not ticket.messages.exists()

@@ -5,7 +5,7 @@ See the package docstring (``shop.services``) for the invariants these enforce.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, QuerySet
 
 from kernel.capabilities import Capability, require
-from kernel.text import text_fields_check
+from kernel.text import record_check
 from rbac.authz import current_member
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -104,12 +104,7 @@ def _insert_unique(record: Model, *, taken: str) -> None:
         raise ValidationError(taken) from error
 
 
-def _full_clean(obj: Model, *, exclude: Sequence[str] = ()) -> None:
-    """Field-level validation (lengths, formats, digits) so bad input never reaches the DB:
-    first what PostgreSQL could not store at all and every text field's limit, TextFields'
-    included (``kernel.text.text_fields_check``), then Django's own field validation."""
-    text_fields_check(obj)
-    obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+_full_clean = record_check
 
 
 def _next_number(kind: str, prefix: str) -> str:
