@@ -7,7 +7,8 @@ billing contact). Nothing here returns a business record, a file name or a membe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from django.db.models import F, Max, QuerySet, Sum
 from django.db.models.functions import Least
@@ -153,6 +154,31 @@ def workspace_support_until_query(tenant: Tenant, now: datetime) -> QuerySet:
         .annotate(until=Max(Least(F("started_at") + SESSION_ABSOLUTE, F("grant__ends_at"))))
         .values("until")
     )
+
+
+# The query's shape never changes: compiled once per process with these stand-ins, which
+# workspace_support_until_sql swaps for the real values (a test holds the two to each other).
+_STAND_IN_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+_STAND_IN_TENANT = -1
+
+
+@lru_cache(maxsize=1)
+def _support_until_compiled() -> tuple[str, tuple]:
+    query = workspace_support_until_query(Tenant(pk=_STAND_IN_TENANT), _STAND_IN_NOW).query
+    sql, params = query.sql_with_params()
+    return sql, tuple(params)
+
+
+def workspace_support_until_sql(tenant: Tenant, now: datetime) -> tuple[str, list]:
+    """``workspace_support_until_query(tenant, now)`` as SQL and parameters, without building
+    and compiling the query again (the gate embeds it in its lookup on every request)."""
+    sql, params = _support_until_compiled()
+    values = {
+        _STAND_IN_NOW: now,
+        _STAND_IN_NOW - SESSION_ABSOLUTE: now - SESSION_ABSOLUTE,
+        _STAND_IN_TENANT: tenant.pk,
+    }
+    return sql, [values.get(param, param) for param in params]
 
 
 def workspace_support_active_until(tenant: Tenant) -> datetime | None:

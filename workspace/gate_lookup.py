@@ -7,10 +7,11 @@ the code it stands in for reads, under the same conditions: the session row that
 database session store loads (this key, not expired), the tracked session that
 ``accounts.sessions.session_enforce`` looks for (this key's digest, this workspace), the active
 membership of that user in this workspace that the gate looks for, and the banner's query
-(``support.selectors.workspace_support_until_query``). The user is accepted only where
-``django.contrib.auth.get_user`` would accept it: the session's backend is listed and is
-Django's ``ModelBackend``, the tracked session's user is the session's user, the user may
-authenticate, and the session's hash verifies under the current secret. In every other case
+(``support.selectors.workspace_support_until_query``, compiled once per process). The user
+is accepted only where ``django.contrib.auth.get_user`` would accept it: the session's
+backend is listed and is Django's ``ModelBackend``, the tracked session's user is the
+session's user, the user may authenticate, and the session's hash verifies under the current
+secret. In every other case
 (no tracked session, another user, a hash that needs the fallback secrets, another session
 engine, a session or user some earlier code already loaded) only what was read is primed and
 the ordinary code reads and decides the rest, exactly as without this lookup.
@@ -38,7 +39,7 @@ from django.utils.crypto import constant_time_compare
 from accounts.models import User, UserSession
 from accounts.sessions import session_key_digest
 from rbac.models import Membership
-from support.selectors import workspace_support_until_query
+from support.selectors import workspace_support_until_sql
 from tenants.models import Tenant
 
 
@@ -108,7 +109,7 @@ def gate_lookup(request, tenant: Tenant) -> GateLookup | None:
     ):
         return None
     now = timezone.now()
-    support_sql, support_params = workspace_support_until_query(tenant, now).query.sql_with_params()
+    support_sql, support_params = workspace_support_until_sql(tenant, now)
     text, (tracked_fields, user_fields, membership_fields) = _statement_parts()
     rows = connection.fetch_in_context(  # type: ignore[attr-defined]
         text.replace("{support}", support_sql),
