@@ -277,7 +277,27 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     def fetch_in_context(self, sql: str, params: list[Any]) -> list[tuple]:
         """The rows of one read, run in the current context; when the context still has to
         be sent, it travels in the same round trip, ahead of the read (one statement string,
-        one result per part). For the gate's lookup, the first statement of a request."""
+        one result per part). For the gate's lookup, the first statement of a request.
+
+        With ``CONN_HEALTH_CHECKS`` the read is the health check: instead of a ``SELECT 1``
+        first, a read that fails because the connection is gone is sent once more on a new
+        connection (outside a transaction only, and it is a read)."""
+        if (
+            self.connection is not None
+            and self.health_check_enabled
+            and not self.health_check_done
+            and not self.in_atomic_block
+        ):
+            self.health_check_done = True
+            try:
+                return self._fetch_in_context(sql, params)
+            except (django.db.utils.OperationalError, django.db.utils.InterfaceError):
+                if self.connection is not None and self.is_usable():
+                    raise  # the connection is fine: the read itself failed
+                self.close()
+        return self._fetch_in_context(sql, params)
+
+    def _fetch_in_context(self, sql: str, params: list[Any]) -> list[tuple]:
         self.ensure_connection()
         self._setting_search_path = True  # this cursor does not send the context itself
         try:

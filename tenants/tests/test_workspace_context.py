@@ -252,3 +252,26 @@ def test_a_connection_is_never_recycled_inside_a_transaction(acme):
     finally:
         del connections["recycling_probe"]
         wrapper.close()
+
+
+# --- The gate's lookup is the request's health check
+
+
+def test_the_gate_lookup_replaces_the_health_check_and_survives_a_dropped_connection(acme):
+    wrapper = connections.create_connection("default")
+    try:
+        wrapper.set_tenant(acme)
+        [(first_pid,)] = wrapper.fetch_in_context("SELECT pg_backend_pid()", [])
+        assert wrapper.health_check_enabled  # CONN_HEALTH_CHECKS, as deployed
+        with connection.cursor() as cursor:  # the server drops that connection
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first_pid])
+        wrapper.close_if_unusable_or_obsolete()  # the next request starts
+        wrapper.set_tenant(acme)
+        with CaptureQueriesContext(wrapper) as captured:
+            [(pid, role)] = wrapper.fetch_in_context("SELECT pg_backend_pid(), current_user", [])
+        assert pid != first_pid
+        assert role == _role_of("ws_acme")
+        # No SELECT 1 before it: the lookup itself found the dead connection.
+        assert all(query["sql"].startswith("SET ROLE") for query in captured.captured_queries)
+    finally:
+        wrapper.close()
