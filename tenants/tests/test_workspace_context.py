@@ -275,3 +275,12 @@ def test_the_gate_lookup_replaces_the_health_check_and_survives_a_dropped_connec
         assert all(query["sql"].startswith("SET ROLE") for query in captured.captured_queries)
     finally:
         wrapper.close()
+
+
+def test_the_context_function_is_plpgsql_so_its_plans_are_kept_for_the_session(db):
+    # A LANGUAGE sql function in a policy's sub-select is planned again on every call.
+    language = _one(
+        "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+        "WHERE p.oid = 'public.shopsafe_workspace_id()'::regprocedure"
+    )
+    assert language == "plpgsql"
