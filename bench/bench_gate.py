@@ -143,6 +143,45 @@ class Page:
         return seconds
 
 
+def backend_cpu_seconds() -> float | None:
+    """CPU time the default connection's PostgreSQL backend has used so far, read from /proc
+    (None when the server is not on this machine or /proc cannot be read)."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_cpu_seconds() -> float | None:
+    """CPU time the Redis server has used so far (its INFO), or None without one in use."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
+        return None
+    info = caches["default"]._cache.get_client().info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def measured_round(page: Page, count: int) -> dict:
+    """One round: each request's wall time, and the CPU the round cost this process, its
+    PostgreSQL backend and Redis (CPU does not count time spent waiting for a busy machine)."""
+    client, backend, redis = time.process_time(), backend_cpu_seconds(), redis_cpu_seconds()
+    seconds = page.timings(count)
+    cpu = {"client": time.process_time() - client}
+    backend_after, redis_after = backend_cpu_seconds(), redis_cpu_seconds()
+    if backend is not None and backend_after is not None:
+        cpu["database"] = backend_after - backend
+    if redis is not None and redis_after is not None:
+        cpu["redis"] = redis_after - redis
+    return {"seconds": seconds, "cpu": cpu}
+
+
 def queries_per_request(page: Page) -> list[str]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -161,7 +200,7 @@ def _serve(page: Page, ready: dict, commands: dict) -> None:
     for line in sys.stdin:
         name, _, argument = line.strip().partition(" ")
         if name == "measure":
-            print(json.dumps({"seconds": page.timings(int(argument))}), flush=True)
+            print(json.dumps(measured_round(page, int(argument))), flush=True)
         elif name in commands:
             print(json.dumps(commands[name]()), flush=True)
         else:
@@ -316,14 +355,16 @@ def _bare_side() -> None:
 class Side:
     """A side's process: started with its settings, then asked for rounds of requests."""
 
-    def __init__(self, side: str, settings_module: str, database: str):
+    def __init__(
+        self, side: str, settings_module: str, database: str, module: str = "bench.bench_gate"
+    ):
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": settings_module,
             "BENCH_DATABASE": database,
         }
         self.process = subprocess.Popen(  # noqa: S603 - our interpreter and module
-            [sys.executable, "-m", "bench.bench_gate", side],
+            [sys.executable, "-m", module, side],
             env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -356,23 +397,36 @@ def same_page(stack_body: str, bare_body: str) -> bool:
     return CSRF_TOKEN.sub(b"T", stack_body.encode()) == CSRF_TOKEN.sub(b"T", bare_body.encode())
 
 
-def interleaved(first: Side, second: Side, rounds: int, requests: int) -> list[list[list[float]]]:
-    """Per side, the seconds of each request of each round; the order alternates per round."""
-    seconds: list[list[list[float]]] = [[], []]
+def interleaved(first: Side, second: Side, rounds: int, requests: int) -> list[list[dict]]:
+    """Per side, each round's measurements (``measured_round``); the order alternates."""
+    results: list[list[dict]] = [[], []]
     sides = [first, second]
     for index in range(rounds):
         order = (0, 1) if index % 2 == 0 else (1, 0)
         for which in order:
-            seconds[which].append(sides[which].ask(f"measure {requests}")["seconds"])
-    return seconds
+            results[which].append(sides[which].ask(f"measure {requests}"))
+    return results
 
 
-def figures(label: str, rounds: list[list[float]], body: str, queries: list[str]) -> str:
-    flat = [value for one in rounds for value in one]
+def cpu_per_request(rounds: list[dict]) -> dict[str, float]:
+    """Milliseconds of CPU per request, per process (client, database, redis)."""
+    requests = sum(len(one["seconds"]) for one in rounds)
+    totals: dict[str, float] = {}
+    for one in rounds:
+        for name, value in one["cpu"].items():
+            totals[name] = totals.get(name, 0.0) + value
+    return {name: total * 1000 / requests for name, total in totals.items()}
+
+
+def figures(label: str, rounds: list[dict], body: str, queries: list[str]) -> str:
+    flat = [value for one in rounds for value in one["seconds"]]
+    cpu = cpu_per_request(rounds)
+    cpu_text = " + ".join(f"{name} {value:.2f}" for name, value in cpu.items())
     return (
         f"{label}: {len(flat) / sum(flat):7.1f} req/s  median {statistics.median(flat) * 1000:.2f} "
         f"ms  p95 {statistics.quantiles(flat, n=20)[18] * 1000:.2f} ms  ({len(flat)} requests, "
-        f"{len(body.encode())} bytes, {len(queries)} queries)"
+        f"{len(body.encode())} bytes, {len(queries)} queries)\n"
+        f"      CPU per request: {sum(cpu.values()):.2f} ms ({cpu_text})"
     )
 
 
@@ -392,7 +446,13 @@ def run() -> list[str]:
             stack.close()
             bare.close()
 
-    ratios = [sum(b) / sum(s) for s, b in zip(stack_rounds, bare_rounds, strict=True)]
+    ratios = [
+        sum(b["seconds"]) / sum(s["seconds"])
+        for s, b in zip(stack_rounds, bare_rounds, strict=True)
+    ]
+    cpu_ratio = sum(cpu_per_request(bare_rounds).values()) / sum(
+        cpu_per_request(stack_rounds).values()
+    )
     provision = stack.ready["provision_seconds"]
     rounds = {name: statistics.median(values) for name, values in enforcement.items()}
     stack_queries = stack.ready["queries"]
@@ -404,6 +464,8 @@ def run() -> list[str]:
         "same page on both sides (byte for byte, CSRF tokens aside): yes",
         f"stack/bare throughput: {statistics.median(ratios):.2f}x (median of the rounds; "
         f"min {min(ratios):.2f}, max {max(ratios):.2f}; target >= 0.90)",
+        f"stack/bare by CPU per request (what a saturated server's throughput follows, "
+        f"unaffected by waiting for a busy machine): {cpu_ratio:.2f}x",
         f"stack queries: {len(stack_queries)} = the page's {len(bare.ready['queries'])} + "
         f"{len(stack_queries) - len(bare.ready['queries'])} (the gate's lookup with the "
         f"workspace context)",
