@@ -284,3 +284,11 @@ def test_the_context_function_is_plpgsql_so_its_plans_are_kept_for_the_session(d
         "WHERE p.oid = 'public.shopsafe_workspace_id()'::regprocedure"
     )
     assert language == "plpgsql"
+
+
+def test_connections_are_recycled_after_the_configured_number_of_workspaces():
+    # DATABASE_WORKSPACES_PER_CONNECTION, 100 by default: about 20 MB of catalog cache.
+    from django.conf import settings
+
+    assert settings.DATABASES["default"]["WORKSPACES_PER_CONNECTION"] == 100
+    assert connection.settings_dict["WORKSPACES_PER_CONNECTION"] == 100
