@@ -185,6 +185,7 @@ class Gunicorn:
                 str(checkout),
             ],
             env=environment,
+            cwd=str(checkout),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

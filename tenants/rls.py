@@ -1,7 +1,8 @@
 """Row-level security for the shared (public-schema) tables that hold per-workspace rows.
 
 Invariant: the database-side workspace context is the role and the ``search_path`` the
-backend sends together on every cursor (``tenants/postgresql_backend/base.py``).
+backend sends together (``tenants/postgresql_backend/base.py``: after every ``set_tenant``,
+rollback and statement it cannot vouch for).
 ``public.shopsafe_workspace_id()`` reads them back:
 
 - the current role is a workspace's role (a runtime connection in that workspace's context):
