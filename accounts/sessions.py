@@ -104,17 +104,18 @@ def session_track_rekey(*, old_key: str | None, new_key: str) -> None:
         )
 
 
-def session_enforce(request) -> None:
+def session_enforce(request, tracked: UserSession | None = None) -> None:
     """The gate's session check for a signed-in request on a workspace host.
 
     Signs the request out (with a message for the sign-in page) when its session is not
     tracked or has passed the workspace's idle or absolute timeout; otherwise notes the use
-    (at most once a minute) and sets ``request.user_session``.
+    (at most once a minute) and sets ``request.user_session``. ``tracked`` is the row when the
+    caller has already read it (the gate's one lookup: this session's key digest, this user,
+    this workspace); without it the row is read here.
     """
     tenant = request.tenant
     session_key = request.session.session_key
-    tracked = None
-    if session_key:
+    if tracked is None and session_key:
         tracked = UserSession.objects.filter(
             key_digest=session_key_digest(session_key), user_id=request.user.pk, tenant=tenant
         ).first()

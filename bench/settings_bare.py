@@ -1,42 +1,31 @@
-"""bench_gate, baseline: plain Django, plain PostgreSQL backend, no tenancy or middleware."""
+"""bench_gate, baseline: the development settings with the stack taken away.
 
-from config import embedded
+The same apps and templates as the full stack (so the page is the same), but the plain
+``postgresql`` backend (no django-tenants search_path, no workspace role), no middleware at
+all, and one context processor of constants (``bench.bare.context``) instead of the
+workspace, support, messages and auth ones. It connects as the OWNER to a database of its own
+(it creates its own table there; plain Django has no runtime/owner split to measure).
+"""
 
-embedded.export_service_urls()
+from config.env import env
+from config.settings.local import *  # noqa: F403
 
-from config import devkeys  # noqa: E402
-
-devkeys.export_development_audit_keys()  # base settings require the audit keys
-
-from config.env import env  # noqa: E402
-from config.settings.base import (  # noqa: E402
-    BASE_DIR,
-    DATABASE_OWNER_URL,
-    DATABASE_URL,
-    _database_from_url,
-)
-
-SECRET_KEY = env("DJANGO_SECRET_KEY")
 DEBUG = False
-ALLOWED_HOSTS = ["bench.localhost"]
-INSTALLED_APPS = ["bench.bare"]
-MIDDLEWARE: list[str] = []
-ROOT_URLCONF = "bench.bare.views"
 DATABASES = {
     "default": {
-        # The baseline creates its own table, so it connects as the owner role where there is
-        # one (plain Django has no runtime/owner split to measure).
-        **_database_from_url(DATABASE_OWNER_URL or DATABASE_URL),
+        **DATABASES.get("owner", DATABASES["default"]),  # noqa: F405
         "ENGINE": "django.db.backends.postgresql",
         "NAME": env("BENCH_DATABASE"),
+        "TEST": {},
     }
 }
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "bench" / "bare" / "templates"],
-    }
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "bench.bare.views"
+TEMPLATES[0]["OPTIONS"]["context_processors"] = [  # noqa: F405
+    "django.template.context_processors.request",
+    "django.template.context_processors.csrf",
+    "bench.bare.context.workspace",
 ]
-USE_TZ = True
-TIME_ZONE = "UTC"
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+for _alias, _cache in CACHES.items():  # noqa: F405
+    _cache["KEY_PREFIX"] = f"bench-{DATABASES['default']['NAME']}-{_alias}"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -60,6 +60,17 @@ class SupportAccessGrant(models.Model):
     def is_live(self, now) -> bool:
         return self.revoked_at is None and self.starts_at <= now < self.ends_at
 
+    @staticmethod
+    def live_q(now, through: str = "") -> models.Q:
+        """``is_live`` as a query filter, on this model or through a relation (``"grant__"``)."""
+        return models.Q(
+            **{
+                f"{through}revoked_at__isnull": True,
+                f"{through}starts_at__lte": now,
+                f"{through}ends_at__gt": now,
+            }
+        )
+
 
 class ImpersonationSession(models.Model):
     """One agent acting as one member of one workspace, under one grant.

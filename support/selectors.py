@@ -7,9 +7,11 @@ billing contact). Nothing here returns a business record, a file name or a membe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
-from django.db.models import Max, Sum
+from django.db.models import F, Max, QuerySet, Sum
+from django.db.models.functions import Least
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -24,7 +26,6 @@ from .models import ImpersonationSession, SupportAccessGrant
 from .services import (
     SESSION_ABSOLUTE,
     grant_live,
-    impersonation_ends_at,
     support_access_disabled,
 )
 
@@ -137,17 +138,55 @@ def agent_live_session(agent) -> ImpersonationSession | None:
     return None
 
 
+def workspace_support_until_query(tenant: Tenant, now: datetime) -> QuerySet:
+    """The banner's one query: at most one row whose ``until`` is when the latest live support
+    session in ``tenant`` ends at the latest (its absolute limit or its grant's end). The gate
+    runs it inside its one lookup of a signed-in request (``workspace.gate_lookup``)."""
+    return (
+        ImpersonationSession.objects.filter(
+            SupportAccessGrant.live_q(now, through="grant__"),
+            tenant=tenant,
+            ended_at__isnull=True,
+            started_at__gt=now - SESSION_ABSOLUTE,
+        )
+        .order_by()
+        .values("tenant")
+        .annotate(until=Max(Least(F("started_at") + SESSION_ABSOLUTE, F("grant__ends_at"))))
+        .values("until")
+    )
+
+
+# The query's shape never changes: compiled once per process with these stand-ins, which
+# workspace_support_until_sql swaps for the real values (a test holds the two to each other).
+_STAND_IN_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+_STAND_IN_TENANT = -1
+
+
+@lru_cache(maxsize=1)
+def _support_until_compiled() -> tuple[str, tuple]:
+    query = workspace_support_until_query(Tenant(pk=_STAND_IN_TENANT), _STAND_IN_NOW).query
+    sql, params = query.sql_with_params()
+    return sql, tuple(params)
+
+
+def workspace_support_until_sql(tenant: Tenant, now: datetime) -> tuple[str, list]:
+    """``workspace_support_until_query(tenant, now)`` as SQL and parameters, without building
+    and compiling the query again (the gate embeds it in its lookup on every request)."""
+    sql, params = _support_until_compiled()
+    values = {
+        _STAND_IN_NOW: now,
+        _STAND_IN_NOW - SESSION_ABSOLUTE: now - SESSION_ABSOLUTE,
+        _STAND_IN_TENANT: tenant.pk,
+    }
+    return sql, [values.get(param, param) for param in params]
+
+
 def workspace_support_active_until(tenant: Tenant) -> datetime | None:
-    """When the latest live support session in ``tenant`` ends at the latest, or None."""
-    now = timezone.now()
-    ends = [
-        impersonation_ends_at(session)
-        for session in ImpersonationSession.objects.filter(
-            tenant=tenant, ended_at__isnull=True, started_at__gt=now - SESSION_ABSOLUTE
-        ).select_related("grant")
-        if session.grant.is_live(now)
-    ]
-    return max(ends) if ends else None
+    """When the latest live support session in ``tenant`` ends at the latest, or None
+    (``support.services.impersonation_ends_at`` of each live session, computed in the
+    query)."""
+    rows = list(workspace_support_until_query(tenant, timezone.now()))
+    return rows[0]["until"] if rows else None
 
 
 def workspace_grants(tenant: Tenant):

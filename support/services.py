@@ -233,9 +233,7 @@ def grant_live(tenant: Tenant, now: datetime | None = None) -> SupportAccessGran
     if support_access_disabled(tenant):
         return None
     return (
-        SupportAccessGrant.objects.filter(
-            tenant=tenant, revoked_at__isnull=True, starts_at__lte=now, ends_at__gt=now
-        )
+        SupportAccessGrant.objects.filter(SupportAccessGrant.live_q(now), tenant=tenant)
         .order_by("-allow_write", "-ends_at")
         .first()
     )

@@ -2,11 +2,12 @@
 
 Invariant: ``set_tenant`` is the only way code changes the workspace context, and the
 database backend (``tenants/postgresql_backend/base.py``) is the only place that context
-reaches the connection: on every cursor after ``set_tenant`` and after every rollback it sends
-the workspace's role together with the search_path (``SET ROLE …; SET search_path = …``, and
-``RESET ROLE`` for public). The hook cannot send statements itself (``set_tenant`` does not
-touch the connection), so it only publishes the tenant to the logging context, so every log
-line says which workspace it concerns.
+reaches the connection: on the first cursor after ``set_tenant``, after every rollback and
+after any statement it cannot vouch for, it sends the workspace's role together with the
+search_path (``SET ROLE …; SET search_path = …``, and ``RESET ROLE`` for public). The hook
+cannot send statements itself (``set_tenant`` does not touch the connection), so it only
+publishes the tenant to the logging context, so every log line says which workspace it
+concerns.
 
 Row-level security (``tenants/rls.py``) reads the context back from role and search_path
 together. Every entry point switches through ``set_tenant``: the request middleware (public

@@ -1,7 +1,8 @@
 """Row-level security for the shared (public-schema) tables that hold per-workspace rows.
 
 Invariant: the database-side workspace context is the role and the ``search_path`` the
-backend sends together on every cursor (``tenants/postgresql_backend/base.py``).
+backend sends together (``tenants/postgresql_backend/base.py``: after every ``set_tenant``,
+rollback and statement it cannot vouch for).
 ``public.shopsafe_workspace_id()`` reads them back:
 
 - the current role is a workspace's role (a runtime connection in that workspace's context):
@@ -85,6 +86,39 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         )
     END
     FROM context
+$$;
+COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
+    'The workspace the connection acts for: for a workspace role, its workspace when the '
+    'search_path names it and 0 otherwise; for any other role, from search_path: NULL in the '
+    'public context (platform view), 0 when the context is no workspace. See tenants/rls.py.';
+"""
+# The same rules in PL/pgSQL (migration tenants 0007; issue #14): a LANGUAGE sql function
+# that cannot be inlined (as in a policy's sub-select) is parsed and planned again on every
+# call, about 0.3 ms each, once per table with a policy in every statement; PL/pgSQL keeps its
+# plans for the session, so a call costs microseconds. What it returns is unchanged, and
+# tenants/tests/test_row_level_security*.py hold it to that.
+WORKSPACE_CONTEXT_FUNCTION_PLPGSQL = """
+CREATE OR REPLACE FUNCTION public.shopsafe_workspace_id() RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    -- The first search_path entry as set, not current_schema(): that one skips a schema that
+    -- does not exist and would fall through to public, the platform's view.
+    context_schema text := btrim(split_part(current_setting('search_path'), ',', 1), ' "');
+    workspace bigint;
+BEGIN
+    IF current_user::text LIKE 'shopsafe\\_w\\_%' THEN
+        -- A workspace role: its workspace only while the search_path names the same one.
+        IF public.shopsafe_workspace_role(context_schema) IS DISTINCT FROM current_user::text
+        THEN
+            RETURN 0;
+        END IF;
+    ELSIF context_schema = 'public' THEN
+        RETURN NULL;
+    END IF;
+    SELECT t.id INTO workspace FROM public.tenants_tenant AS t
+    WHERE t.schema_name = context_schema;
+    RETURN coalesce(workspace, 0);
+END
 $$;
 COMMENT ON FUNCTION public.shopsafe_workspace_id() IS
     'The workspace the connection acts for: for a workspace role, its workspace when the '

@@ -2,12 +2,13 @@
 
 Invariant: a runtime connection acts in workspace W's context only as W's role: the tenant
 hook in the connection (``tenants.postgresql_backend``) sends ``SET ROLE`` together with
-``SET search_path`` on every cursor, and ``RESET ROLE`` for the public context. W's role holds
-the privileges on W's schema and nothing on any other workspace's, so a statement that names
-another workspace's table, in any way, is refused by PostgreSQL (42501). The runtime login role
-holds no privilege on any workspace schema itself; it is a member of every workspace role
-without inheriting (it may SET ROLE, nothing more), and every workspace role inherits the
-public schema's privileges from the per-database group role.
+``SET search_path`` after every ``set_tenant`` (and whenever the context may have changed:
+a rollback, a statement it cannot vouch for), and ``RESET ROLE`` for the public context. W's
+role holds the privileges on W's schema and nothing on any other workspace's, so a statement
+that names another workspace's table, in any way, is refused by PostgreSQL (42501). The
+runtime login role holds no privilege on any workspace schema itself; it is a member of every
+workspace role without inheriting (it may SET ROLE, nothing more), and every workspace role
+inherits the public schema's privileges from the per-database group role.
 
 Role names are cluster-wide, schemas are per database, so the name is derived from both:
 ``shopsafe_w_<8 hex of sha256(database)>_<16 hex of sha256(schema)>`` (36 characters, within

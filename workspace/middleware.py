@@ -48,10 +48,21 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_for_hostname
 from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE
 
+from .gate_lookup import gate_lookup
+
 logger = logging.getLogger("tenants.gate")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _looked_up(request, name: str):
+    """What the gate's lookup read for the request's current user, or None (the user was not
+    established by the lookup, or has changed since: signed out)."""
+    lookup = getattr(request, "gate_lookup", None)
+    if lookup is None or lookup.user_id is None or lookup.user_id != request.user.pk:
+        return None
+    return getattr(lookup, name)
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
@@ -99,6 +110,14 @@ class WorkspaceGateMiddleware:
         request.capabilities = frozenset()
         request.impersonation = None
         tenant = getattr(request, "tenant", None)
+        lookup = None
+        if tenant is not None and not tenant.is_public:
+            # Session, user, tracked session, membership and banner in one statement, with
+            # the workspace context in the same round trip (workspace.gate_lookup).
+            lookup = gate_lookup(request, tenant)
+            if lookup is not None:
+                request.support_active_until = lookup.support_active_until
+        request.gate_lookup = lookup
         if tenant is not None and request.user.is_authenticated:
             bound = request.session.get(SESSION_WORKSPACE_KEY)
             if bound != tenant.schema_name:
@@ -108,7 +127,7 @@ class WorkspaceGateMiddleware:
                 logout(request)
             elif not tenant.is_public:
                 # Revoked, ended and timed-out sessions are signed out here.
-                session_enforce(request)
+                session_enforce(request, tracked=_looked_up(request, "tracked"))
                 if request.user.is_authenticated:
                     # A support agent's impersonation session (support.gate): honoured only
                     # while live; the agent stays the audited actor of every request.
@@ -143,11 +162,16 @@ class WorkspaceGateMiddleware:
             # Platform staff are never members: they reach a workspace only by impersonation.
             note_refusal(request, f"support agent {request.user.pk} outside impersonation")
             raise Http404("not a member")
-        membership = (
-            Membership.objects.filter(user=request.user, tenant=tenant, is_active=True)
-            .select_related("user")
-            .first()
-        )
+        if _looked_up(request, "user_id") is not None:
+            membership = _looked_up(request, "membership")
+        else:
+            membership = (
+                Membership.objects.filter(user=request.user, tenant=tenant, is_active=True)
+                .select_related("user")
+                .first()
+            )
+        if membership is not None:
+            Membership.tenant.field.set_cached_value(membership, tenant)  # never fetched again
         if membership is None:
             note_refusal(request, f"user {request.user.pk} is not a member of {tenant.slug}")
             raise Http404("not a member")

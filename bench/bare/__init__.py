@@ -1,1 +1,1 @@
-"""The baseline for bench_gate: a plain Django app with no tenancy, sessions or auth."""
+"""The baseline for bench_gate: the workspace list page's own code and template, with no stack."""

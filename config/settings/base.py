@@ -48,6 +48,10 @@ def _database_from_url(url: str) -> dict:
         "CONN_MAX_AGE": env("DATABASE_CONN_MAX_AGE", 60, int),
         "CONN_HEALTH_CHECKS": True,
         "ATOMIC_REQUESTS": False,
+        # PostgreSQL's catalog cache grows by about 0.18 MB per workspace a connection enters;
+        # one that has entered this many is closed at the next request or task boundary
+        # (tenants/postgresql_backend; 0 = never). `make bench` (scale) measures it.
+        "WORKSPACES_PER_CONNECTION": env("DATABASE_WORKSPACES_PER_CONNECTION", 100, int),
     }
 
 
