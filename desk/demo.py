@@ -6,7 +6,8 @@ The customers are the first three companies' people, signing in with the demo pa
 ``customer<n>@<slug>.demo`` (the password is the staff's: it is copied from the owner's
 account, never known here). Tickets are written in bulk with their clocks computed by
 desk.sla, backdated across the last 30 days, so the demo needs no clock travel; demo rows are
-not audited one by one (the demo workspace is not a customer's data).
+not audited (auditlog is off while it runs: the demo workspace is not a customer's data), and
+a ticket's history page says the demo created it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from auditlog.context import disable_auditlog
 from django.utils import timezone
 
 from accounts.models import User
@@ -48,6 +50,13 @@ TICKETS_PER_COMPANY = 40
 
 
 def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[str, int]:
+    # Seed data, not a person's action: no "created by System" event per row, whose time
+    # would contradict the backdated tickets. The history page says the demo created them.
+    with disable_auditlog():
+        return _seed(tenant=tenant, staff_users=staff_users)
+
+
+def _seed(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[str, int]:
     if Ticket.objects.exists():
         return {"tickets": 0}
     owner_user = staff_users[Role.OWNER.value]
@@ -62,7 +71,9 @@ def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[s
         policy.save()
     now = timezone.now()
     counts = {"assets": 0, "tickets": 0, "ticket_messages": 0, "customers": 0}
-    number = 0
+    # Numbers continue the workspace's sequence (a desk emptied by deletions keeps its row).
+    sequence = TicketSequence.objects.order_by("pk").first() or TicketSequence()
+    number = sequence.last_value
     for index, (company_id, company_name) in enumerate(companies):
         assets = []
         for kind, model in ASSET_TYPES:
@@ -151,5 +162,6 @@ def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[s
                     created_at=ticket.first_responded_at,
                 )
                 counts["ticket_messages"] += 2
-    TicketSequence.objects.create(last_value=number)
+    sequence.last_value = number
+    sequence.save()
     return counts
