@@ -354,7 +354,10 @@ def dashboard(request: DeskRequest) -> HttpResponse:
         "desk/dashboard.html",
         {
             "charts": [
-                ("Open and closed tickets by status", charts.bars(data.by_status)),
+                (
+                    "Open tickets by status, and those resolved or closed in the last 30 days",
+                    charts.bars(data.by_status),
+                ),
                 ("Open tickets by priority", charts.bars(data.by_priority)),
                 ("Open tickets by SLA state", charts.bars(data.sla_states)),
                 ("Open tickets per assignee", charts.bars(data.by_assignee)),
