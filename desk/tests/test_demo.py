@@ -54,3 +54,21 @@ def test_a_demo_tickets_history_says_the_demo_created_it_and_a_real_ticket_shows
     assert "Ticket created by the demo" in demo_page
     assert "Ticket created by the demo" not in real_page
     assert "Ticket created" in real_page  # its desk.ticket.created event
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["2026-12-06T23:30:00+00:00", "2026-12-08T00:30:00+00:00", "2026-12-09T10:00:00+00:00"],
+    ids=["sunday-night", "tuesday-after-midnight", "wednesday-morning"],
+)
+def test_the_demo_has_tickets_at_risk_whatever_the_hour_it_is_seeded(acme, in_tenant, moment):
+    import time_machine
+
+    staff = {
+        role.value: User.objects.get(email=f"{role.value}@acme.example") for role in STAFF_ROLES
+    }
+    with in_tenant(acme), time_machine.travel(moment, tick=False):
+        Ticket.objects.all().delete()
+        demo.seed_demo_records(tenant=acme, staff_users=staff)
+        at_risk = Ticket.objects.filter(selectors.sla_state_q(sla.AT_RISK, timezone.now()))
+        assert at_risk.count() >= 3  # one per company at least
