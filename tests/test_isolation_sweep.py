@@ -31,6 +31,12 @@ OBJECT_MODELS = {
     "shop:file": "shop.StoredFile",
     "audit:event": "audit.AuditEvent",
     "exports:": "exports.ExportJob",
+    "desk:ticket": "desk.Ticket",
+    "desk:attachment": "desk.TicketAttachment",
+    "desk:asset": "desk.Asset",
+    "desk:request": "desk.Ticket",
+    "desk:request-attachment": "desk.TicketAttachment",
+    "desk:portal-asset": "desk.Asset",
     # Public-schema rows with global ids: _ids() narrows them by their tenant column.
     "rbac:member": "rbac.Membership",
     "rbac:company-person": "rbac.Membership",
@@ -39,7 +45,19 @@ OBJECT_MODELS = {
     "accounts:session": "accounts.UserSession",
     "support_access:grant": "support.SupportAccessGrant",
 }
-ACME_MARKERS = (b"MARKER-acme", b"acme-marker.example", b"marker-acme-artwork", b"Acme Signs")
+ACME_MARKERS = (
+    b"MARKER-acme",
+    b"acme-marker.example",
+    b"marker-acme-artwork",
+    b"Acme Signs",
+    # The desk's seed (desk.tests.seed): request subjects, notes, asset serials, file names.
+    b"at acme company",
+    b"INTERNAL-NOTE-acme",
+    b"SN-acme-",
+    b"jam-acme-",
+    b"public-acme-",
+    b"internal-acme-",
+)
 _CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"|"X-CSRFToken": "[^"]+"')
 
 
@@ -137,7 +155,10 @@ def test_acme_object_ids_on_globex_host_behave_like_missing_objects(
             response = getattr(client, method)(url.path(**url.placeholder_kwargs(object_id)))
             where = f"{method.upper()} {url.name}({object_id})"
             if object_id not in globex_ids:
-                assert response.status_code == missing.status_code == 404, where
+                # 404; or 405 for a POST to a page that only reads, answered before any
+                # lookup (an earlier delete URL may have removed globex's own object).
+                assert response.status_code == missing.status_code, where
+                assert missing.status_code in (404, 405 if method == "post" else 404), where
                 assert _CSRF.sub(b"", response.content) == _CSRF.sub(b"", missing.content), where
             _assert_no_acme_markers(response, where)
 

@@ -114,6 +114,39 @@ def _start_clocks(ticket: Ticket, policy: SlaPolicy, start: datetime) -> None:
         setattr(ticket, f"{prefix}_risk_at", clock.risk_at)
 
 
+SLA_TARGETS = ("first_response", "resolution")
+
+
+def _recompute_for_priority(ticket: Ticket, policy: SlaPolicy, old_priority: str) -> None:
+    """Move the unmet due times of ``ticket`` to the targets of its new priority.
+
+    Each target is counted again from the ticket's opening under the current policy, plus
+    the business time its clock has spent paused so far (what the stored due time holds
+    beyond the old priority's target; a pause under way is added back on resume as always).
+    A target already met, waived, or overridden by hand keeps its due time: an override
+    records a person's decision with a reason, and a priority change does not undo it."""
+    calendar = selectors.calendar_of(policy)
+    overridden = set(ticket.sla_overrides.values_list("target", flat=True))
+    met = {
+        "first_response": ticket.first_responded_at,
+        "resolution": ticket.resolved_at or ticket.closed_at,
+    }
+    old_targets = dict(zip(SLA_TARGETS, policy.targets(old_priority), strict=True))
+    new_targets = dict(zip(SLA_TARGETS, policy.targets(ticket.priority), strict=True))
+    for target in SLA_TARGETS:
+        due = getattr(ticket, f"{target}_due_at")
+        if due is None or target in overridden or met[target] is not None:
+            continue
+        elapsed = sla.business_seconds_between(ticket.created_at, due, calendar)
+        paused = max(0.0, elapsed - old_targets[target] * 60)
+        seconds = new_targets[target] * 60
+        new_due = sla.add_business_seconds(ticket.created_at, seconds + paused, calendar)
+        risk_seconds = seconds * policy.at_risk_percent / 100 + paused
+        new_risk = sla.add_business_seconds(ticket.created_at, risk_seconds, calendar)
+        setattr(ticket, f"{target}_due_at", new_due)
+        setattr(ticket, f"{target}_risk_at", min(new_risk, new_due))
+
+
 def _clean_tags(tags: Sequence[str]) -> list[str]:
     cleaned: list[str] = []
     for tag in tags:
@@ -266,8 +299,9 @@ def ticket_update(
     asset_ids: Sequence[int] = (),
 ) -> Ticket:
     """Staff edit a ticket's fields; django-auditlog records the diff (desk.ticket.updated),
-    and changes to watchers and linked assets are recorded in the same event's terms. The
-    SLA due times stay as they were set at opening (an override changes them)."""
+    and changes to watchers and linked assets are recorded in the same event's terms. A new
+    priority moves the unmet, un-overridden due times to its targets
+    (:func:`_recompute_for_priority`); the same diff records them before -> after."""
     with _write(tenant=tenant, actor=actor, capability=caps.TICKETS_WORK):
         ticket = _locked_visible(ticket, selectors.tickets_visible(actor))
         policy = _policy()
@@ -278,7 +312,11 @@ def ticket_update(
         ticket.subject = (subject or "").strip()
         if not ticket.subject:
             raise ValidationError({"subject": TICKET_SUBJECT_REQUIRED})
+        old_priority = ticket.priority
         ticket.priority, ticket.category, ticket.tags = priority, category, _clean_tags(tags)
+        if priority != old_priority:
+            _recompute_for_priority(ticket, policy, old_priority)
+            _refresh_running_clock(ticket, timezone.now())
         watchers = set(watcher_ids)
         if _desk_staff(tenant, watchers) != watchers:
             raise ValidationError({"watchers": TICKET_WATCHER_NOT_STAFF})

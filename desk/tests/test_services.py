@@ -3,7 +3,7 @@ merging, and what each writes to the audit log and sends by email."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -268,3 +268,105 @@ def test_text_over_its_limit_or_with_a_nul_is_refused_by_the_services_and_nothin
             services.request_reply(tenant=acme, actor=customer, ticket=ticket, body=body)
         assert refused.value.message_dict["body"] == [expected]
     assert not ticket.messages.exists()
+
+
+# --- A priority change moves the due times --------------------------------------------------
+
+# A Monday morning in the policy's zone (Europe/Amsterdam), inside business hours.
+MONDAY_10 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _business_seconds(start, end):
+    from desk import selectors, sla
+
+    return sla.business_seconds_between(start, end, selectors.calendar_of(selectors.sla_policy()))
+
+
+def _change_priority(acme, actor, ticket, priority):
+    return services.ticket_update(
+        tenant=acme, actor=actor, ticket=ticket, subject=ticket.subject, priority=priority
+    )
+
+
+def test_raising_the_priority_moves_both_due_times_to_its_targets_and_audits_before_after(
+    acme, in_acme, customer, expert
+):
+    from desk import selectors
+
+    policy = selectors.sla_policy()
+    with time_machine.travel(MONDAY_10, tick=False):
+        ticket = _new_request(acme, customer)
+        _change_priority(acme, expert, ticket, "urgent")
+    after = Ticket.objects.get(pk=ticket.pk)
+    first, resolution = policy.targets("urgent")
+    assert _business_seconds(MONDAY_10, after.first_response_due_at) == first * 60
+    assert _business_seconds(MONDAY_10, after.resolution_due_at) == resolution * 60
+    assert after.sla_due_at == after.first_response_due_at
+    [event] = _events(ticket, Event.TICKET_UPDATED)
+    assert event.changes["priority"] == ["normal", "urgent"]
+    # 10:00 in Amsterdam: normal is due 14:00 and Thursday 10:00, urgent 10:30 and 14:00.
+    assert event.changes["first_response_due_at"] == ["2026-03-02 13:00:00", "2026-03-02 09:30:00"]
+    assert event.changes["resolution_due_at"] == ["2026-03-05 09:00:00", "2026-03-02 13:00:00"]
+    assert event.changes["sla_due_at"] == ["2026-03-02 13:00:00", "2026-03-02 09:30:00"]
+
+
+def test_a_priority_change_keeps_an_overridden_target_and_moves_the_other(
+    acme, in_acme, customer, expert, as_role
+):
+    from desk import selectors
+
+    manager = as_role("manager")
+    with time_machine.travel(MONDAY_10, tick=False):
+        ticket = _new_request(acme, customer)
+        extended = ticket.resolution_due_at + timedelta(days=3)
+        services.sla_override(
+            tenant=acme,
+            actor=manager,
+            ticket=ticket,
+            target="resolution",
+            kind="extend",
+            reason="Spare part on order",
+            new_due_at=extended,
+        )
+        _change_priority(acme, expert, ticket, "high")
+    after = Ticket.objects.get(pk=ticket.pk)
+    assert after.resolution_due_at == extended
+    first, _ = selectors.sla_policy().targets("high")
+    assert _business_seconds(MONDAY_10, after.first_response_due_at) == first * 60
+
+
+def test_a_priority_change_keeps_the_business_time_the_ticket_spent_paused(
+    acme, in_acme, customer, expert
+):
+    from desk import selectors
+
+    paused_at, resumed_at = MONDAY_10 + timedelta(hours=1), MONDAY_10 + timedelta(days=2)
+    with time_machine.travel(MONDAY_10, tick=False):
+        ticket = _new_request(acme, customer)
+    with time_machine.travel(paused_at, tick=False):
+        services.ticket_change_status(
+            tenant=acme, actor=expert, ticket=ticket, status="pending_customer"
+        )
+    with time_machine.travel(resumed_at, tick=False):
+        services.request_reply(tenant=acme, actor=customer, ticket=ticket, body="Here it is.")
+        _change_priority(acme, expert, ticket, "low")
+    after = Ticket.objects.get(pk=ticket.pk)
+    _, resolution = selectors.sla_policy().targets("low")
+    paused = _business_seconds(paused_at, resumed_at)
+    assert paused == 15 * 3600  # Monday 11:00 to Wednesday 10:00: 6 + 8 + 1 working hours
+    assert _business_seconds(MONDAY_10, after.resolution_due_at) == resolution * 60 + paused
+
+
+def test_a_priority_change_leaves_a_met_first_response_where_it_was(
+    acme, in_acme, customer, expert
+):
+    with time_machine.travel(MONDAY_10, tick=False):
+        ticket = _new_request(acme, customer)
+        services.ticket_reply(tenant=acme, actor=expert, ticket=ticket, body="On it.")
+        ticket.refresh_from_db()
+        first_due, resolution_due = ticket.first_response_due_at, ticket.resolution_due_at
+        _change_priority(acme, expert, ticket, "urgent")
+    after = Ticket.objects.get(pk=ticket.pk)
+    assert after.first_responded_at is not None
+    assert after.first_response_due_at == first_due
+    assert after.resolution_due_at < resolution_due

@@ -156,3 +156,13 @@ def test_the_queue_filters_by_sla_state_and_saved_view(acme, client_for):
         "?tag=x&company=1&assignee=none&priority=high&page=2",
     ):
         assert client.get(f"/desk/{query}").status_code == 200, query
+
+
+def test_the_sla_policy_page_says_a_change_applies_to_tickets_opened_from_now_on(acme, client_for):
+    from django.utils.html import escape
+
+    from desk.views.staff import SLA_POLICY_APPLIES_TO_NEW_TICKETS
+
+    response = client_for("acme", "owner").get("/desk/sla/")
+    assert response.status_code == 200
+    assert escape(SLA_POLICY_APPLIES_TO_NEW_TICKETS) in response.content.decode()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.events import Event
 from kernel import storage
 from kernel.capabilities import (
     DASHBOARD_VIEW,
@@ -138,6 +139,7 @@ def ticket_detail(request: DeskRequest, pk: int) -> HttpResponse:
     viewer = request.membership
     ticket = selectors.ticket_get(viewer=viewer, pk=pk)
     names = selectors.company_name_map([ticket.company_id])
+    history = selectors.ticket_history(viewer=viewer, ticket=ticket)
     return render(
         request,
         "desk/ticket_detail.html",
@@ -148,7 +150,9 @@ def ticket_detail(request: DeskRequest, pk: int) -> HttpResponse:
             "conversation": selectors.message_list(viewer=viewer, ticket=ticket),
             "attachments": selectors.attachments_visible(viewer).filter(ticket=ticket),
             "overrides": selectors.override_list(viewer=viewer, ticket=ticket),
-            "history": selectors.ticket_history(viewer=viewer, ticket=ticket),
+            "history": history,
+            # Seed data (the demo's tickets) is written without audit events of its own.
+            "creation_recorded": history.filter(event_type=Event.TICKET_CREATED).exists(),
             "merged": ticket.merged.all(),
             "reply_form": ReplyForm(),
             "status_form": StatusForm(initial={"status": ticket.status}),
@@ -309,6 +313,13 @@ def attachment_download(request: DeskRequest, pk: int) -> HttpResponseBase:
     return storage.download_response(attachment)
 
 
+SLA_POLICY_APPLIES_TO_NEW_TICKETS = (
+    "Changes apply to tickets opened from now on: open tickets keep the due times they have. "
+    "Changing a ticket's priority moves its unmet due times to the new priority's targets "
+    "under this policy, keeping the time it spent paused and any override made by hand."
+)
+
+
 @require_capability(SLA_MANAGE)
 @require_http_methods(GET_POST)
 def sla_policy(request: DeskRequest) -> HttpResponse:
@@ -326,7 +337,11 @@ def sla_policy(request: DeskRequest) -> HttpResponse:
         done="SLA policy saved. New tickets use it from now on.",
         success_url=reverse("desk:sla-policy"),
         template="desk/form.html",
-        context={"title": "SLA policy", "cancel_url": reverse("desk:ticket-list")},
+        context={
+            "title": "SLA policy",
+            "intro": SLA_POLICY_APPLIES_TO_NEW_TICKETS,
+            "cancel_url": reverse("desk:ticket-list"),
+        },
     )
 
 
@@ -339,7 +354,10 @@ def dashboard(request: DeskRequest) -> HttpResponse:
         "desk/dashboard.html",
         {
             "charts": [
-                ("Open and closed tickets by status", charts.bars(data.by_status)),
+                (
+                    "Open tickets by status, and those resolved or closed in the last 30 days",
+                    charts.bars(data.by_status),
+                ),
                 ("Open tickets by priority", charts.bars(data.by_priority)),
                 ("Open tickets by SLA state", charts.bars(data.sla_states)),
                 ("Open tickets per assignee", charts.bars(data.by_assignee)),
