@@ -17,8 +17,8 @@ urlpatterns = [
     path("docrequests/items/<int:pk>/review/", staff.item_review, name="item-review"),
     path("docrequests/uploads/<int:pk>/download/", staff.upload_download, name="upload-download"),
     # The client's side: the link sets a session bound to the request and redirects to r/.
-    path("r/<str:token>/", client.link_open, name="link-open"),
     path("r/", client.checklist, name="checklist"),
     path("r/code/", client.code_step, name="code"),
     path("r/items/<int:pk>/upload/", client.item_upload, name="item-upload"),
+    path("r/<str:token>/", client.link_open, name="link-open"),
 ]
