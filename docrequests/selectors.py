@@ -1,5 +1,5 @@
 """Reads of document requests for a member of the workspace. Only staff hold
-``docrequests:view`` (a customer-role member never reaches these pages); lookups raise the
+``document_requests:view`` (a customer-role member never reaches these pages); lookups raise the
 same 404 for a missing record and one the viewer may not see."""
 
 from __future__ import annotations

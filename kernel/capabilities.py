@@ -61,8 +61,8 @@ Capability = Literal[
     "requests:create",
     "requests:reply",
     "company_assets:view",
-    "docrequests:view",
-    "docrequests:manage",
+    "document_requests:view",
+    "document_requests:manage",
     "members:view",
     "members:invite",
     "members:manage",
@@ -132,8 +132,8 @@ REQUESTS_CREATE: Final = "requests:create"
 REQUESTS_REPLY: Final = "requests:reply"
 COMPANY_ASSETS_VIEW: Final = "company_assets:view"
 # Document requests (docrequests): ask a company's contacts for files through a link.
-DOCREQUESTS_VIEW: Final = "docrequests:view"
-DOCREQUESTS_MANAGE: Final = "docrequests:manage"
+DOCREQUESTS_VIEW: Final = "document_requests:view"
+DOCREQUESTS_MANAGE: Final = "document_requests:manage"
 
 MEMBERS_VIEW: Final = "members:view"
 MEMBERS_INVITE: Final = "members:invite"
