@@ -465,6 +465,13 @@ def _code_digest(document_request: DocumentRequest, email: str, code: str) -> st
     return salted_hmac("docrequests.link_code", message, algorithm="sha256").hexdigest()
 
 
+def _require_accepting(tenant: Tenant) -> None:
+    try:
+        require_writable(tenant)
+    except PermissionDenied as error:
+        raise PermissionDenied(NOT_ACCEPTING_UPLOADS) from error
+
+
 def _is_recipient(document_request: DocumentRequest, email: str) -> bool:
     return email in document_request.recipients
 
@@ -481,6 +488,7 @@ def link_code_request(
     email = normalised_email(email)
     throttle.limit(CODE_REQUEST, ip=ip, link=link_subject(document_request), email=email)
     with transaction.atomic():
+        _require_accepting(tenant)
         locked = _locked(document_request)
         if not locked.is_live():
             raise PermissionDenied(NOT_LIVE)
@@ -528,6 +536,7 @@ def link_code_confirm(
     code = (code or "").strip().replace(" ", "")
     accepted = False
     with transaction.atomic():
+        _require_accepting(tenant)
         locked = _locked(document_request)
         if not locked.is_live():
             raise PermissionDenied(NOT_LIVE)
@@ -631,10 +640,7 @@ def item_upload(
     storage.write(key, upload.stream)
     try:
         with transaction.atomic():
-            try:
-                require_writable(tenant)
-            except PermissionDenied as error:
-                raise PermissionDenied(NOT_ACCEPTING_UPLOADS) from error
+            _require_accepting(tenant)
             locked = _locked(document_request)
             if not locked.is_live():
                 raise PermissionDenied(NOT_LIVE)

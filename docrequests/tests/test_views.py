@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.events import Event
 from audit.models import AuditEvent
 from docrequests import services
-from docrequests.models import DocumentRequest, RequestItem, Upload
+from docrequests.models import DocumentRequest, LinkCode, RequestItem, Upload
 from docrequests.tests.seed import request_title
 from docrequests.views.client import IDLE_SECONDS
 from shop.tests.factories import TINY_PDF, TINY_PNG, upload_of
@@ -338,3 +338,21 @@ def test_a_member_creates_a_request_from_the_form_and_sees_the_link_once(
 
 def test_a_role_without_the_capability_gets_403(acme, in_acme, client_for):
     assert client_for("acme", "accountant").get("/docrequests/").status_code == 403
+
+
+def test_a_cancelled_workspace_sends_no_code_and_says_it_accepts_no_uploads(
+    acme, in_acme, new_request
+):
+    issued = new_request()
+    visitor = _visitor(acme)
+    _open(visitor, issued.token)
+    Tenant.objects.filter(pk=acme.pk).update(state=Tenant.State.CANCELLED)
+    tenant_host_cache_forget("acme.localhost")
+    mail.outbox.clear()
+    page = visitor.get("/r/code/")
+    assert services.NOT_ACCEPTING_UPLOADS in page.content.decode()
+    with conftest.committed():
+        refused = visitor.post("/r/code/", {"step": "email", "email": CLIENT})
+    assert refused.status_code == 403
+    assert mail.outbox == []
+    assert not LinkCode.objects.filter(request=issued.document_request).exists()

@@ -103,6 +103,10 @@ def code_step(request: HttpRequest) -> HttpResponse:
         return _unavailable(request)
     if email:
         return redirect("docrequests:checklist")
+    if request.tenant.is_read_only:  # type: ignore[attr-defined]
+        context = {"document_request": document_request, "closed": True}
+        status = 200 if request.method == "GET" else 403
+        return render(request, "docrequests/client_code.html", context, status=status)
     state = request.session[SESSION_KEY]
     pending = state.get("pending_email")
     email_form = EmailForm(request.POST if request.POST.get("step") == "email" else None)
