@@ -291,6 +291,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "support.tasks.support_grants_expire",
         "schedule": 5 * 60,
     },
+    # Reminders to clients of document requests about to expire with items missing
+    # (docrequests/tasks.py): once per request, every active workspace.
+    "docrequests-reminders-send": {
+        "task": "docrequests.tasks.document_request_reminders_send",
+        "schedule": 60 * 60,
+    },
     # Workspace exports (exports/tasks.py): each sweep walks every workspace itself.
     "exports-expire-archives": {
         "task": "exports.tasks.exports_expire_archives",

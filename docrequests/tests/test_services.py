@@ -477,3 +477,22 @@ def test_company_records_count_and_delete_a_companys_requests_with_their_files(
     }
     assert COMPANY_RECORDS.counts(company_ids[1]) == other_before
     assert not Upload.objects.filter(pk=row.pk).exists()
+
+
+def test_the_beat_sweep_reminds_each_workspaces_clients_once(acme, globex, new_request, in_tenant):
+    from django.db import connection
+
+    from docrequests.tasks import document_request_reminders_send
+
+    with in_tenant(acme):
+        issued = new_request(lifetime_days=7)
+    connection.set_schema_to_public()
+    mail.outbox.clear()
+    with time_machine.travel(timezone.now() + timedelta(days=5)), conftest.committed():
+        first = document_request_reminders_send()
+        again = document_request_reminders_send()
+    assert first >= 1
+    assert again == 0
+    assert [CLIENT] in [message.to for message in mail.outbox]
+    with in_tenant(acme):
+        assert DocumentRequest.objects.get(pk=issued.document_request.pk).reminded_at
