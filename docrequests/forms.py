@@ -50,7 +50,9 @@ class RequestCreateForm(forms.Form):
 
     def __init__(self, *args, company_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["company_id"].choices = [("", "Choose a company"), *company_choices]
+        company_field = self.fields["company_id"]
+        assert isinstance(company_field, forms.TypedChoiceField)  # noqa: S101 - declared above
+        company_field.choices = [("", "Choose a company"), *company_choices]
 
     def clean_recipients(self) -> list[str]:
         lines = self.cleaned_data["recipients"].replace(",", "\n").splitlines()

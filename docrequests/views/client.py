@@ -63,7 +63,10 @@ def _bound(request: HttpRequest) -> tuple[DocumentRequest | None, str | None]:
         return None, None
     if time.time() - float(state.get("seen", 0)) > IDLE_SECONDS:
         return None, None
-    found = DocumentRequest.objects.select_related("issued_by").filter(pk=state.get("request"))
+    request_id = state.get("request")
+    if not isinstance(request_id, int):
+        return None, None
+    found = DocumentRequest.objects.select_related("issued_by").filter(pk=request_id)
     document_request = found.first()
     if document_request is None or not document_request.is_live():
         return None, None

@@ -33,9 +33,8 @@ def _link_notice(request: WorkspaceRequest, issued: services.Issued) -> None:
 def request_list(request: WorkspaceRequest) -> HttpResponse:
     records = list(selectors.requests_visible(request.membership)[:200])
     names = selectors.company_name_map({record.company_id for record in records})
-    for record in records:
-        record.company_name = names.get(record.company_id, "—")
-    return render(request, "docrequests/request_list.html", {"records": records})
+    rows = [(record, names.get(record.company_id, "—")) for record in records]
+    return render(request, "docrequests/request_list.html", {"rows": rows})
 
 
 @require_capability(DOCREQUESTS_MANAGE)
@@ -65,15 +64,14 @@ def request_create(request: WorkspaceRequest) -> HttpResponse:
 @require_GET
 def request_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     record = selectors.request_get(viewer=request.membership, pk=pk)
-    record.company_name = selectors.company_name_map({record.company_id}).get(
-        record.company_id, "—"
-    )
+    company_name = selectors.company_name_map({record.company_id}).get(record.company_id, "—")
     items = list(record.items.prefetch_related("uploads"))
     return render(
         request,
         "docrequests/request_detail.html",
         {
             "record": record,
+            "company_name": company_name,
             "items": items,
             "extend_form": ExtendForm(),
             "review_form": ReviewForm(),
