@@ -462,21 +462,29 @@ def test_company_records_count_and_delete_a_companys_requests_with_their_files(
 ):
     from django.db import transaction
 
-    issued = new_request(company_id=company_ids[0])
+    from shop.tests.factories import make_company
+
+    company = make_company(acme, name="Leaving Ltd")
+    issued = new_request(company_id=company.pk)
     row = _upload(acme, issued, issued.document_request.items.first())
-    counts = COMPANY_RECORDS.counts(company_ids[0])
-    assert counts["document_requests"] >= 1
-    assert counts["document_request_uploads"] >= 1
-    other_before = COMPANY_RECORDS.counts(company_ids[1])
+    assert COMPANY_RECORDS.counts(company.pk) == {
+        "document_requests": 1,
+        "document_request_items": 3,
+        "document_request_uploads": 1,
+    }
+    other_before = COMPANY_RECORDS.counts(company_ids[0])
     with conftest.committed(), transaction.atomic():
-        COMPANY_RECORDS.delete(actor=as_role("owner"), company_id=company_ids[0])
-    assert COMPANY_RECORDS.counts(company_ids[0]) == {
+        COMPANY_RECORDS.delete(actor=as_role("owner"), company_id=company.pk)
+    assert COMPANY_RECORDS.counts(company.pk) == {
         "document_requests": 0,
         "document_request_items": 0,
         "document_request_uploads": 0,
     }
-    assert COMPANY_RECORDS.counts(company_ids[1]) == other_before
+    assert COMPANY_RECORDS.counts(company_ids[0]) == other_before
     assert not Upload.objects.filter(pk=row.pk).exists()
+    assert not storage.private_storage().exists(row.storage_key)
+    deleted = _events(Event.DOCUMENT_REQUEST_DELETED)[-1]
+    assert deleted.target_id == str(issued.document_request.pk)
 
 
 def test_the_beat_sweep_reminds_each_workspaces_clients_once(acme, globex, new_request, in_tenant):
