@@ -170,6 +170,23 @@ class Event(IntEnum):
     ASSET_UPDATED = 2032
     ASSET_DELETED = 2033
 
+    # --- 2100: document requests (docrequests), written by docrequests.services in their
+    # transaction; a client's events have actor kind "document request link".
+    DOCUMENT_REQUEST_CREATED = 2101
+    DOCUMENT_REQUEST_SENT = 2102
+    DOCUMENT_REQUEST_EXTENDED = 2103
+    DOCUMENT_REQUEST_REVOKED = 2104
+    DOCUMENT_REQUEST_DELETED = 2105
+    DOCUMENT_REQUEST_REMINDED = 2106
+    DOCUMENT_REQUEST_OPENED = 2107
+    DOCUMENT_REQUEST_CODE_REQUESTED = 2111
+    DOCUMENT_REQUEST_CODE_CONFIRMED = 2112
+    DOCUMENT_REQUEST_CODE_FAILED = 2113
+    DOCUMENT_REQUEST_ITEM_UPLOADED = 2121
+    DOCUMENT_REQUEST_ITEM_ACCEPTED = 2122
+    DOCUMENT_REQUEST_ITEM_REJECTED = 2123
+    DOCUMENT_REQUEST_UPLOAD_DOWNLOADED = 2124
+
 
 # Codes that were once released and then withdrawn; never reuse them.
 RETIRED_CODES: frozenset[int] = frozenset()
@@ -370,6 +387,48 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.ASSET_CREATED: EventInfo("desk.asset.created", "Asset created"),
     Event.ASSET_UPDATED: EventInfo("desk.asset.updated", "Asset updated"),
     Event.ASSET_DELETED: EventInfo("desk.asset.deleted", "Asset deleted"),
+    Event.DOCUMENT_REQUEST_CREATED: EventInfo(
+        "docrequests.request.created", "Document request created"
+    ),
+    Event.DOCUMENT_REQUEST_SENT: EventInfo(
+        "docrequests.request.sent", "Document request link emailed"
+    ),
+    Event.DOCUMENT_REQUEST_EXTENDED: EventInfo(
+        "docrequests.request.extended", "Document request link extended"
+    ),
+    Event.DOCUMENT_REQUEST_REVOKED: EventInfo(
+        "docrequests.request.revoked", "Document request link revoked"
+    ),
+    Event.DOCUMENT_REQUEST_DELETED: EventInfo(
+        "docrequests.request.deleted", "Document request deleted"
+    ),
+    Event.DOCUMENT_REQUEST_REMINDED: EventInfo(
+        "docrequests.request.reminded", "Document request reminder emailed"
+    ),
+    Event.DOCUMENT_REQUEST_OPENED: EventInfo(
+        "docrequests.request.opened", "Document request opened by the client"
+    ),
+    Event.DOCUMENT_REQUEST_CODE_REQUESTED: EventInfo(
+        "docrequests.code.requested", "Document request code emailed"
+    ),
+    Event.DOCUMENT_REQUEST_CODE_CONFIRMED: EventInfo(
+        "docrequests.code.confirmed", "Document request code confirmed"
+    ),
+    Event.DOCUMENT_REQUEST_CODE_FAILED: EventInfo(
+        "docrequests.code.failed", "Document request code refused"
+    ),
+    Event.DOCUMENT_REQUEST_ITEM_UPLOADED: EventInfo(
+        "docrequests.item.uploaded", "Document uploaded by the client"
+    ),
+    Event.DOCUMENT_REQUEST_ITEM_ACCEPTED: EventInfo(
+        "docrequests.item.accepted", "Requested document accepted"
+    ),
+    Event.DOCUMENT_REQUEST_ITEM_REJECTED: EventInfo(
+        "docrequests.item.rejected", "Requested document rejected"
+    ),
+    Event.DOCUMENT_REQUEST_UPLOAD_DOWNLOADED: EventInfo(
+        "docrequests.upload.downloaded", "Requested document downloaded"
+    ),
 }
 
 # Model label (``app_label.modelname``) -> its created/updated/deleted codes. A shop model not

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("support.urls_tenant")),
     path("", include("shop.urls")),
     path("", include("desk.urls")),
+    path("", include("docrequests.urls")),
 ]
 
 # Our pages for errors, the same on every host (kernel/errors.py). A dependency that is

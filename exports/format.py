@@ -46,6 +46,10 @@ EXCLUDED_MODELS: dict[str, str] = {
         "the export machinery itself (job rows, archive keys, download-token digests); an "
         "archive describes the workspace, not the act of exporting it"
     ),
+    "docrequests.linkcode": (
+        "digests of the ten-minute one-time codes a document request's client confirms; "
+        "they prove nothing once expired"
+    ),
 }
 
 

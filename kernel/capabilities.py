@@ -61,6 +61,8 @@ Capability = Literal[
     "requests:create",
     "requests:reply",
     "company_assets:view",
+    "document_requests:view",
+    "document_requests:manage",
     "members:view",
     "members:invite",
     "members:manage",
@@ -129,6 +131,9 @@ REQUESTS_VIEW: Final = "requests:view"
 REQUESTS_CREATE: Final = "requests:create"
 REQUESTS_REPLY: Final = "requests:reply"
 COMPANY_ASSETS_VIEW: Final = "company_assets:view"
+# Document requests (docrequests): ask a company's contacts for files through a link.
+DOCREQUESTS_VIEW: Final = "document_requests:view"
+DOCREQUESTS_MANAGE: Final = "document_requests:manage"
 
 MEMBERS_VIEW: Final = "members:view"
 MEMBERS_INVITE: Final = "members:invite"
@@ -241,6 +246,10 @@ CAPABILITY_LABELS: dict[Capability, str] = {
     REQUESTS_CREATE: "Submit requests for their own company",
     REQUESTS_REPLY: "Reply to, confirm or reopen their own company's requests",
     COMPANY_ASSETS_VIEW: "See their own company's assets",
+    DOCREQUESTS_VIEW: "See document requests sent to clients and download what they uploaded",
+    DOCREQUESTS_MANAGE: (
+        "Create, send, extend and revoke document requests; accept or reject documents"
+    ),
     MEMBERS_VIEW: "See the workspace's members and pending invitations",
     MEMBERS_INVITE: "Invite people with a role no stronger than their own",
     MEMBERS_MANAGE: "Change members' roles and remove members",
@@ -336,6 +345,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
         },
         _DESK_WORK,
         {SLA_OVERRIDE, ASSETS_VIEW, ASSETS_EDIT},
+        {DOCREQUESTS_VIEW, DOCREQUESTS_MANAGE},
     ),
     # Handles companies and quotes, and turns an accepted quote into an order.
     Role.SALES: _held(
@@ -344,6 +354,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
         {QUOTES_VIEW, QUOTES_CREATE, QUOTES_EDIT, QUOTES_SEND},
         {ORDERS_VIEW, ORDERS_CREATE, FILES_VIEW, FILES_UPLOAD},
         {TICKETS_VIEW, TICKETS_CREATE, ASSETS_VIEW},
+        {DOCREQUESTS_VIEW, DOCREQUESTS_MANAGE},
     ),
     # Handles proofs and artwork; reads the jobs they are for.
     Role.DESIGNER: frozenset(

@@ -29,6 +29,10 @@ class ActorKind(models.TextChoices):
     SYSTEM = "system", "System"
     # A visitor who is not signed in (a failed sign-in, a sign-up in progress).
     ANONYMOUS = "anonymous", "Anonymous visitor"
+    # A client without an account acting through a document request's link; the event's
+    # actor email is the address the client verified, its data names the request and the
+    # member who issued it (docrequests.services).
+    DOCUMENT_REQUEST_LINK = "docrequest_link", "Document request link"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from accounts.models import User
 from audit.events import Event
 from audit.services import audit_event_record
 from desk.tests.seed import seed_desk_records
+from docrequests.tests.seed import seed_docrequest_records
 from exports.tests.seed import seed_export_jobs
 from kernel.roles import CUSTOMER_ROLES, Role
 from rbac.models import Membership
@@ -20,6 +21,7 @@ from tenants.services import tenant_provision
 SEED_HOOKS: list = []
 SEED_HOOKS.append(seed_shop_records)  # companies, customer members, quotes... per workspace
 SEED_HOOKS.append(seed_desk_records)  # assets, requests, replies and internal notes
+SEED_HOOKS.append(seed_docrequest_records)  # a document request with an upload per company
 SEED_HOOKS.append(seed_export_jobs)  # one finished export per workspace (after the records)
 SEED_HOOKS.append(seed_invitations)  # open invitations (staff and company) per workspace
 SEED_HOOKS.append(seed_support_grants)  # one support grant that has already run out

@@ -79,7 +79,15 @@ ALLOWED_WHEN_CANCELLED = frozenset(
 
 # PUBLIC views that accept a mutating method and are not marked: the gate's read-only rule
 # does not reach them, so their own service refuses a workspace that is not active.
-PUBLIC_WRITES_CHECKED_BY_THEIR_SERVICE = frozenset({"invitations:accept"})
+PUBLIC_WRITES_CHECKED_BY_THEIR_SERVICE = frozenset(
+    {
+        "invitations:accept",
+        # A document request's client: asking for and confirming a code, and uploading
+        # (docrequests.services refuse with "not accepting uploads").
+        "docrequests:code",
+        "docrequests:item-upload",
+    }
+)
 
 
 def _marked(url: TenantUrl) -> bool:

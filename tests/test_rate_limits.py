@@ -253,6 +253,67 @@ def _invitation_accept(drive, rule, ip, target):
     return _acme(ip).get(f"/invitations/{issued.token}/")
 
 
+def _document_request(drive, key, *, require_code=True):
+    """A live document request of acme (one per ``key``) and its token."""
+
+    def make():
+        from django_tenants.utils import tenant_context
+
+        from docrequests import services as docrequest_services
+
+        manager = Membership.objects.get(tenant=drive.acme, user__email="manager@acme.example")
+        company_id = (
+            Membership.objects.filter(tenant=drive.acme, company_id__isnull=False)
+            .values_list("company_id", flat=True)
+            .first()
+        )
+        with tenant_context(drive.acme):
+            return docrequest_services.document_request_create(
+                tenant=drive.acme,
+                actor=manager,
+                company_id=company_id,
+                recipients=["client@drive.example"],
+                title=f"Drive {key}",
+                items=[docrequest_services.ItemSpec("Anything")],
+                lifetime_days=7,
+                require_code=require_code,
+            )
+
+    return drive.once(("document-request", key), make)
+
+
+def _document_request_open(drive, rule, ip, target):
+    return _acme(ip).get(f"/r/{_document_request(drive, target).token}/")
+
+
+def _document_request_code(drive, rule, ip, target):
+    issued = _document_request(drive, target)
+    client = _acme("192.0.2.210")
+    client.get(f"/r/{issued.token}/")
+    if rule.startswith("docrequest_code_request."):
+        return client.post(
+            "/r/code/", {"step": "email", "email": "client@drive.example"}, REMOTE_ADDR=ip
+        )
+    client.post("/r/code/", {"step": "email", "email": "client@drive.example"})
+    return client.post("/r/code/", {"step": "code", "code": "not-it"}, REMOTE_ADDR=ip)
+
+
+def _document_request_upload(drive, rule, ip, target):
+    from shop.tests.factories import TINY_PDF, upload_of
+
+    issued = _document_request(drive, ("upload", target), require_code=False)
+    client = _acme("192.0.2.211")
+    client.get(f"/r/{issued.token}/")
+    client.post("/r/code/", {"step": "email", "email": "client@drive.example"})
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(drive.acme):
+        item_id = issued.document_request.items.values_list("pk", flat=True).get()
+    stream = upload_of(TINY_PDF)
+    stream.name = "drive.pdf"
+    return client.post(f"/r/items/{item_id}/upload/", {"file": stream}, REMOTE_ADDR=ip)
+
+
 DRIVERS: dict[str, Callable] = {
     "sign-up": _sign_up,
     "find-workspaces": _find_workspaces,
@@ -272,6 +333,9 @@ DRIVERS: dict[str, Callable] = {
     ),
     "invitations:accept": _invitation_accept,
     "support_access:session-enter": _session_enter,
+    "docrequests:link-open": _document_request_open,
+    "docrequests:code": _document_request_code,
+    "docrequests:item-upload": _document_request_upload,
 }
 
 

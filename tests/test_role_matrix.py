@@ -104,6 +104,21 @@ def _desk(name: str) -> Callable:
     return pick
 
 
+def _document_requests(kind: str) -> Callable:
+    def pick(viewer):
+        from docrequests import selectors
+        from docrequests.models import RequestItem, Upload
+
+        visible = selectors.requests_visible(viewer)
+        if kind == "items":
+            return RequestItem.objects.filter(request__in=visible)
+        if kind == "uploads":
+            return Upload.objects.filter(item__request__in=visible)
+        return visible
+
+    return pick
+
+
 def _audit_events(viewer):
     from audit.models import AuditEvent
 
@@ -188,6 +203,9 @@ OBJECT_SOURCES: dict[str, Callable] = {
     "portal/requests/": _desk("tickets_visible"),
     "portal/attachments/": _desk("attachments_visible"),
     "portal/assets/": _desk("assets_visible"),
+    "docrequests/": _document_requests("requests"),
+    "docrequests/items/": _document_requests("items"),
+    "docrequests/uploads/": _document_requests("uploads"),
     "settings/audit/": _audit_events,
     "settings/members/": _members,
     "settings/invitations/": _invitations,

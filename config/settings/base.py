@@ -93,6 +93,7 @@ TENANT_APPS = [
     "audit",
     "shop",
     "desk",
+    "docrequests",
     "exports",
 ]
 INSTALLED_APPS = (
@@ -294,6 +295,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "support.tasks.support_grants_expire",
         "schedule": 5 * 60,
     },
+    # Reminders to clients of document requests about to expire with items missing
+    # (docrequests/tasks.py): once per request, every active workspace.
+    "docrequests-reminders-send": {
+        "task": "docrequests.tasks.document_request_reminders_send",
+        "schedule": 60 * 60,
+    },
     # Workspace exports (exports/tasks.py): each sweep walks every workspace itself.
     "exports-expire-archives": {
         "task": "exports.tasks.exports_expire_archives",
@@ -327,6 +334,12 @@ CELERY_BEAT_SCHEDULE: dict = {
 LOCAL_STATE_DIR = Path(env("EMBEDDED_STATE_DIR", str(BASE_DIR / ".local")))
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / ".local" / "private")))
 FILE_UPLOAD_MAX_BYTES = env("FILE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, int)
+# Document requests (docrequests): what one request may take in total, and the malware scan
+# of each upload: "" (off, the default) or "clamd" (ClamAV's daemon over its Unix socket,
+# Debian's clamav-daemon), docs/security-model.md.
+DOCUMENT_REQUEST_TOTAL_MAX_BYTES = env("DOCUMENT_REQUEST_TOTAL_MAX_BYTES", 100 * 1024 * 1024, int)
+DOCUMENT_UPLOAD_SCANNER = env("DOCUMENT_UPLOAD_SCANNER", "")
+CLAMD_SOCKET = env("CLAMD_SOCKET", "/var/run/clamav/clamd.ctl")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SIGNED_FILE_URL_SECONDS = 60
 # --- Workspace exports (exports/): archives in STORAGES["private"] under <schema>/exports/.

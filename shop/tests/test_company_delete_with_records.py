@@ -21,6 +21,9 @@ from audit.tests.streams import events_since, stream_head
 from conftest import PASSWORD, sign_in_client
 from desk import services as desk_services
 from desk.models import Asset, Ticket, TicketAttachment, TicketMessage
+from docrequests import services as docrequest_services
+from docrequests.models import DocumentRequest, RequestItem
+from docrequests.models import Upload as DocumentRequestUpload
 from kernel import capabilities as caps
 from kernel.roles import Role
 from rbac import services as rbac_services
@@ -28,12 +31,14 @@ from rbac.models import Invitation, Membership
 from shop import selectors, services, storage
 from shop.models import Company, Contact, Invoice, Order, Quote, QuoteLine, StoredFile
 from shop.tests.factories import (
+    TINY_PDF,
     line,
     make_company,
     make_file,
     make_invoice,
     make_order,
     make_quote,
+    upload_of,
 )
 
 pytestmark = pytest.mark.django_db
@@ -52,10 +57,19 @@ EXPECTED_COUNTS = {
     "ticket_messages": 1,
     "ticket_attachments": 0,
     "assets": 1,
+    # Document requests of the company (docrequests' company_records declaration).
+    "document_requests": 1,
+    "document_request_items": 1,
+    "document_request_uploads": 1,
 }
 
 
 DESK_COUNTS = ("tickets", "ticket_messages", "ticket_attachments", "assets")
+DOCUMENT_REQUEST_COUNTS = (
+    "document_requests",
+    "document_request_items",
+    "document_request_uploads",
+)
 
 
 def url(name: str, pk: int) -> str:
@@ -86,6 +100,13 @@ def company_rows(company: Company) -> dict[str, int]:
             ticket__company_id=company.pk
         ).count(),
         "assets": Asset.objects.filter(company_id=company.pk).count(),
+        "document_requests": DocumentRequest.objects.filter(company_id=company.pk).count(),
+        "document_request_items": RequestItem.objects.filter(
+            request__company_id=company.pk
+        ).count(),
+        "document_request_uploads": DocumentRequestUpload.objects.filter(
+            item__request__company_id=company.pk
+        ).count(),
     }
 
 
@@ -119,6 +140,23 @@ def doomed(in_acme, owner):
         asset_ids=[asset.pk],
     )
     desk_services.ticket_reply(tenant=in_acme, actor=owner, ticket=ticket, body="On it.")
+    issued = docrequest_services.document_request_create(
+        tenant=in_acme,
+        actor=owner,
+        company_id=company.pk,
+        recipients=["dora@doomed.example"],
+        title="Doomed papers",
+        items=[docrequest_services.ItemSpec("Contract")],
+        lifetime_days=30,
+    )
+    docrequest_services.item_upload(
+        tenant=in_acme,
+        document_request=issued.document_request,
+        item=issued.document_request.items.get(),
+        email="dora@doomed.example",
+        upload=docrequest_services.FileIn(upload_of(TINY_PDF), "contract.pdf"),
+        ip="192.0.2.99",
+    )
     rbac_services.membership_invite(
         tenant=in_acme,
         actor=owner,
@@ -198,6 +236,11 @@ def test_owner_deletes_company_and_all_its_records_with_the_emailed_code(
     customer_client = sign_in_client(Client(), customer, acme)
     assert customer_client.get("/").status_code == 200
     keys = list(StoredFile.objects.filter(company=doomed).values_list("storage_key", flat=True))
+    keys += list(
+        DocumentRequestUpload.objects.filter(item__request__company_id=doomed.pk).values_list(
+            "storage_key", flat=True
+        )
+    )
     assert all(storage.private_storage().exists(key) for key in keys)
     client = client_for("acme", "owner")
 
@@ -233,6 +276,7 @@ def test_owner_deletes_company_and_all_its_records_with_the_emailed_code(
             Event.CONTACT_DELETED: 1,
             Event.TICKET_DELETED: 1,  # its conversation goes with it
             Event.ASSET_DELETED: 1,
+            Event.DOCUMENT_REQUEST_DELETED: 1,  # its items and upload go with it
             Event.MEMBER_REMOVED: 2,
             Event.SESSIONS_ENDED: 1,  # the customer who was signed in
             Event.MEMBER_INVITATION_REVOKED: 1,
@@ -417,13 +461,15 @@ def test_capabilities_needed_follow_the_kinds_of_records_present():
     assert services.company_delete_with_records_capabilities(
         selectors.CompanyRecords(contacts=3)
     ) == {caps.COMPANIES_DELETE}
-    shop_counts = {k: v for k, v in EXPECTED_COUNTS.items() if k not in DESK_COUNTS}
-    desk_counts = tuple((k, EXPECTED_COUNTS[k]) for k in DESK_COUNTS)
+    declared_kinds = DESK_COUNTS + DOCUMENT_REQUEST_COUNTS
+    shop_counts = {k: v for k, v in EXPECTED_COUNTS.items() if k not in declared_kinds}
+    desk_counts = tuple((k, EXPECTED_COUNTS[k]) for k in declared_kinds)
     assert services.company_delete_with_records_capabilities(
         selectors.CompanyRecords(**shop_counts, declared=desk_counts)
     ) == {
         caps.TICKETS_DELETE,
         caps.ASSETS_DELETE,
+        caps.DOCREQUESTS_MANAGE,
         caps.COMPANIES_DELETE,
         caps.QUOTES_DELETE,
         caps.ORDERS_DELETE,

@@ -139,6 +139,7 @@ def test_read_only_session_holds_only_the_read_capabilities_of_the_member(acme):
             "tickets:view",
             "assets:view",
             "dashboard:view",
+            "document_requests:view",
             "members:view",
             "audit:read",
             "settings:roles",

@@ -1,0 +1,2 @@
+"""Document requests' pages: ``staff`` (members, capability-gated) and ``client`` (the link,
+no account)."""
