@@ -40,12 +40,6 @@ OBJECT_MODELS = {
     "docrequests:": "docrequests.DocumentRequest",
     "audit:event": "audit.AuditEvent",
     "exports:": "exports.ExportJob",
-    "desk:ticket": "desk.Ticket",
-    "desk:attachment": "desk.TicketAttachment",
-    "desk:asset": "desk.Asset",
-    "desk:request": "desk.Ticket",
-    "desk:request-attachment": "desk.TicketAttachment",
-    "desk:portal-asset": "desk.Asset",
     # Public-schema rows with global ids: _ids() narrows them by their tenant column.
     "rbac:member": "rbac.Membership",
     "rbac:company-person": "rbac.Membership",
