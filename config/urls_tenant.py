@@ -2,9 +2,11 @@
 
 from django.urls import include, path
 
+from api import views as api_views
 from rbac import urls as rbac_urls
 
 urlpatterns = [
+    path("api/v1/", include((api_views.urlpatterns(), "api"), namespace="api")),
     path("accounts/", include("accounts.urls")),
     path("settings/audit/", include("audit.urls")),
     path("settings/exports/", include("exports.urls")),

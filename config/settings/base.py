@@ -90,6 +90,7 @@ TENANT_APPS = [
     "shop",
     "desk",
     "exports",
+    "api",
 ]
 INSTALLED_APPS = (
     ["tenants"]
