@@ -186,7 +186,15 @@ def rate_limit_policy() -> str:
 
 
 class BearerToken(HttpBearer):
-    """``Authorization: Bearer <token>``, nothing else (no cookie, no query parameter)."""
+    """``Authorization: Bearer <token>``, nothing else (no cookie, no query parameter).
+
+    Bound to an operation's declared capability (``api.v1`` does it for every operation), it
+    also checks that capability, before ninja reads the request's parameters and body: a
+    caller who may not call an operation learns nothing from its validation."""
+
+    def __init__(self, capability: Capability | None = None):
+        super().__init__()
+        self.capability = capability
 
     def __call__(self, request: HttpRequest) -> Caller:
         # Counted per address first, so guessing tokens costs the same as using one.
@@ -203,15 +211,28 @@ class BearerToken(HttpBearer):
             raise TokenOfAnotherWorkspace
         caller = api_token_authenticate(tenant=tenant, value=token, ip=client_ip(request))
         throttle.limit(API_BY_TOKEN, ip=client_ip(request), token=str(caller.token.pk))
+        if self.capability is not None:
+            with audit_context(**_caller_context(caller)):
+                capability_check(caller, self.capability)
         return caller
 
 
 # --- Operations
 
 
-def endpoint(capability: Capability) -> Callable[[Callable], Callable]:
-    """Declare the capability an operation needs; checked at each call against the caller's
-    effective capabilities, and the operation runs in the caller's audit context."""
+def endpoint(
+    route: Callable[..., Callable[[Callable], Callable]],
+    path: str,
+    capability: Capability,
+    **options: Any,
+) -> Callable[[Callable], Callable]:
+    """Declare an operation and the capability it needs, in one place::
+
+        @endpoint(companies.get, "/companies", caps.COMPANIES_VIEW, response=..., url_name=...)
+
+    The operation's authentication is a :class:`BearerToken` bound to ``capability`` (checked
+    before the request is parsed), the document names the capability (``x-capability``), and
+    the operation runs in the caller's audit context."""
     if not is_capability(capability):
         raise ValueError(f"unknown capability {capability!r}")
 
@@ -219,20 +240,33 @@ def endpoint(capability: Capability) -> Callable[[Callable], Callable]:
         @functools.wraps(operation)
         def run(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             caller: Caller = request.auth  # type: ignore[attr-defined]
-            context = {
-                "actor_kind": ActorKind.API_TOKEN,
-                "actor": caller.membership.user,
-                "on_behalf_of": None,
-                "api_token_id": caller.token.pk,
-            }
-            with audit_context(**context):
+            with audit_context(**_caller_context(caller)):
                 capability_check(caller, capability)
                 return operation(request, *args, **kwargs)
 
         setattr(run, _DECLARATION, capability)
+        needs = f"Needs the `{capability}` permission: in the token's scopes and the member's role."
+        description = f"{options.pop('description', '') or operation.__doc__ or ''}\n\n{needs}"
+        route(
+            path,
+            auth=BearerToken(capability),
+            openapi_extra={"x-capability": capability, **options.pop("openapi_extra", {})},
+            description=description.strip(),
+            **options,
+        )(run)
         return run
 
     return decorate
+
+
+def _caller_context(caller: Caller) -> dict[str, Any]:
+    """The audit context of a request made with a token: the person, as an API token."""
+    return {
+        "actor_kind": ActorKind.API_TOKEN,
+        "actor": caller.membership.user,
+        "on_behalf_of": None,
+        "api_token_id": caller.token.pk,
+    }
 
 
 def capability_check(caller: Caller, capability: Capability) -> None:

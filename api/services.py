@@ -147,6 +147,7 @@ def api_token_create(
     audit_event_record(
         event_type=Event.API_TOKEN_CREATED,
         target=token,
+        actor=None if created_by is None else member.user,
         data={
             "for": member.user.email,
             "scopes": cleaned,
@@ -166,13 +167,19 @@ def api_token_revoke(*, tenant: Tenant, actor: Membership | None, token: ApiToke
         member = current_member(tenant, actor)
         if locked.membership_id != member.pk and MEMBERS_MANAGE not in capabilities_for(member):
             raise PermissionDenied(CANNOT_REVOKE)
+        actor = member
     if locked.revoked_at is not None:
         raise ValidationError(ALREADY_REVOKED)
     # Revoking stays possible in a cancelled workspace: it only takes access away.
     locked.revoked_at = timezone.now()
     locked.revoked_by_id = None if actor is None else actor.user_id
     locked.save(update_fields=["revoked_at", "revoked_by_id"])
-    audit_event_record(event_type=Event.API_TOKEN_REVOKED, target=locked)
+    audit_event_record(
+        event_type=Event.API_TOKEN_REVOKED,
+        target=locked,
+        actor=None if actor is None else actor.user,
+        data={"by_owner_of_token": actor is not None and actor.pk == locked.membership_id},
+    )
     return locked
 
 

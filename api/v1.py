@@ -22,7 +22,7 @@ from shop.models import Company
 from shop.services import companies as company_services
 
 from . import schemas
-from .gate import BearerToken, declared_capability, endpoint, install_error_handlers
+from .gate import BearerToken, endpoint, install_error_handlers
 from .idempotency import idempotent
 from .pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 
@@ -72,8 +72,13 @@ def _company(company: Company) -> dict:
     }
 
 
-@companies.get("/companies", response={200: schemas.CompanyPage, **ERRORS}, url_name="companies")
-@endpoint(caps.COMPANIES_VIEW)
+@endpoint(
+    companies.get,
+    "/companies",
+    caps.COMPANIES_VIEW,
+    response={200: schemas.CompanyPage, **ERRORS},
+    url_name="companies",
+)
 def company_list(
     request: HttpRequest,
     q: str = Query("", max_length=200, description="Words to find in names, emails, contacts"),
@@ -85,18 +90,24 @@ def company_list(
     return page(rows, cursor=cursor, limit=limit, context={"q": q, "s": sort}, serialize=_company)
 
 
-@companies.get(
-    "/companies/{company_id}", response={200: schemas.Company, **ERRORS}, url_name="company"
+@endpoint(
+    companies.get,
+    "/companies/{company_id}",
+    caps.COMPANIES_VIEW,
+    response={200: schemas.Company, **ERRORS},
+    url_name="company",
 )
-@endpoint(caps.COMPANIES_VIEW)
 def company_detail(request: HttpRequest, company_id: int):
     return _company(shop_selectors.company_get(viewer=_caller(request), pk=company_id))
 
 
-@companies.post(
-    "/companies", response={201: schemas.Company, **ERRORS_WRITE}, url_name="company-create"
+@endpoint(
+    companies.post,
+    "/companies",
+    caps.COMPANIES_CREATE,
+    response={201: schemas.Company, **ERRORS_WRITE},
+    url_name="company-create",
 )
-@endpoint(caps.COMPANIES_CREATE)
 @idempotent
 def company_create(request: HttpRequest, payload: schemas.CompanyIn):
     company = company_services.company_create(
@@ -107,12 +118,13 @@ def company_create(request: HttpRequest, payload: schemas.CompanyIn):
     return 201, _company(company)
 
 
-@companies.put(
+@endpoint(
+    companies.put,
     "/companies/{company_id}",
+    caps.COMPANIES_EDIT,
     response={200: schemas.Company, **ERRORS},
     url_name="company-update",
 )
-@endpoint(caps.COMPANIES_EDIT)
 def company_update(request: HttpRequest, company_id: int, payload: schemas.CompanyIn):
     viewer = _caller(request)
     company = shop_selectors.company_get(viewer=viewer, pk=company_id)
@@ -190,8 +202,13 @@ _SORT = Query("", max_length=20, description="number, subject, status, priority,
 _SLA = Query("", max_length=20, description="on_track, at_risk, breached, paused")
 
 
-@tickets.get("/tickets", response={200: schemas.TicketPage, **ERRORS}, url_name="tickets")
-@endpoint(caps.TICKETS_VIEW)
+@endpoint(
+    tickets.get,
+    "/tickets",
+    caps.TICKETS_VIEW,
+    response={200: schemas.TicketPage, **ERRORS},
+    url_name="tickets",
+)
 def ticket_list(
     request: HttpRequest,
     q: str = Query("", max_length=200),
@@ -216,14 +233,24 @@ def ticket_list(
     )
 
 
-@tickets.get("/tickets/{ticket_id}", response={200: schemas.Ticket, **ERRORS}, url_name="ticket")
-@endpoint(caps.TICKETS_VIEW)
+@endpoint(
+    tickets.get,
+    "/tickets/{ticket_id}",
+    caps.TICKETS_VIEW,
+    response={200: schemas.Ticket, **ERRORS},
+    url_name="ticket",
+)
 def ticket_detail(request: HttpRequest, ticket_id: int):
     return _ticket(desk_selectors.ticket_get(viewer=_caller(request), pk=ticket_id))
 
 
-@tickets.post("/tickets", response={201: schemas.Ticket, **ERRORS_WRITE}, url_name="ticket-create")
-@endpoint(caps.TICKETS_CREATE)
+@endpoint(
+    tickets.post,
+    "/tickets",
+    caps.TICKETS_CREATE,
+    response={201: schemas.Ticket, **ERRORS_WRITE},
+    url_name="ticket-create",
+)
 @idempotent
 def ticket_create(request: HttpRequest, payload: schemas.TicketIn):
     viewer = _caller(request)
@@ -243,24 +270,26 @@ def ticket_create(request: HttpRequest, payload: schemas.TicketIn):
     return 201, _ticket(ticket)
 
 
-@tickets.get(
+@endpoint(
+    tickets.get,
     "/tickets/{ticket_id}/messages",
+    caps.TICKETS_VIEW,
     response={200: list[schemas.Message], **ERRORS},
     url_name="ticket-messages",
 )
-@endpoint(caps.TICKETS_VIEW)
 def ticket_messages(request: HttpRequest, ticket_id: int):
     viewer = _caller(request)
     ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
     return list(desk_selectors.message_list(viewer=viewer, ticket=ticket))
 
 
-@tickets.post(
+@endpoint(
+    tickets.post,
     "/tickets/{ticket_id}/messages",
+    caps.TICKETS_WORK,
     response={201: schemas.Message, **ERRORS_WRITE},
     url_name="ticket-reply",
 )
-@endpoint(caps.TICKETS_WORK)
 @idempotent
 def ticket_reply(request: HttpRequest, ticket_id: int, payload: schemas.MessageIn):
     viewer = _caller(request)
@@ -278,8 +307,13 @@ def ticket_reply(request: HttpRequest, ticket_id: int, payload: schemas.MessageI
 requests = Router(tags=["requests (customer portal)"])
 
 
-@requests.get("/requests", response={200: schemas.TicketPage, **ERRORS}, url_name="requests")
-@endpoint(caps.REQUESTS_VIEW)
+@endpoint(
+    requests.get,
+    "/requests",
+    caps.REQUESTS_VIEW,
+    response={200: schemas.TicketPage, **ERRORS},
+    url_name="requests",
+)
 def request_list(
     request: HttpRequest,
     q: str = Query("", max_length=200),
@@ -301,16 +335,24 @@ def request_list(
     )
 
 
-@requests.get("/requests/{ticket_id}", response={200: schemas.Ticket, **ERRORS}, url_name="request")
-@endpoint(caps.REQUESTS_VIEW)
+@endpoint(
+    requests.get,
+    "/requests/{ticket_id}",
+    caps.REQUESTS_VIEW,
+    response={200: schemas.Ticket, **ERRORS},
+    url_name="request",
+)
 def request_detail(request: HttpRequest, ticket_id: int):
     return _ticket(desk_selectors.ticket_get(viewer=_caller(request), pk=ticket_id))
 
 
-@requests.post(
-    "/requests", response={201: schemas.Ticket, **ERRORS_WRITE}, url_name="request-create"
+@endpoint(
+    requests.post,
+    "/requests",
+    caps.REQUESTS_CREATE,
+    response={201: schemas.Ticket, **ERRORS_WRITE},
+    url_name="request-create",
 )
-@endpoint(caps.REQUESTS_CREATE)
 @idempotent
 def request_create(request: HttpRequest, payload: schemas.RequestIn):
     viewer = _caller(request)
@@ -327,12 +369,13 @@ def request_create(request: HttpRequest, payload: schemas.RequestIn):
     return 201, _ticket(ticket)
 
 
-@requests.get(
+@endpoint(
+    requests.get,
     "/requests/{ticket_id}/messages",
+    caps.REQUESTS_VIEW,
     response={200: list[schemas.Message], **ERRORS},
     url_name="request-messages",
 )
-@endpoint(caps.REQUESTS_VIEW)
 def request_messages(request: HttpRequest, ticket_id: int):
     viewer = _caller(request)
     ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
@@ -355,8 +398,13 @@ def _member(membership: Membership) -> dict:
     }
 
 
-@members.get("/members", response={200: schemas.MemberPage, **ERRORS}, url_name="members")
-@endpoint(caps.MEMBERS_VIEW)
+@endpoint(
+    members.get,
+    "/members",
+    caps.MEMBERS_VIEW,
+    response={200: schemas.MemberPage, **ERRORS},
+    url_name="members",
+)
 def member_list(
     request: HttpRequest,
     cursor: str | None = Query(None, max_length=2000),
@@ -366,8 +414,13 @@ def member_list(
     return page(rows, cursor=cursor, limit=limit, context={}, serialize=_member)
 
 
-@members.get("/members/{member_id}", response={200: schemas.Member, **ERRORS}, url_name="member")
-@endpoint(caps.MEMBERS_VIEW)
+@endpoint(
+    members.get,
+    "/members/{member_id}",
+    caps.MEMBERS_VIEW,
+    response={200: schemas.Member, **ERRORS},
+    url_name="member",
+)
 def member_detail(request: HttpRequest, member_id: int):
     return _member(rbac_selectors.membership_get(viewer=_caller(request), pk=member_id))
 
@@ -385,17 +438,3 @@ def operations() -> list[tuple[str, str, Operation]]:
                 for method in operation.methods:
                     found.append((method, route, operation))
     return found
-
-
-def _document_capabilities() -> None:
-    """Each operation's capability in the document (``x-capability``) and its description."""
-    for _method, _route, operation in operations():
-        capability = declared_capability(operation.view_func)
-        if capability is None:
-            continue  # the suite fails on it (api/tests/test_declarations.py)
-        operation.openapi_extra = {**(operation.openapi_extra or {}), "x-capability": capability}
-        needs = f"Needs the `{capability}` permission (token scope and the member's role)."
-        operation.description = f"{operation.description or ''}\n\n{needs}".strip()
-
-
-_document_capabilities()

@@ -70,14 +70,16 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
 
 def docs(request: HttpRequest) -> HttpResponse:
     """A page listing every operation, rendered on the server (no script: the strict CSP)."""
-    document = api.get_openapi_schema()
+    from .schema_file import document as openapi
+
+    document = openapi()
     operations = []
     for route, methods in document["paths"].items():
         for method, operation in methods.items():
             operations.append(
                 {
                     "method": method.upper(),
-                    "path": f"/api/v1{route}",
+                    "path": route,
                     "summary": operation.get("summary", ""),
                     "capability": operation.get("x-capability", ""),
                     "parameters": operation.get("parameters", []),
@@ -93,8 +95,8 @@ def urlpatterns() -> list[URLPattern]:
     for pattern in patterns:
         if not isinstance(pattern, URLPattern) or pattern.callback is None:
             raise TypeError(f"unexpected API URL entry {pattern!r}")
-        if pattern.name == "openapi-json":
-            continue  # served by openapi_document below, with its own limit
+        if pattern.name in ("openapi-json", "api-root"):
+            continue  # the document is served below with its own limit; the root is nothing
         pattern.callback = _served(pattern.callback)
         wrapped.append(pattern)
     wrapped += [
