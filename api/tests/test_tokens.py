@@ -60,9 +60,9 @@ def test_the_secret_is_shown_once_and_only_its_hash_is_stored(acme):
 def test_missing_malformed_unknown_expired_revoked_and_removed_tokens_get_one_401_body(
     acme, member
 ):
-    sales_token, sales_secret = token_for("acme", "sales")
+    _sales_token, sales_secret = token_for("acme", "sales")
     owner_token, owner_secret = token_for("acme", "owner")
-    expired_token, expired_secret = token_for("acme", "manager", days=1)
+    _expired_token, expired_secret = token_for("acme", "manager", days=1)
     unknown = f"{PREFIX}{acme.pk:x}_" + "A" * 43
     bodies = {
         "missing": _unauthorized_body(ApiClient("acme", None).get("/companies")),
