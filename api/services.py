@@ -29,6 +29,7 @@ from kernel.capabilities import (
     capabilities_in_state,
     is_capability,
 )
+from kernel.context import ActorKind, audit_context_get
 from kernel.text import text_unstorable_message
 from rbac.authz import current_member
 from rbac.models import Membership
@@ -106,7 +107,9 @@ def api_token_create(
     member = current_member(tenant, owner)
     if created_by is not None and current_member(tenant, created_by).pk != member.pk:
         raise PermissionDenied(CANNOT_REVOKE)
-    if member.user.is_support_agent:
+    acting = audit_context_get()
+    if member.user.is_support_agent or acting.current_actor_kind() == ActorKind.SUPPORT_AGENT:
+        # No token for an agent's account, nor for a member an agent is impersonating.
         raise PermissionDenied(SUPPORT_AGENT_REFUSED)
     require_writable(tenant)
     errors: dict[str, str] = {}

@@ -11,6 +11,7 @@ urlpatterns = [
     path("settings/audit/", include("audit.urls")),
     path("settings/exports/", include("exports.urls")),
     path("settings/two-factor/", include("workspace.two_factor_urls")),
+    path("settings/api-tokens/", include("api.urls")),
     path("settings/", include("rbac.urls")),
     path("settings/", include("workspace.urls")),
     path("invitations/", include(rbac_urls.invitation_patterns)),
