@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -155,7 +156,7 @@ def install_error_handlers(api) -> None:
 
     @api.exception_handler(HttpError)
     def _http(request, exc):
-        return problem(exc.status_code, "Error", str(exc))
+        return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc))
 
     @api.exception_handler(throttle.Throttled)
     def _throttled(request, exc):

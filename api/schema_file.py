@@ -17,7 +17,13 @@ def document() -> dict:
     from .v1 import api
 
     schema = dict(api.get_openapi_schema(path_prefix=PREFIX))
-    schema["components"] = dict(schema.get("components", {}))
+    # Errors are problem documents (RFC 9457): say so in the contract, as they are served.
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if int(status) >= 400 and "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
     return schema
 
 

@@ -88,7 +88,7 @@ def token_list(request):
         return _page(request, TokenCreateForm(held=held, ask_code=ask_code))
     form = TokenCreateForm(request.POST, held=held, ask_code=ask_code)
     if not form.is_valid():
-        return _page(request, form, status=422)
+        return _page(request, form)
     data = form.cleaned_data
     scopes = list(data["scopes"])
     if data["read_only"]:
@@ -111,7 +111,7 @@ def token_list(request):
             target = field if field in form.fields else None
             for message in errors:
                 form.add_error(target, message)
-        return _page(request, form, status=422)
+        return _page(request, form)
     fresh = TokenCreateForm(held=held, ask_code=_needs_code(request))
     return _page(request, fresh, created=created)
 

@@ -8,7 +8,7 @@ annotations`` here: ninja reads these annotations through the gate's wrapper.
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import NinjaAPI, Query, Router
+from ninja import NinjaAPI, Path, Query, Router
 from ninja.operation import Operation
 
 from desk import selectors as desk_selectors
@@ -26,7 +26,11 @@ from .gate import BearerToken, endpoint, install_error_handlers
 from .idempotency import idempotent
 from .pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 
+# Ids are positive bigints: anything else is a 422 before any lookup.
+ID = Path(..., ge=1, le=2**63 - 1)
+
 ERRORS = {
+    400: schemas.Problem,
     401: schemas.Problem,
     403: schemas.Problem,
     404: schemas.Problem,
@@ -97,7 +101,7 @@ def company_list(
     response={200: schemas.Company, **ERRORS},
     url_name="company",
 )
-def company_detail(request: HttpRequest, company_id: int):
+def company_detail(request: HttpRequest, company_id: int = ID):
     return _company(shop_selectors.company_get(viewer=_caller(request), pk=company_id))
 
 
@@ -125,7 +129,7 @@ def company_create(request: HttpRequest, payload: schemas.CompanyIn):
     response={200: schemas.Company, **ERRORS},
     url_name="company-update",
 )
-def company_update(request: HttpRequest, company_id: int, payload: schemas.CompanyIn):
+def company_update(request: HttpRequest, payload: schemas.CompanyIn, company_id: int = ID):
     viewer = _caller(request)
     company = shop_selectors.company_get(viewer=viewer, pk=company_id)
     updated = company_services.company_update(
@@ -240,7 +244,7 @@ def ticket_list(
     response={200: schemas.Ticket, **ERRORS},
     url_name="ticket",
 )
-def ticket_detail(request: HttpRequest, ticket_id: int):
+def ticket_detail(request: HttpRequest, ticket_id: int = ID):
     return _ticket(desk_selectors.ticket_get(viewer=_caller(request), pk=ticket_id))
 
 
@@ -277,7 +281,7 @@ def ticket_create(request: HttpRequest, payload: schemas.TicketIn):
     response={200: list[schemas.Message], **ERRORS},
     url_name="ticket-messages",
 )
-def ticket_messages(request: HttpRequest, ticket_id: int):
+def ticket_messages(request: HttpRequest, ticket_id: int = ID):
     viewer = _caller(request)
     ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
     return list(desk_selectors.message_list(viewer=viewer, ticket=ticket))
@@ -291,7 +295,7 @@ def ticket_messages(request: HttpRequest, ticket_id: int):
     url_name="ticket-reply",
 )
 @idempotent
-def ticket_reply(request: HttpRequest, ticket_id: int, payload: schemas.MessageIn):
+def ticket_reply(request: HttpRequest, payload: schemas.MessageIn, ticket_id: int = ID):
     viewer = _caller(request)
     ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
     message = ticket_services.ticket_reply(
@@ -342,7 +346,7 @@ def request_list(
     response={200: schemas.Ticket, **ERRORS},
     url_name="request",
 )
-def request_detail(request: HttpRequest, ticket_id: int):
+def request_detail(request: HttpRequest, ticket_id: int = ID):
     return _ticket(desk_selectors.ticket_get(viewer=_caller(request), pk=ticket_id))
 
 
@@ -376,7 +380,7 @@ def request_create(request: HttpRequest, payload: schemas.RequestIn):
     response={200: list[schemas.Message], **ERRORS},
     url_name="request-messages",
 )
-def request_messages(request: HttpRequest, ticket_id: int):
+def request_messages(request: HttpRequest, ticket_id: int = ID):
     viewer = _caller(request)
     ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
     return list(desk_selectors.message_list(viewer=viewer, ticket=ticket))
@@ -421,7 +425,7 @@ def member_list(
     response={200: schemas.Member, **ERRORS},
     url_name="member",
 )
-def member_detail(request: HttpRequest, member_id: int):
+def member_detail(request: HttpRequest, member_id: int = ID):
     return _member(rbac_selectors.membership_get(viewer=_caller(request), pk=member_id))
 
 

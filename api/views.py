@@ -40,6 +40,7 @@ def _served(view: Callable) -> Callable:
         response["RateLimit-Policy"] = gate.rate_limit_policy()
         return settle(request, response)
 
+    serve.answers_problem_json = True  # type: ignore[attr-defined]  # kernel.middleware
     return require_capability(PUBLIC)(throttle.limited_by(*gate.API_LIMITS)(serve))
 
 

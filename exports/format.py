@@ -46,6 +46,11 @@ EXCLUDED_MODELS: dict[str, str] = {
         "the export machinery itself (job rows, archive keys, download-token digests); an "
         "archive describes the workspace, not the act of exporting it"
     ),
+    "api.apitoken": (
+        "personal API tokens are credentials: an archive restored elsewhere must not carry "
+        "them (their creation and revocation stay in the audit log)"
+    ),
+    "api.idempotentrequest": "a 24-hour replay cache of API responses, not workspace data",
 }
 
 

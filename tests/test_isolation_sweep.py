@@ -38,6 +38,7 @@ OBJECT_MODELS = {
     "rbac:company-invitation": "rbac.Invitation",
     "accounts:session": "accounts.UserSession",
     "support_access:grant": "support.SupportAccessGrant",
+    "api-tokens:": "api.ApiToken",
 }
 ACME_MARKERS = (b"MARKER-acme", b"acme-marker.example", b"marker-acme-artwork", b"Acme Signs")
 _CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"|"X-CSRFToken": "[^"]+"')

@@ -33,8 +33,8 @@ def test_the_command_prints_a_working_token_once_and_audits_it_as_the_system(acm
     assert client.get("/companies").status_code == 200
     assert client.post("/companies", {"name": "No"}).status_code == 403
     with tenant_context(acme):
-        token = ApiToken.objects.get()
-        event = AuditEvent.objects.get(event_type=Event.API_TOKEN_CREATED)
+        token = ApiToken.objects.get(name="nightly sync")
+        event = AuditEvent.objects.get(event_type=Event.API_TOKEN_CREATED, target_id=str(token.pk))
     assert token.name == "nightly sync"
     assert token.created_by_id is None
     assert event.actor_kind == "system"
@@ -69,7 +69,7 @@ def test_the_revoke_command_ends_a_token_at_once(acme):
         "--scopes", "companies:view", "--expires-days", "1",
     )  # fmt: skip
     with tenant_context(acme):
-        token = ApiToken.objects.get()
+        token = ApiToken.objects.get(name="x")
     call_command("api_token_revoke", "--workspace", "acme", str(token.pk), stdout=io.StringIO())
     assert ApiClient("acme", secret).get("/companies").status_code == 401
     with pytest.raises(CommandError, match="already revoked"):

@@ -36,18 +36,18 @@ def test_a_member_creates_a_token_sees_it_once_and_it_works(acme, client_for):
     assert secret.encode() not in again.content
     assert b"reporting" in again.content
     with tenant_context(acme):
-        token = ApiToken.objects.get()
+        token = ApiToken.objects.get(name="reporting")
     assert "companies:create" not in token.scopes
     assert "companies:view" in token.scopes
 
 
 def test_a_token_needs_permissions_and_an_expiry(acme, client_for):
     response = _create(client_for("acme", "sales"), read_only="", expires_days="1000")
-    assert response.status_code == 422
+    assert response.status_code == 200  # the form again, with its errors
     form = response.context["form"]
     assert "expires_days" in form.errors
     with tenant_context(acme):
-        assert not ApiToken.objects.exists()
+        assert not ApiToken.objects.filter(name="reporting").exists()
 
 
 def test_owners_revoke_any_members_token_and_members_only_their_own(acme, client_for):
@@ -73,12 +73,12 @@ def test_in_a_2fa_workspace_an_old_session_must_give_a_code(acme, client_for, me
     client = client_for("acme", "owner")
     with time_machine.travel(timezone.now() + timedelta(minutes=11)):
         without = _create(client)
-        assert without.status_code == 422
+        assert without.status_code == 200
         assert settings_views.CODE_NEEDED in without.context["form"].errors["code"]
         wrong = _create(client, code="000000" if code_now(seed) != "000000" else "111111")
         assert settings_views.CODE_WRONG in wrong.context["form"].errors["code"]
         with tenant_context(acme):
-            assert not ApiToken.objects.exists()
+            assert not ApiToken.objects.filter(name="reporting").exists()
         right = _create(client, code=code_now(seed))
         assert right.status_code == 200, right.context["form"].errors
         assert right.context["created"] is not None

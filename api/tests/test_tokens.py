@@ -191,7 +191,9 @@ def test_a_support_agent_gets_no_token(acme):
 def test_creating_and_revoking_are_audited_and_only_owners_revoke_others_tokens(acme):
     sales_token, _secret = token_for("acme", "sales")
     with tenant_context(acme):
-        created = AuditEvent.objects.get(event_type=Event.API_TOKEN_CREATED)
+        created = AuditEvent.objects.get(
+            event_type=Event.API_TOKEN_CREATED, target_id=str(sales_token.pk)
+        )
         assert created.target_id == str(sales_token.pk)
         assert created.additional_data["for"] == "sales@acme.example"
         with pytest.raises(PermissionDenied, match=services.CANNOT_REVOKE):
