@@ -11,6 +11,7 @@ Blocks (hundreds per area; shop records get ten codes per model):
   200 platform accounts             500 the audit log itself
   300 workspace lifecycle           600 support access (reserved for the support app)
                                     700 workspace exports and imports
+                                    800 personal API tokens (api)
                                     2000-2999 service desk records and actions
 """
 
@@ -113,6 +114,14 @@ class Event(IntEnum):
     EXPORT_DOWNLOADED = 704
     EXPORT_EXPIRED = 705
     EXPORT_RETRIED = 706
+
+    # --- 800: personal API tokens (api; workspace stream). Requests made with a token are
+    # audited by the events their writes record (actor kind API token, data.api_token).
+    API_TOKEN_CREATED = 801
+    API_TOKEN_REVOKED = 802
+    # A live token refused because the member lacks the endpoint's capability now, or
+    # because the token's scopes do not cover it (data names the capability).
+    API_TOKEN_REFUSED = 803
     WORKSPACE_IMPORTED = 711
 
     # --- 1000: shop records, ten codes per model: +1 created, +2 updated, +3 deleted, +4.. extra
@@ -331,6 +340,11 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.EXPORT_DOWNLOADED: EventInfo("export.downloaded", "Workspace export downloaded"),
     Event.EXPORT_EXPIRED: EventInfo("export.expired", "Workspace export deleted (expired)"),
     Event.EXPORT_RETRIED: EventInfo("export.retried", "Workspace export retried"),
+    Event.API_TOKEN_CREATED: EventInfo("api.token.created", "Personal API token created"),
+    Event.API_TOKEN_REVOKED: EventInfo("api.token.revoked", "Personal API token revoked"),
+    Event.API_TOKEN_REFUSED: EventInfo(
+        "api.token.refused", "API request refused: the token does not allow it"
+    ),
     Event.WORKSPACE_IMPORTED: EventInfo("workspace.imported", "Workspace imported from an export"),
     Event.COMPANY_CREATED: EventInfo("shop.company.created", "Company created"),
     Event.COMPANY_UPDATED: EventInfo("shop.company.updated", "Company updated"),

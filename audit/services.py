@@ -94,6 +94,8 @@ def audit_event_record(
     actor_id, actor_name, actor_email = _snapshot(actor)
     on_behalf_of_id, on_behalf_of_name, on_behalf_of_email = _snapshot(context.on_behalf_of)
     about = target_of(target) if target is not None else Target("", "")
+    if context.api_token_id is not None:
+        data = {**(data or {}), "api_token": context.api_token_id}
     fields = {
         "event_type": int(Event(event_type)),
         "outcome": Outcome(outcome).value,

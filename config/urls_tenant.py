@@ -2,13 +2,16 @@
 
 from django.urls import include, path
 
+from api import views as api_views
 from rbac import urls as rbac_urls
 
 urlpatterns = [
+    path("api/v1/", include((api_views.urlpatterns(), "api"), namespace="api")),
     path("accounts/", include("accounts.urls")),
     path("settings/audit/", include("audit.urls")),
     path("settings/exports/", include("exports.urls")),
     path("settings/two-factor/", include("workspace.two_factor_urls")),
+    path("settings/api-tokens/", include("api.urls")),
     path("settings/", include("rbac.urls")),
     path("settings/", include("workspace.urls")),
     path("invitations/", include(rbac_urls.invitation_patterns)),

@@ -50,6 +50,11 @@ EXCLUDED_MODELS: dict[str, str] = {
         "digests of the ten-minute one-time codes a document request's client confirms; "
         "they prove nothing once expired"
     ),
+    "api.apitoken": (
+        "personal API tokens are credentials: an archive restored elsewhere must not carry "
+        "them (their creation and revocation stay in the audit log)"
+    ),
+    "api.idempotentrequest": "a 24-hour replay cache of API responses, not workspace data",
 }
 
 

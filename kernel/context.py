@@ -46,6 +46,9 @@ class AuditContext:
     user_agent: str = ""
     request_id: str = ""
     request: Any = None  # bound by the middleware; the actor is then read from request.user
+    # The personal API token a request authenticated with (api.gate); every event written
+    # while it is current names it in its data (``api_token``).
+    api_token_id: int | None = None
 
     def current_actor(self) -> Any:
         if self.request is not None and self.actor is None:
@@ -90,6 +93,7 @@ def system_audit_context(request_id: str = "") -> AbstractContextManager[AuditCo
         actor_kind=ActorKind.SYSTEM,
         actor=None,
         on_behalf_of=None,
+        api_token_id=None,
         ip="",
         user_agent="",
         request=None,

@@ -14,6 +14,7 @@ line, never with the value.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 
@@ -85,4 +86,11 @@ class UnstorableInputMiddleware:
             "request refused: unstorable character in its input (%s)",
             match.view_name if match is not None else "?",
         )
+        if getattr(view_func, "answers_problem_json", False):
+            # A JSON API's view (api.views): the refusal as an RFC 9457 problem document.
+            body = {"type": "about:blank", "title": "Bad Request", "status": 400}
+            body["detail"] = message
+            return HttpResponse(
+                json.dumps(body), status=400, content_type="application/problem+json"
+            )
         return render(request, TEMPLATE, {"message": message}, status=400)

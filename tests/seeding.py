@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import connection
 
 from accounts.models import User
+from api.tests.seed import seed_api_tokens
 from audit.events import Event
 from audit.services import audit_event_record
 from desk.tests.seed import seed_desk_records
@@ -22,6 +23,7 @@ SEED_HOOKS: list = []
 SEED_HOOKS.append(seed_shop_records)  # companies, customer members, quotes... per workspace
 SEED_HOOKS.append(seed_desk_records)  # assets, requests, replies and internal notes
 SEED_HOOKS.append(seed_docrequest_records)  # a document request with an upload per company
+SEED_HOOKS.append(seed_api_tokens)  # one API token of the owner's
 SEED_HOOKS.append(seed_export_jobs)  # one finished export per workspace (after the records)
 SEED_HOOKS.append(seed_invitations)  # open invitations (staff and company) per workspace
 SEED_HOOKS.append(seed_support_grants)  # one support grant that has already run out

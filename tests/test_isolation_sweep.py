@@ -47,6 +47,7 @@ OBJECT_MODELS = {
     "rbac:company-invitation": "rbac.Invitation",
     "accounts:session": "accounts.UserSession",
     "support_access:grant": "support.SupportAccessGrant",
+    "api-tokens:": "api.ApiToken",
 }
 ACME_MARKERS = (
     b"MARKER-acme",

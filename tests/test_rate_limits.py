@@ -314,7 +314,24 @@ def _document_request_upload(drive, rule, ip, target):
     return client.post(f"/r/items/{item_id}/upload/", {"file": stream}, REMOTE_ADDR=ip)
 
 
+def _api(url_name: str):
+    """An API URL (api.views): a request with a token of acme's owner, one token per target,
+    at a path naming no object (counted before the object is looked up)."""
+
+    def drive_it(drive, rule, ip, target):
+        from api.tests.conftest import token_for
+
+        url = next(url for url in tenant_urls() if url.name == url_name)
+        secret = drive.once(("api-token", target), lambda: token_for("acme", "owner")[1])
+        return _acme(ip).get(
+            url.path(**url.placeholder_kwargs()), headers={"Authorization": f"Bearer {secret}"}
+        )
+
+    return drive_it
+
+
 DRIVERS: dict[str, Callable] = {
+    **{url.name: _api(url.name) for url in tenant_urls() if url.name.startswith("api:")},
     "sign-up": _sign_up,
     "find-workspaces": _find_workspaces,
     "sign-up-link": _sign_up_link,

@@ -188,6 +188,31 @@ def _support_grants(viewer):
     return live
 
 
+def _api_tokens(viewer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.models import ApiToken
+    from api.services import api_token_create
+    from kernel.capabilities import MEMBERS_MANAGE, capabilities_for
+
+    # A revoke spends its token: make a fresh one of the viewer's whenever none is live.
+    tokens = ApiToken.objects.filter(revoked_at__isnull=True)
+    if MEMBERS_MANAGE not in capabilities_for(viewer):
+        tokens = tokens.filter(membership_id=viewer.pk)
+    if not tokens.exists():
+        api_token_create(
+            tenant=viewer.tenant,
+            owner=viewer,
+            name="matrix",
+            scopes=["workspace:view"],
+            expires_at=timezone.now() + timedelta(days=1),
+            created_by=viewer,
+        )
+    return tokens
+
+
 # Route prefix -> the queryset (narrowed to the viewer) whose pk the URL's parameter names.
 # Longest prefix wins. An object URL not covered here fails the suite.
 OBJECT_SOURCES: dict[str, Callable] = {
@@ -214,6 +239,7 @@ OBJECT_SOURCES: dict[str, Callable] = {
     "accounts/security/sessions/": _own_sessions,
     "settings/exports/": _export_jobs,
     "settings/support/": _support_grants,
+    "settings/api-tokens/": _api_tokens,
 }
 
 

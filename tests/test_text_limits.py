@@ -29,6 +29,8 @@ UNLIMITED_TEXT = {
     "accounts.EncryptedTOTPDevice.encrypted_seed",
     # Written only by exports.services, from its message constants and an error's class name.
     "exports.ExportJob.error_message",
+    # The API's own serialised response, stored by api.idempotency for a retried POST.
+    "api.IdempotentRequest.body",
 }
 
 

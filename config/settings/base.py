@@ -95,6 +95,7 @@ TENANT_APPS = [
     "desk",
     "docrequests",
     "exports",
+    "api",
 ]
 INSTALLED_APPS = (
     ["tenants"]
