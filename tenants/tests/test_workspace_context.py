@@ -209,7 +209,8 @@ def test_a_command_looping_over_workspaces_runs_each_in_its_own_context(acme, gl
 
 def _fresh_connection(limit: int):
     wrapper = connections.create_connection("default")
-    wrapper.settings_dict["WORKSPACES_PER_CONNECTION"] = limit
+    # A copy: the wrapper shares settings.DATABASES["default"] otherwise.
+    wrapper.settings_dict = {**wrapper.settings_dict, "WORKSPACES_PER_CONNECTION": limit}
     return wrapper
 
 
