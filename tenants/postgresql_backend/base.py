@@ -155,7 +155,9 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     # Whether this connection's login role owns the database (the OWNER, or a single-role
     # set-up): such a connection switches no role. Read once per new connection.
     _owns_database: bool = True
-    health_check_done: bool  # Django's BaseDatabaseWrapper sets it; typed here for mypy
+    # Set by Django's BaseDatabaseWrapper (untyped there).
+    health_check_enabled: bool
+    health_check_done: bool
 
     def __init__(self, *args, **kwargs):
         # The workspaces this physical connection has switched into (for recycling).
