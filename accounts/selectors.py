@@ -7,7 +7,7 @@ session that has already ended) is the same 404 as an id that never existed.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, Func, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 
@@ -30,3 +30,17 @@ def user_session_get(*, user: User, tenant, session_id: int) -> UserSession:
     if found is None:
         raise Http404("no such session")
     return found
+
+
+def password_hash_parameters() -> list[str]:
+    """The distinct parameter parts (``m=…,t=…,p=…``) of the argon2 hashes accounts hold."""
+    part = Func(
+        F("password"), Value("$"), Value(4), function="split_part", output_field=CharField()
+    )
+    return list(
+        User.objects.filter(password__startswith="argon2$")  # noqa: S106 - a prefix
+        .annotate(parameters=part)
+        .order_by()
+        .values_list("parameters", flat=True)
+        .distinct()
+    )

@@ -15,6 +15,7 @@ import secrets
 from collections import Counter
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -111,7 +112,7 @@ def session_sign_in(*, request, user: User) -> None:
     expiring with the workspace's absolute timeout, and tracked (``UserSession``) so the gate
     can enforce timeouts and the member can see and revoke it."""
     previous_key = request.session.session_key
-    user.backend = "django.contrib.auth.backends.ModelBackend"
+    user.backend = settings.AUTHENTICATION_BACKENDS[0]
     login(request, user)
     # login() keeps the key when the same user signs in again; a sign-in always gets a new one.
     request.session.cycle_key()

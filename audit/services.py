@@ -4,17 +4,21 @@ Invariant: :func:`audit_event_record` is the only writer of ``AuditEvent``. It r
 the caller's transaction (so a rolled-back change leaves no event) and appends to exactly one
 stream: the schema that is current, or the one named by ``stream``. Appends to a stream are
 serialised by a transaction-scoped advisory lock keyed by that schema, so concurrent writers
-can never fork its hash chain; the lock is held until the caller's transaction ends. An event
+can never fork its hash chain; the lock is held until the caller's transaction ends, and that
+transaction's commit releases it without waiting for the disk (``commit()`` then waits for the
+flush itself, so the caller's durability is unchanged: tenants/postgresql_backend). An event
 that belongs in a workspace's stream and the platform's alike is written by
 :func:`audit_event_record_both`, the one place that decides the order of the two.
 """
 
 from __future__ import annotations
 
+import functools
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -22,6 +26,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
 from kernel.context import ActorKind, audit_context_get, clean_text
+from tenants.postgresql_backend.base import commit_flushes_after_locks, send_with_next
 
 from .chain import CHAIN_VERSION, GENESIS_HASH, event_hash, json_safe
 from .events import Event, record_event
@@ -33,6 +38,13 @@ from .selectors import AuditFilters
 # A hashtext collision between two schemas only makes them wait for each other.
 AUDIT_LOCK_NAMESPACE = 0x41554454  # "AUDT"
 PLATFORM_STREAM = "public"
+# After a stream writer's transaction commits (without waiting for the disk, so its stream
+# lock is not held through the flush), ``commit()`` waits for the flush in a second
+# transaction: setval writes WAL and gives it a transaction id, so it commits synchronously and
+# its flush covers the commit before it. The sequence (public, settable by every role, read by
+# nothing) is created by migration 0004.
+FLUSH_SEQUENCE = "audit_commit_flush"
+_FLUSH = f"SELECT setval('{FLUSH_SEQUENCE}', 1, false)"
 _FROM_CONTEXT: Any = object()
 
 
@@ -184,36 +196,78 @@ def _stream_context(stream: Any):
     return tenant_context(stream)
 
 
-# Two statements, one round trip: take the stream's lock, then read its head. Under READ
-# COMMITTED each statement has its own snapshot, so the head read after the lock is the one
-# the previous holder committed. No parameters: psycopg sends both in one simple query.
-_LOCK_AND_READ_HEAD = (
-    f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_NAMESPACE:d}, hashtext(current_schema())); "  # noqa: S608 - an int constant
-    "SELECT sequence, hash FROM audit_auditevent ORDER BY sequence DESC LIMIT 1"
+# After the statement that lets this transaction release its locks before its commit reaches
+# the disk (tenants/postgresql_backend: commit() still returns only once it has), one round
+# trip of four statements: that, the stream's lock, its head, and the new event's id. Under
+# READ COMMITTED each statement has its own snapshot, so the head read after the lock is the
+# one the previous holder committed. No parameters: psycopg sends them as one simple query.
+_LOCK_AND_HEAD = (
+    f"; SELECT pg_advisory_xact_lock({AUDIT_LOCK_NAMESPACE:d}, hashtext(current_schema())); "  # noqa: S608 - an int constant
+    "SELECT sequence, hash FROM audit_auditevent ORDER BY sequence DESC LIMIT 1; "
+    "SELECT nextval(pg_get_serial_sequence('audit_auditevent', 'id'))"
 )
 
 
 def _append(fields: dict[str, Any]) -> AuditEvent:
+    """Link and insert one event. The stream's lock is held from reading the head to the end
+    of the caller's transaction, so everything that can happen before it does (the
+    transaction, the workspace context, the key, the INSERT's parameters). Inside it: one
+    round trip that takes the lock, reads the head and draws the event's id, the HMAC, and
+    the INSERT, which goes out with the caller's next statement or pipelined with its COMMIT
+    (``send_with_next``); that commit releases the lock without waiting for the disk
+    (``commit_flushes_after_locks``). So a writer holding the lock waits for the database
+    once, and for no disk."""
+    keys, key_id = chain_keys(), current_key_id()
+    event = AuditEvent(
+        chain_version=CHAIN_VERSION, key_id=key_id, prev_hash=GENESIS_HASH, hash="", **fields
+    )
+    params = [
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _FIELDS
+    ]
     # savepoint=False: inside the caller's transaction a failure here must fail the caller's
-    # change too; outside one, this opens the transaction that scopes the lock.
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            cursor.execute(_LOCK_AND_READ_HEAD)
-            cursor.nextset()
-            head = cursor.fetchone()
-        sequence, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-        event = AuditEvent(
-            sequence=sequence,
-            prev_hash=prev_hash,
-            timestamp=timezone.now(),
-            chain_version=CHAIN_VERSION,
-            key_id=current_key_id(),
-            **fields,
-        )
-        event.hash = event_hash(event, chain_keys())
-        # bulk_create: one INSERT, and no pre_save receivers that could change a hashed field.
-        AuditEvent.objects.bulk_create([event])
+    # change too; outside one, this opens the transaction that scopes the lock. Django's
+    # cursor sets the workspace's context (and sends an event queued earlier, so the head
+    # read here includes it).
+    with (
+        transaction.atomic(savepoint=False),
+        connection.cursor(),
+        connection.wrap_database_errors,
+        psycopg.Cursor(connection.connection) as cursor,
+    ):
+        cursor.execute(commit_flushes_after_locks(connection, flush_with=_FLUSH) + _LOCK_AND_HEAD)
+        cursor.nextset()
+        cursor.nextset()
+        head = cursor.fetchone()
+        cursor.nextset()
+        (event.pk,) = cursor.fetchone() or (None,)
+        event.sequence, event.prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        event.timestamp = timezone.now()  # under the lock: times never go back along a stream
+        event.hash = event_hash(event, keys)
+        for index, name in _LINK_FIELDS:
+            params[index] = getattr(event, name)
+        send_with_next(connection, _insert_sql(), params)
+    event._state.adding, event._state.db = False, connection.alias
     return event
+
+
+# What bulk_create([event]) would send, with the id drawn under the lock (ids grow along the
+# stream, which the verifier checks), and no pre_save that could change a hashed field (none
+# of them has auto_now or the like).
+_FIELDS = list(AuditEvent._meta.concrete_fields)
+# The parameters filled in under the lock.
+_LINK_FIELDS = [
+    ([field.attname for field in _FIELDS].index(name), name)
+    for name in ("id", "sequence", "prev_hash", "timestamp", "hash")
+]
+
+
+@functools.cache
+def _insert_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in _FIELDS)  # type: ignore[arg-type]
+    placeholders = ", ".join(["%s"] * len(_FIELDS))
+    # S608: identifiers from the model, every value a bound parameter.
+    return f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
 # --- The audit log's own events: reading it is itself audited.

@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ SIZES = {
     "small": (200, 1_780, 2_000, 3, 20, 1024 * 1024),  # 10,000 records, 20 MiB
 }
 BATCH = 5_000
+ROUNDS = 3
 
 
 def _rss_kb() -> int:
@@ -168,6 +170,16 @@ def _export_side(name: str) -> dict:
     from exports.models import ExportJob
     from tenants.models import Tenant
 
+    # When each record and file was done: the records come first, so the moment the count
+    # reaches the number of records ends the records phase (the files follow).
+    marks: list[tuple[float, int]] = []
+    reporter_call = services._ProgressReporter.__call__
+
+    def marking(self, done: int, total: int) -> None:
+        marks.append((time.perf_counter(), done))
+        reporter_call(self, done, total)
+
+    services._ProgressReporter.__call__ = marking  # type: ignore[method-assign]
     tenant = Tenant.objects.get(slug=f"bench-{name}")
     with tenant_context(tenant):
         job = ExportJob.objects.create()
@@ -179,6 +191,7 @@ def _export_side(name: str) -> dict:
         job.refresh_from_db()
     if outcome != services.READY:
         raise RuntimeError(f"export ended {outcome}: {job.error_message}")
+    records_done = next(at for at, done in marks if done >= job.record_count)
     target = Path(os.environ["BENCH_ARCHIVE_DIR"]) / f"{name}.zip"
     from shop.storage import private_storage
 
@@ -186,6 +199,8 @@ def _export_side(name: str) -> dict:
         shutil.copyfileobj(source, out, 1024 * 1024)
     return {
         "seconds": seconds,
+        # From the start of the task: connecting, claiming the job and counting included.
+        "records_seconds": records_done - started,
         "records": job.record_count,
         "files": job.file_count,
         "archive_bytes": job.archive_size,
@@ -194,6 +209,35 @@ def _export_side(name: str) -> dict:
         "chunk_size": settings.EXPORT_CHUNK_SIZE,
         "archive": str(target),
     }
+
+
+def _copy_side(name: str) -> dict:
+    """The baseline: PostgreSQL's own COPY of the same rows of the same tables, in the same
+    order and the same database context, read to the end and thrown away."""
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from django_tenants.utils import tenant_context
+
+    from exports.format import entities
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(slug=f"bench-{name}")
+    with tenant_context(tenant):
+        connection.close()
+        started = time.perf_counter()
+        rows = size = 0
+        with transaction.atomic():
+            for entity in entities():
+                sql, params = entity.queryset(tenant).query.sql_with_params()
+                statement = f"COPY ({sql}) TO STDOUT"
+                with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+                    for row in copy:
+                        rows += 1
+                        size += len(row)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": rows, "bytes": size}
 
 
 def _import_side(archive: str) -> dict:
@@ -329,13 +373,30 @@ def run() -> list[str]:
             started = time.perf_counter()
             seeded = side("seed")["records"]
             seed_seconds = time.perf_counter() - started
-            exports = {name: side("export", name) for name in SIZES}
+            # Interleaved rounds on the large workspace: its export, then COPY of its tables.
+            rounds = [(side("export", "large"), side("copy", "large")) for _ in range(ROUNDS)]
+            exports = {"small": side("export", "small"), "large": rounds[-1][0]}
             imported = side("import", exports["large"]["archive"])
             purged = side("purge", "large")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    lines = [f"seeded {seeded['large']:,} + {seeded['small']:,} records in {seed_seconds:.1f} s"]
+    def median(values) -> float:
+        return statistics.median(values)
+
+    records = rounds[0][0]["records"]
+    export_rate = median(export["records"] / export["records_seconds"] for export, _ in rounds)
+    copy_rate = median(copy["rows"] / copy["seconds"] for _, copy in rounds)
+    whole_rate = median(export["records"] / export["seconds"] for export, _ in rounds)
+    lines = [
+        f"seeded {seeded['large']:,} + {seeded['small']:,} records in {seed_seconds:.1f} s",
+        f"export large, records ({records:,}, every data/*.jsonl member, from the task's start) "
+        f"vs COPY of the same rows of the same tables, median of {ROUNDS} interleaved rounds: "
+        f"{export_rate:,.0f} vs {copy_rate:,.0f} records/s = {export_rate / copy_rate:.2f}x "
+        "(target >= 0.25x)",
+        f"export large, whole (records + {rounds[0][0]['files']} files of 1 MiB, stored): "
+        f"{whole_rate:,.0f} records/s = {whole_rate / copy_rate:.2f}x COPY's rate",
+    ]
     for name in ("small", "large"):
         result = exports[name]
         mb = result["archive_bytes"] / 1e6
@@ -374,6 +435,7 @@ if __name__ == "__main__":
         "seed": _seed_side,
         "export": _export_side,
         "import": _import_side,
+        "copy": _copy_side,
         "purge": _purge_side,
     }
     print(json.dumps(sides[command](*rest)))

@@ -1,8 +1,10 @@
 """Writing an export archive: one ZIP, streamed record by record and file by file.
 
-Invariant: memory stays flat whatever the workspace's size. Records come from server-side
-cursors (``QuerySet.iterator(chunk_size=...)``) and are encoded and written to the ZIP member
-one chunk at a time; files are copied from private storage in fixed-size blocks. Every member
+Invariant: memory stays flat whatever the workspace's size. Records are written as JSON Lines
+by PostgreSQL itself and streamed with COPY in blocks (``sql_lines``, byte for byte what the
+Python encoder here writes; where it cannot be, the entity comes from a server-side cursor,
+``QuerySet.iterator(chunk_size=...)``, and is encoded here a chunk at a time); files are copied
+from private storage in fixed-size blocks. Every member
 is hashed while it is written, and ``manifest.json`` (counts, and the SHA-256 and size of every
 other member) is written last and signed, so an archive is either complete or not an archive.
 The caller provides the consistent snapshot (one REPEATABLE READ transaction) and decides
@@ -15,7 +17,8 @@ import datetime as dt
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -25,7 +28,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from shop.storage import private_storage
 
-from . import schema_files
+from . import schema_files, sql_lines
 from .format import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -193,10 +196,23 @@ def _member_info(name: str, context: ArchiveContext, *, compress: bool) -> zipfi
     return info
 
 
+@contextmanager
+def closing_iterator(chunks: Iterable[bytes]) -> Iterator[Iterable[bytes]]:
+    """Close a generator of chunks however the writing ends: one that streams a COPY holds
+    the connection until it is closed, and the code handling a failed write needs it."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 def _write_member(zip_file, name: str, chunks: Iterable[bytes], context, *, compress=True) -> dict:
-    with zip_file.open(
-        _member_info(name, context, compress=compress), "w", force_zip64=True
-    ) as raw:
+    with (
+        closing_iterator(chunks) as chunks,
+        zip_file.open(_member_info(name, context, compress=compress), "w", force_zip64=True) as raw,
+    ):
         writer = HashingWriter(raw)
         for chunk in chunks:
             writer.write(chunk)
@@ -205,7 +221,20 @@ def _write_member(zip_file, name: str, chunks: Iterable[bytes], context, *, comp
 
 
 def _entity_chunks(entity: Entity, context: ArchiveContext) -> Iterable[bytes]:
-    """The entity's JSON Lines, one chunk of ``chunk_size`` records at a time."""
+    """The entity's JSON Lines, streamed: written by PostgreSQL through COPY where it gives
+    the same bytes (exports.sql_lines), else encoded here one chunk of ``chunk_size`` at a
+    time."""
+    query = sql_lines.line_query(entity, context.tenant)
+    if query is not None and not sql_lines.python_needed(entity, context.tenant):
+        for block, lines in sql_lines.copy_lines(*query):
+            yield block
+            context.advance(lines)
+        return
+    yield from _python_chunks(entity, context)
+
+
+def _python_chunks(entity: Entity, context: ArchiveContext) -> Iterable[bytes]:
+    """The entity's JSON Lines encoded in Python, one chunk of ``chunk_size`` at a time."""
     encoder = _RecordEncoder(entity, context.tenant.schema_name)
     columns = [spec.attname for spec in entity.fields]
     rows = entity.queryset(context.tenant).values_list(*columns)

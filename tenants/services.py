@@ -16,12 +16,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_context, schema_exists
 
 from kernel.plugins import declared_callables
 from kernel.text import text_fields_check
 
+from .clone import SchemaCloner
 from .models import Domain, Tenant
 from .roles import READY_PREFIX, clone_helpers_lock_down
 
@@ -202,7 +202,7 @@ def _provision_function_installed() -> bool:
 
 
 def _schema_clone_and_migrate(schema_name: str) -> None:
-    CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA")
+    SchemaCloner().clone_schema(settings.TENANT_BASE_SCHEMA, schema_name, "DATA")
     # The clone carries the template's migration records with it. If anything is missing
     # (a template that fell behind between the check and the clone), apply it for real.
     if not schema_is_current(schema_name):
@@ -260,13 +260,57 @@ def ready_spares_fill(count: int) -> list[str]:
         index += 1
         if name in existing:
             continue
-        CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, name, "DATA")
+        SchemaCloner().clone_schema(settings.TENANT_BASE_SCHEMA, name, "DATA")
         with connection.cursor() as cursor:
             cursor.execute("SELECT public.shopsafe_runtime_grants(%s)", [name])
         created.append(name)
+        if len(created) % CATALOG_STATISTICS_EVERY == 0:
+            catalog_statistics_refresh()
     clone_helpers_lock_down()
+    catalog_statistics_refresh()  # sign-ups since the last refill grew the catalog too
     connection.set_schema_to_public()
     return created
+
+
+# The catalogs a workspace adds rows to, whose statistics the planner needs current: with
+# statistics from when there were ten workspaces, lookups over ten thousand are planned as
+# sequential scans and provisioning slows down with every workspace.
+GROWING_CATALOGS = (
+    "pg_class",
+    "pg_attribute",
+    "pg_namespace",
+    "pg_depend",
+    "pg_index",
+    "pg_constraint",
+    "pg_type",
+    "pg_trigger",
+    "pg_attrdef",
+    "pg_sequence",
+    "pg_proc",
+)
+CATALOG_STATISTICS_EVERY = 25  # spares cloned between two refreshes in one fill
+CATALOG_STALE_FRACTION = 0.1  # rows changed since the last ANALYZE, against live rows
+
+
+def catalog_statistics_refresh(*, force: bool = False) -> list[str]:
+    """OWNER side: ANALYZE the growing catalogs whose statistics are stale (more than
+    ``CATALOG_STALE_FRACTION`` of their rows changed since the last one), so the planner
+    keeps using their indexes while workspaces are provisioned in bulk; autovacuum gets
+    there too, but minutes late. The database's owner may analyze its catalogs (the
+    cluster-wide ones, such as the roles, are left to autovacuum). Returns the catalogs
+    analyzed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_sys_tables WHERE schemaname = 'pg_catalog'"
+            " AND relname = ANY(%s)"
+            " AND (%s OR n_mod_since_analyze > greatest(50, n_live_tup * %s))",
+            [list(GROWING_CATALOGS), force, CATALOG_STALE_FRACTION],
+        )
+        stale = sorted(row[0] for row in cursor.fetchall())
+        if stale:
+            quote = connection.ops.quote_name
+            cursor.execute("ANALYZE " + ", ".join(f"pg_catalog.{quote(name)}" for name in stale))
+    return stale
 
 
 def public_tenant_ensure() -> Tenant:

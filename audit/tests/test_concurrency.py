@@ -54,3 +54,42 @@ def test_concurrent_writers_append_one_unforked_chain(busy, django_db_blocker):
     assert failures == []
     assert report.ok, report.first_break
     assert report.events == WRITERS * EACH
+
+
+def test_an_event_is_on_disk_when_its_transaction_commit_returns(busy, django_db_blocker):
+    """The stream's lock is released before the commit reaches the disk (so writers do not
+    queue behind each other's disk writes), but commit() itself returns only once it has."""
+    seen: dict[str, object] = {}
+
+    def write() -> None:
+        try:
+            connection.set_tenant(busy)  # type: ignore[attr-defined]
+            with transaction.atomic():
+                audit_event_record(
+                    event_type=Event.MEMBER_ROLE_CHANGED, target=Target("writer", "1", "durable")
+                )
+                with connection.cursor() as cursor:
+                    cursor.execute("SHOW synchronous_commit")
+                    seen["inside"] = cursor.fetchone()[0]
+                    cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
+                    seen["written_up_to"] = cursor.fetchone()[0]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn, current_setting("
+                    "'synchronous_commit')",
+                    [seen["written_up_to"]],
+                )
+                seen["flushed"], seen["after"] = cursor.fetchone()
+        except BaseException as error:  # reported in the main thread
+            seen["error"] = error
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(timeout=60)
+    assert "error" not in seen, seen.get("error")
+    assert seen["inside"] == "off"  # the lock goes with the commit record, not the flush
+    assert seen["flushed"] is True  # ...and commit() waited for the flush all the same
+    assert seen["after"] == "on"  # for this transaction only

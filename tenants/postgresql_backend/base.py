@@ -38,6 +38,7 @@ schema and switches nothing: only the runtime login role is a member of the work
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -45,6 +46,7 @@ import django.db.utils
 import psycopg
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base as postgresql_base
+from django.db.backends.utils import debug_transaction
 from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_public_schema_name, quote_schema_name
 
@@ -162,7 +164,10 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         # The workspaces this physical connection has switched into (for recycling).
         self.workspaces_entered: set[str] = set()
+        self._deferred = []  # before django-tenants' __init__ sets the public schema
         super().__init__(*args, **kwargs)
+        # A cursor opened before a statement was queued and used after it sends it too.
+        self.execute_wrappers.insert(0, self._send_deferred_first)
 
     # --- connections --------------------------------------------------------------------
 
@@ -193,6 +198,9 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
             self._owns_database = bool(cursor.fetchone()[0])
 
     def _cursor(self, name=None):
+        # Before the context of the new cursor is set: a statement queued for the next
+        # commit (send_with_next) runs in the context it was queued in.
+        self.deferred_send()
         cursor = super()._cursor(name)
         if name:
             # A named (server-side) cursor's statement is sent by psycopg's own class, after
@@ -330,3 +338,125 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     def _transaction_aborted(self) -> bool:
         status = self.connection.info.transaction_status
         return status == psycopg.pq.TransactionStatus.INERROR
+
+    # --- Commits that do not hold their locks through the WAL flush, and statements that go
+    # out with the commit
+
+    # The statement that makes the flush wait, set by :func:`commit_flushes_after_locks` for
+    # the current transaction only.
+    _flush_after_commit: str = ""
+    # Statements queued by :func:`send_with_next`: (schema, sql, params), in order.
+    _deferred: list[tuple[str, str, Sequence[Any]]]
+
+    def _send_deferred_first(self, execute, sql, params, many, context):
+        self.deferred_send()
+        return execute(sql, params, many, context)
+
+    def deferred_send(self) -> None:
+        """Send the queued statements now, in the context they were queued in (before any
+        other statement of this connection, and before the context changes)."""
+        if not self._deferred:
+            return
+        deferred, self._deferred = self._deferred, []
+        if self.connection is None or self._transaction_aborted():
+            return  # the transaction is lost anyway; what it queued goes with it
+        with self.wrap_database_errors, psycopg.Cursor(self.connection) as cursor:
+            for schema, sql, params in deferred:
+                self._deferred_context_check(schema)
+                cursor.execute(sql, params)
+
+    def _deferred_context_check(self, schema: str) -> None:
+        # The session is still in the context the statement was queued in: the context is
+        # only ever changed by the next cursor's SET, and every way there sends the queue
+        # first. Should that ever stop being true, refuse rather than write elsewhere.
+        if schema != self.schema_name or not self.search_path_set_schemas:
+            raise RuntimeError(
+                f"a statement queued in {schema} would run in {self.schema_name}: refused"
+            )
+
+    def set_tenant(self, tenant, include_public=True):
+        self.deferred_send()  # before the context changes
+        super().set_tenant(tenant, include_public)
+
+    def _commit(self):
+        flush_with = self._flush_after_commit
+        self._flush_after_commit = ""
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            # One round trip: the queued statements and COMMIT, pipelined. A failed statement
+            # aborts the transaction and the COMMIT with it, and raises here.
+            with (
+                debug_transaction(self, "COMMIT"),
+                self.wrap_database_errors,
+                self.connection.pipeline(),
+                psycopg.Cursor(self.connection) as cursor,
+            ):
+                for schema, sql, params in deferred:
+                    self._deferred_context_check(schema)
+                    cursor.execute(sql, params)
+                self.connection.commit()
+        else:
+            super()._commit()
+        if flush_with:
+            self._wait_for_flush(flush_with)
+
+    def _rollback(self):
+        self._flush_after_commit = ""
+        self._deferred = []
+        super()._rollback()
+
+    def _close(self):
+        self._flush_after_commit = ""
+        self._deferred = []
+        super()._close()
+
+    def _wait_for_flush(self, statement: str) -> None:
+        """Return once the transaction that just committed is on disk: ``statement`` writes
+        WAL and takes a transaction id, so it commits synchronously, and PostgreSQL flushes
+        the WAL in order, so its flush covers the commit before it (and concurrent writers'
+        flushes are shared). One round trip: sent as a statement of its own, outside
+        psycopg's transaction handling, it is its own transaction, and the connection is
+        idle again afterwards as it was before."""
+        with self.wrap_database_errors:
+            result = self.connection.pgconn.exec_(statement.encode())
+            if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+                raise psycopg.DatabaseError(
+                    (result.error_message or b"").decode(errors="replace")
+                    or "the flush after a commit failed"
+                )
+
+
+COMMIT_WITHOUT_WAITING_FOR_FLUSH = "SET LOCAL synchronous_commit = off"
+
+
+def commit_flushes_after_locks(connection, *, flush_with: str) -> str:
+    """Make the current transaction release its locks before its commit is flushed to disk,
+    and ``commit()`` wait for the flush afterwards (running ``flush_with``, a statement that
+    writes WAL and needs a transaction id, such as ``setval`` on a sequence, in a transaction
+    of its own). Returns the statement that switches the transaction, for the caller to send
+    with its next one (it must run inside the transaction).
+
+    For a transaction that takes a lock every writer of something needs (an audit stream's
+    head) and holds it until commit: without this the lock is held through the WAL flush, so
+    writers queue behind each other's disk writes. Durability is unchanged for the code that
+    commits, since ``commit()`` returns only once the commit is on disk (a crash before that
+    loses the transaction, as a crash during any commit may); other sessions may see the
+    commit a few milliseconds before it is on disk, and a crash in that window loses it and
+    whatever committed after it, never a transaction in the middle of the history.
+    """
+    connection._flush_after_commit = flush_with
+    return COMMIT_WITHOUT_WAITING_FOR_FLUSH
+
+
+def send_with_next(connection, sql: str, params: Sequence[Any]) -> None:
+    """Queue a statement of the current transaction to go out with whatever this connection
+    sends next: the next statement (before it, in the context the statement was queued in)
+    or the COMMIT (pipelined with it, in one round trip). For the last write of a
+    transaction that holds a lock every writer needs, it saves the lock holder a round trip.
+
+    The caller must not need the statement's result, and nothing may read what it writes
+    except through this connection (which sends it first). Raw psycopg statements on a
+    cursor that Django opened before the statement was queued are the one way around it:
+    call ``connection.deferred_send()`` before them.
+    """
+    connection._deferred.append((connection.schema_name, sql, params))
