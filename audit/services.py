@@ -18,7 +18,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -26,6 +25,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
 from kernel.context import ActorKind, audit_context_get, clean_text
+from tenants.postgresql_backend.base import Cursor as WatchedCursor
 from tenants.postgresql_backend.base import commit_flushes_after_locks, send_with_next
 
 from .chain import CHAIN_VERSION, GENESIS_HASH, event_hash, json_safe
@@ -232,7 +232,8 @@ def _append(fields: dict[str, Any]) -> AuditEvent:
         transaction.atomic(savepoint=False),
         connection.cursor(),
         connection.wrap_database_errors,
-        psycopg.Cursor(connection.connection) as cursor,
+        # The backend's own cursor class: every statement is seen by its context watch.
+        WatchedCursor(connection.connection) as cursor,
     ):
         cursor.execute(commit_flushes_after_locks(connection, flush_with=_FLUSH) + _LOCK_AND_HEAD)
         cursor.nextset()

@@ -105,6 +105,14 @@ def _value_sql(model_field: models.Field, column: str) -> str | None:
         return f"to_json(to_char({column} AT TIME ZONE 'UTC', '{_TIME_FORMAT}'))::text"
     if internal == "DateField":
         return f"to_json(to_char({column}, 'YYYY-MM-DD'))::text"
+    if internal == "TimeField":
+        # time.isoformat(): HH:MM:SS, with .ffffff only when there are microseconds.
+        moment = f"('2000-01-01'::date + {column})"
+        return (
+            f"to_json(CASE WHEN extract(microseconds FROM {column})::int % 1000000 = 0"
+            f" THEN to_char({moment}, 'HH24:MI:SS') ELSE to_char({moment}, 'HH24:MI:SS.US')"
+            " END)::text"
+        )
     if internal == "UUIDField":
         return f"to_json({column}::text)::text"
     if internal == "JSONField":

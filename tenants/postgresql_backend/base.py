@@ -360,7 +360,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         deferred, self._deferred = self._deferred, []
         if self.connection is None or self._transaction_aborted():
             return  # the transaction is lost anyway; what it queued goes with it
-        with self.wrap_database_errors, psycopg.Cursor(self.connection) as cursor:
+        with self.wrap_database_errors, Cursor(self.connection) as cursor:
             for schema, sql, params in deferred:
                 self._deferred_context_check(schema)
                 cursor.execute(sql, params)
@@ -389,7 +389,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
                 debug_transaction(self, "COMMIT"),
                 self.wrap_database_errors,
                 self.connection.pipeline(),
-                psycopg.Cursor(self.connection) as cursor,
+                Cursor(self.connection) as cursor,
             ):
                 for schema, sql, params in deferred:
                     self._deferred_context_check(schema)

@@ -69,9 +69,12 @@ def test_the_context_is_sent_once_for_many_orm_statements(acme, member):
 
 def test_an_audited_write_sends_the_context_again_after_its_raw_statements(acme):
     # The audit writer's chain lock is raw SQL the backend does not vouch for (a second
-    # statement, a function of its own), so the next cursor re-sends the context.
+    # statement, a function of its own), so the next cursor re-sends the context. (The
+    # event's INSERT itself goes out with the next statement or the commit, in the context
+    # it was queued in: audit.services, send_with_next.)
     with tenant_context(acme), CaptureQueriesContext(connection) as captured:
         Company.objects.create(name="Audited Ltd")
+        Company.objects.count()
     statements = [query["sql"] for query in captured.captured_queries]
     assert len(_context_statements(captured)) == 2
     assert statements[0].startswith("SET ROLE")
