@@ -25,8 +25,11 @@ from django_tenants.utils import schema_context, tenant_context
 
 from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
 from kernel.context import ActorKind, audit_context_get, clean_text
-from tenants.postgresql_backend.base import Cursor as WatchedCursor
-from tenants.postgresql_backend.base import commit_flushes_after_locks, send_with_next
+from tenants.postgresql_backend.base import (
+    commit_flushes_after_locks,
+    send_with_next,
+    watched_cursor,
+)
 
 from .chain import CHAIN_VERSION, GENESIS_HASH, event_hash, json_safe
 from .events import Event, record_event
@@ -233,7 +236,7 @@ def _append(fields: dict[str, Any]) -> AuditEvent:
         connection.cursor(),
         connection.wrap_database_errors,
         # The backend's own cursor class: every statement is seen by its context watch.
-        WatchedCursor(connection.connection) as cursor,
+        watched_cursor(connection.connection) as cursor,
     ):
         cursor.execute(commit_flushes_after_locks(connection, flush_with=_FLUSH) + _LOCK_AND_HEAD)
         cursor.nextset()

@@ -144,6 +144,12 @@ class ServerBindingCursor(_WatchesStatements, postgresql_base.ServerBindingCurso
     pass
 
 
+def watched_cursor(connection: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor of the watched class on the raw psycopg ``connection``, for code that must
+    talk to psycopg directly (pipelines, several results): its statements are seen too."""
+    return Cursor(connection)  # type: ignore[call-arg,return-value]  # Django's class is untyped
+
+
 _WATCHED_FACTORIES = {
     postgresql_base.Cursor: Cursor,
     postgresql_base.ServerBindingCursor: ServerBindingCursor,
@@ -360,7 +366,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         deferred, self._deferred = self._deferred, []
         if self.connection is None or self._transaction_aborted():
             return  # the transaction is lost anyway; what it queued goes with it
-        with self.wrap_database_errors, Cursor(self.connection) as cursor:
+        with self.wrap_database_errors, watched_cursor(self.connection) as cursor:
             for schema, sql, params in deferred:
                 self._deferred_context_check(schema)
                 cursor.execute(sql, params)
@@ -389,7 +395,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
                 debug_transaction(self, "COMMIT"),
                 self.wrap_database_errors,
                 self.connection.pipeline(),
-                Cursor(self.connection) as cursor,
+                watched_cursor(self.connection) as cursor,
             ):
                 for schema, sql, params in deferred:
                     self._deferred_context_check(schema)
