@@ -1,7 +1,7 @@
 """Load through a real gunicorn: requests per second, p50, p99 and errors for three pages.
 
-gunicorn runs exactly as the Dockerfile starts it (``gunicorn config.wsgi --workers 3
---access-logfile -``: three sync workers), bound to 127.0.0.1 only, with the development
+gunicorn runs exactly as the Dockerfile starts it (``gunicorn config.wsgi --config
+config/gunicorn.conf.py --workers 3``: three sync workers), bound to 127.0.0.1 only, with the development
 settings and DEBUG off (``bench.settings_stack``) on a throw-away database; ``wrk`` drives it
 over loopback for ``DURATION`` seconds per scenario (``apt-get install wrk``) after a short
 warm-up:
@@ -179,8 +179,8 @@ class Gunicorn:
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 "3",
-                "--access-logfile",
-                "-",
+                "--config",
+                "config/gunicorn.conf.py",
                 "--chdir",
                 str(checkout),
             ],
