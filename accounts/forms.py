@@ -123,11 +123,7 @@ class _NewPasswordForm(forms.Form):
     """A new password typed twice, checked against the password rules for ``user``."""
 
     new_password = NewPasswordField(label="New password", help_text=PASSWORD_HELP)
-    new_password_confirm = forms.CharField(
-        label="New password again",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+    new_password_confirm = NewPasswordField(label="New password again")
 
     def __init__(self, *args, user, **kwargs):
         self.user = user

@@ -17,7 +17,9 @@ GRANT_WINDOWS = [
 
 class ConsoleSignInForm(forms.Form):
     email = forms.EmailField()
-    password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    password = forms.CharField(
+        max_length=128, widget=forms.PasswordInput(render_value=False), strip=False
+    )
     code = forms.CharField(
         label="Authenticator code",
         max_length=10,

@@ -53,6 +53,53 @@ def test_every_free_text_column_declares_a_length_limit():
     assert unlimited == []
 
 
+def _form_text_fields():
+    """Every text field of every form class our apps define (ModelForms included: a field
+    from a model column carries the column's limit)."""
+    import importlib
+    import inspect
+
+    from django import forms
+
+    for config in apps.get_app_configs():
+        app_path = Path(config.path).resolve()
+        if app_path.parent != PROJECT_ROOT:
+            continue
+        for source in sorted(app_path.rglob("*.py")):
+            parts = source.relative_to(PROJECT_ROOT).with_suffix("").parts
+            if {"tests", "migrations", "management"} & set(parts):
+                continue
+            module = importlib.import_module(".".join(parts))
+            for name, form in vars(module).items():
+                if not (inspect.isclass(form) and issubclass(form, forms.BaseForm)):
+                    continue
+                if form.__module__ != module.__name__:
+                    continue
+                for field_name, field in getattr(form, "base_fields", {}).items():
+                    if isinstance(field, forms.CharField):
+                        yield f"{module.__name__}.{name}.{field_name}", field
+
+
+def _limits_length(field) -> bool:
+    from django.core.validators import MaxLengthValidator
+
+    if field.max_length is not None:
+        return True
+    return any(
+        isinstance(validator, MaxLengthValidator)
+        or "too_long" in getattr(validator, "__name__", "")
+        for validator in field.validators
+    )
+
+
+def test_every_text_field_of_every_form_declares_a_length_limit():
+    """A form field without a limit lets a visitor send megabytes into a hash, a comparison
+    or a column check (the support console's password had none)."""
+    found = list(_form_text_fields())
+    assert len(found) > 50, "the forms were not found"
+    assert sorted(name for name, field in found if not _limits_length(field)) == []
+
+
 def test_the_list_of_unlimited_columns_names_only_columns_that_exist():
     assert {name for name, _ in _text_fields()} >= UNLIMITED_TEXT
 
