@@ -257,3 +257,31 @@ def tenant_context_of(tenant):
     from django_tenants.utils import tenant_context
 
     return tenant_context(tenant)
+
+
+def test_the_migration_rebuilds_past_and_current_pauses_from_the_audit_stream(
+    acme, in_acme, customer, expert
+):
+    import importlib
+
+    from django.apps import apps
+
+    with time_machine.travel(FRIDAY_10, tick=False):
+        ticket = _new_request(acme, customer)
+    _status(acme, expert, ticket, "pending_customer", FRIDAY_10 + timedelta(hours=1))
+    _status(acme, expert, ticket, "open", FRIDAY_10 + timedelta(hours=2))
+    _status(acme, expert, ticket, "pending_customer", FRIDAY_10 + timedelta(hours=3))
+    stored = list(ticket.sla_pauses.values_list("started_at", "ended_at"))
+    SlaPause.objects.all().delete()  # a workspace from before pauses were stored
+
+    migration = importlib.import_module("desk.migrations.0004_sla_pauses")
+    migration.pauses_from_history(apps, None)
+
+    rebuilt = list(ticket.sla_pauses.values_list("started_at", "ended_at"))
+    assert len(rebuilt) == len(stored) == 2
+    # The closed pause from the status events' times (written in the same transaction as the
+    # change, so within a moment of it); the pause under way exactly from sla_paused_at.
+    (start, end), (open_start, open_end) = rebuilt
+    assert abs(start - stored[0][0]) < timedelta(seconds=1)
+    assert abs(end - stored[0][1]) < timedelta(seconds=1)
+    assert (open_start, open_end) == stored[1]
