@@ -169,15 +169,19 @@ class Event(IntEnum):
     TICKET_REPLY_POSTED = 2006
     TICKET_NOTE_POSTED = 2007
     TICKET_MERGED = 2008
+    TICKET_SLA_RECOMPUTED = 2009  # due times moved to a changed policy, before -> after
     TICKET_ATTACHMENT_ADDED = 2011
     TICKET_ATTACHMENT_DOWNLOADED = 2014
     SLA_POLICY_CREATED = 2021
     SLA_POLICY_CHANGED = 2022
     SLA_POLICY_DELETED = 2023
     SLA_OVERRIDDEN = 2024
+    SLA_POLICY_APPLIED = 2025  # a saved policy recomputed open tickets: how many changed
     ASSET_CREATED = 2031
     ASSET_UPDATED = 2032
     ASSET_DELETED = 2033
+    # A customer (or company administrator) downloaded their company's desk data.
+    PORTAL_DATA_EXPORTED = 2041
 
     # --- 2100: document requests (docrequests), written by docrequests.services in their
     # transaction; a client's events have actor kind "document request link".
@@ -388,6 +392,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.TICKET_REPLY_POSTED: EventInfo("desk.ticket.reply_posted", "Public reply posted"),
     Event.TICKET_NOTE_POSTED: EventInfo("desk.ticket.note_posted", "Internal note posted"),
     Event.TICKET_MERGED: EventInfo("desk.ticket.merged", "Ticket merged into another"),
+    Event.TICKET_SLA_RECOMPUTED: EventInfo(
+        "desk.ticket.sla_recomputed", "Ticket due times recomputed for the changed SLA policy"
+    ),
     Event.TICKET_ATTACHMENT_ADDED: EventInfo(
         "desk.ticket.attachment_added", "Attachment added to a ticket"
     ),
@@ -398,9 +405,15 @@ EVENT_INFO: dict[Event, EventInfo] = {
     Event.SLA_POLICY_CHANGED: EventInfo("desk.sla_policy.changed", "SLA policy changed"),
     Event.SLA_POLICY_DELETED: EventInfo("desk.sla_policy.deleted", "SLA policy deleted"),
     Event.SLA_OVERRIDDEN: EventInfo("desk.sla.overridden", "SLA target extended or waived"),
+    Event.SLA_POLICY_APPLIED: EventInfo(
+        "desk.sla_policy.applied_to_open_tickets", "SLA policy applied to open tickets"
+    ),
     Event.ASSET_CREATED: EventInfo("desk.asset.created", "Asset created"),
     Event.ASSET_UPDATED: EventInfo("desk.asset.updated", "Asset updated"),
     Event.ASSET_DELETED: EventInfo("desk.asset.deleted", "Asset deleted"),
+    Event.PORTAL_DATA_EXPORTED: EventInfo(
+        "desk.portal.data_exported", "Company's requests and assets exported from the portal"
+    ),
     Event.DOCUMENT_REQUEST_CREATED: EventInfo(
         "docrequests.request.created", "Document request created"
     ),

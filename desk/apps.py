@@ -13,6 +13,7 @@ class DeskConfig(AppConfig):
         "ticketmessage": "the service writes desk.ticket.reply_posted / note_posted itself",
         "ticketattachment": "the service writes desk.ticket.attachment_added itself",
         "slaoverride": "the service writes desk.sla.overridden (reason, before -> after) itself",
+        "slapause": "opened and closed by desk.ticket.status_changed, which the service writes",
     }
     demo_seeder = "desk.demo.seed_demo_records"
     export_file_key_fields = {"ticketattachment": ("storage_key",)}

@@ -25,7 +25,7 @@ from rbac.models import Membership
 from tenants.models import Tenant
 
 from . import selectors, sla
-from .models import Asset, Priority, Ticket, TicketMessage, TicketSequence
+from .models import Asset, Priority, SlaPause, Ticket, TicketMessage, TicketSequence
 from .services.tickets import _refresh_running_clock, _start_clocks
 
 SUBJECTS = [
@@ -168,6 +168,8 @@ def _seed(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[str, int]:
                 ticket.closed_at = ticket.resolved_at
             _refresh_running_clock(ticket, now)
             ticket.save()
+            if ticket.sla_paused_at is not None:  # the pause under way, as the status machine
+                SlaPause.objects.create(ticket=ticket, started_at=ticket.sla_paused_at)
             ticket.assets.add(rng.choice(assets))
             counts["tickets"] += 1
             if ticket.first_responded_at:

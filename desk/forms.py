@@ -210,6 +210,15 @@ class SlaPolicyForm(forms.Form):
         widget=forms.Textarea, required=False, max_length=2000, help_text="One per line."
     )
     reopen_window_days = forms.IntegerField(min_value=0, max_value=365)
+    recompute_open_tickets = forms.BooleanField(
+        required=False,
+        label="Also recompute the due times of open tickets",
+        help_text=(
+            "Counts each open ticket's unmet targets again from its opening under this policy, "
+            "keeping its paused time and any target extended or waived by hand. Each ticket "
+            "that moves shows its old and new due times in its history."
+        ),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -54,7 +54,8 @@ class SlaPolicy(models.Model):
     Invariants: every target is a positive number of business minutes; business hours are
     ``day_start`` < ``day_end`` on ``business_days`` (0 = Monday) in ``time_zone`` (an IANA
     name; the workspace's time zone for the desk), except ``holidays`` (ISO dates). Changing
-    the policy applies to tickets opened afterwards; open tickets keep their due times.
+    the policy applies to tickets opened afterwards; open tickets keep their due times unless
+    the person saving it chooses to recompute them (``services.sla_policy_update``).
     """
 
     name = models.CharField(max_length=100, default="Standard support")
@@ -357,3 +358,40 @@ class SlaOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.get_target_display()} of {self.ticket_id}"
+
+
+class SlaPause(models.Model):
+    """One period a ticket's SLA clocks stood still because it was pending the customer.
+
+    Why stored and not derived: a ticket's due times are its opening plus the policy's
+    target plus these pauses (``desk.sla.clock_replay``). The stored due times hold the pauses
+    only folded into one number under the calendar of the day, and that number cannot be
+    taken apart again once the policy (targets, business hours, holidays) or the priority
+    changes, or once a merge or status edit rewrites the history; recomputing a ticket's due
+    times (a priority change, a policy applied to open tickets) replays these rows instead.
+
+    Invariants: written only by the status machine (``services.tickets._set_status``): one
+    row opened (``ended_at`` None) when the ticket enters pending customer, closed when it
+    leaves; at most one open row per ticket, whose start equals ``Ticket.sla_paused_at``.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_pauses")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="slapause_ends_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["ticket"],
+                condition=Q(ended_at__isnull=True),
+                name="slapause_one_open_per_ticket",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pause of {self.ticket_id} from {self.started_at:%Y-%m-%d %H:%M}"

@@ -423,3 +423,43 @@ def dashboard(*, viewer: Membership | None, now: datetime | None = None) -> Dash
         first_response_hours=daily_hours("first_responded_at"),
         resolution_hours=daily_hours("resolved_at"),
     )
+
+
+# --- The portal export (a customer's own company's data) -----------------------------------
+
+
+def portal_export_tickets(viewer: Membership | None) -> QuerySet[Ticket]:
+    """The tickets a customer's export holds, with exactly what the portal shows of each:
+    public replies only (never an internal note), attachments that are not internal, and the
+    linked assets of their own company. Nothing for anyone but a portal viewer."""
+    from django.db.models import Prefetch
+
+    if not is_portal_viewer(viewer):
+        return Ticket.objects.none()
+    return (
+        tickets_visible(viewer)
+        .order_by("created_at", "pk")
+        .select_related("merged_into")
+        .prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=TicketMessage.objects.filter(kind=TicketMessage.Kind.REPLY).order_by(
+                    "created_at", "pk"
+                ),
+            ),
+            Prefetch(
+                "attachments",
+                queryset=TicketAttachment.objects.filter(internal=False).order_by(
+                    "created_at", "pk"
+                ),
+            ),
+            Prefetch("assets", queryset=assets_visible(viewer).order_by("pk")),
+        )
+    )
+
+
+def portal_export_audit_events(viewer: Membership | None) -> QuerySet[AuditEvent]:
+    """The viewer's own events in this workspace's stream (what they did, as audited)."""
+    if not is_portal_viewer(viewer) or not _sees_anything(viewer):
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(actor_id=viewer.user_id).order_by("sequence")

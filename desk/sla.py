@@ -4,7 +4,9 @@ A target is a number of business seconds. Business time is the ``Calendar``'s wo
 on its working days in its time zone (zoneinfo, so a day that gains or loses an hour across
 a daylight-saving change counts the hours that wall clock really had), minus its holidays.
 While a ticket is pending the customer its clocks are paused: on resume every unmet due time
-moves by the business time the pause covered (:func:`resume`). The state of a target at a
+moves by the business time the pause covered (:func:`resume`); replaying the stored pauses
+from the opening gives the same instants (:func:`clock_replay`), which is how due times are
+recomputed when the targets change. The state of a target at a
 moment is one of :data:`STATES`.
 
 Every instant taken or returned is timezone-aware (UTC or any zone); nothing here reads the
@@ -13,7 +15,7 @@ clock, so tests move time by passing it (and the database tests with time-machin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -126,6 +128,28 @@ def resume(
         return instant
     left = business_seconds_between(paused_at, instant, calendar)
     return add_business_seconds(resumed_at, left, calendar)
+
+
+def clock_replay(
+    start: datetime,
+    minutes: int,
+    calendar: Calendar,
+    *,
+    at_risk_percent: int,
+    pauses: Sequence[tuple[datetime, datetime | None]],
+) -> Clock:
+    """The clock of a target of ``minutes`` started at ``start`` after the pauses
+    ``(paused_at, resumed_at)``, replayed in order: exactly what :func:`clock_start` and then
+    :func:`resume` at the end of each pause give, under ``calendar``. A pause under way
+    (``resumed_at`` None) moves nothing yet: its business time is added when it ends."""
+    clock = clock_start(start, minutes, calendar, at_risk_percent=at_risk_percent)
+    due_at, risk_at = clock.due_at, clock.risk_at
+    for paused_at, resumed_at in sorted(pauses, key=lambda pause: pause[0]):
+        if resumed_at is None:
+            continue
+        due_at = resume(due_at, paused_at, resumed_at, calendar) or due_at
+        risk_at = resume(risk_at, paused_at, resumed_at, calendar) or risk_at
+    return Clock(due_at=due_at, risk_at=risk_at)
 
 
 def state(

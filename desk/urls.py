@@ -43,6 +43,7 @@ urlpatterns = [
         portal.request_attachment_download,
         name="request-attachment-download",
     ),
+    path("portal/export/", portal.portal_export, name="portal-export"),
     path("portal/assets/", portal.portal_asset_list, name="portal-asset-list"),
     path("portal/assets/<int:pk>/", portal.portal_asset_detail, name="portal-asset-detail"),
 ]

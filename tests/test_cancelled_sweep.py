@@ -71,6 +71,9 @@ ALLOWED_WHEN_CANCELLED = frozenset(
         # Export only: starting an export and minting its download link.
         "exports:start",
         "exports:link",
+        # A customer's export of their own company's desk data from the portal (POST: it is
+        # rate limited and audited; it writes nothing else).
+        "desk:portal-export",
         # The lifecycle itself: the cancel page (shows the dates) and deleting at once.
         "workspace:cancel",
         "workspace:delete",

@@ -43,6 +43,7 @@ class Per(StrEnum):
     LINK = "link"  # an emailed link's token (invitation, password reset, sign-up, hand-off)
     WORKSPACE = "workspace"  # a workspace's id (for rules about one workspace)
     TOKEN = "token"  # an API token's id (for the API's own limits)  # noqa: S105 - a name
+    MEMBER = "member"  # a signed-in membership's id (an expensive action of one person)
 
 
 @dataclass(frozen=True)

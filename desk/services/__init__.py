@@ -34,6 +34,13 @@ from .attachments import (
     Upload,
     attachment_record_download,
 )
+from .portal_export import (
+    PORTAL_EXPORT,
+    PORTAL_EXPORT_CUSTOMERS_ONLY,
+    PORTAL_EXPORT_THROTTLED,
+    PortalExport,
+    portal_export,
+)
 from .sla_policies import (
     SLA_CATEGORY_INVALID,
     SLA_CUSTOMER_PRIORITIES_REQUIRED,
@@ -101,6 +108,9 @@ __all__ = [
     "MAX_ATTACHMENTS",
     "MAX_TAGS",
     "NOT_VISIBLE",
+    "PORTAL_EXPORT",
+    "PORTAL_EXPORT_CUSTOMERS_ONLY",
+    "PORTAL_EXPORT_THROTTLED",
     "SLA_CATEGORY_INVALID",
     "SLA_CUSTOMER_PRIORITIES_REQUIRED",
     "SLA_DAY_END_BEFORE_START",
@@ -136,12 +146,14 @@ __all__ = [
     "TICKET_TAG_INVALID",
     "TICKET_WATCHER_NOT_STAFF",
     "TOO_MANY_ATTACHMENTS",
+    "PortalExport",
     "Upload",
     "asset_create",
     "asset_delete",
     "asset_update",
     "assignable_users",
     "attachment_record_download",
+    "portal_export",
     "request_confirm_solved",
     "request_reopen",
     "request_reply",

@@ -19,7 +19,7 @@ from tenants.models import Tenant
 from .. import selectors
 from ..models import Priority, SlaOverride, SlaPolicy, Ticket
 from ._common import _full_clean, _locked_visible, _write
-from .tickets import _refresh_running_clock
+from .tickets import _recompute_targets, _refresh_running_clock
 
 SLA_TIME_ZONE_UNKNOWN = "Choose a time zone from the list (for example Europe/Amsterdam)."
 SLA_DAY_END_BEFORE_START = "The working day must end after it starts."
@@ -58,9 +58,15 @@ def sla_policy_update(
     customer_priorities: Sequence[str],
     categories: Sequence[str],
     reopen_window_days: int,
+    recompute_open_tickets: bool = False,
 ) -> SlaPolicy:
     """Change the policy (desk.sla_policy.changed with before -> after, by django-auditlog).
-    Tickets opened from now on use it; open tickets keep their due times."""
+    Tickets opened from now on use it. Open tickets keep their due times, unless
+    ``recompute_open_tickets``: then every open ticket's unmet targets are counted again
+    under the new policy from its opening, with its stored pauses
+    (``tickets._recompute_targets``; overridden, waived and met targets are kept), each
+    ticket that moves gets desk.ticket.sla_recomputed with its due times before -> after,
+    and the policy gets one desk.sla_policy.applied_to_open_tickets saying how many moved."""
     with _write(tenant=tenant, actor=actor, capability=caps.SLA_MANAGE):
         policy = sla_policy_current()
         try:
@@ -96,7 +102,52 @@ def sla_policy_update(
         policy.reopen_window_days = reopen_window_days
         _full_clean(policy)
         policy.save()
+        if recompute_open_tickets:
+            _apply_to_open_tickets(policy)
     return policy
+
+
+# The indexed columns of the running clock, kept equal to the targets' (tickets.py).
+_RUNNING_CLOCK_FIELDS = ("sla_due_at", "sla_risk_at", "sla_breached")
+
+
+def _apply_to_open_tickets(policy: SlaPolicy) -> None:
+    """Recompute every open ticket's due times under ``policy`` (locked, inside the policy's
+    transaction). Rows are written with update(): the per-ticket event below is the record,
+    naming why they moved, instead of a bare field diff from django-auditlog."""
+    now = timezone.now()
+    checked = changed = 0
+    tickets = (
+        Ticket.objects.filter(status__in=selectors.OPEN_STATUSES)
+        .select_for_update()
+        .order_by("pk")
+        .prefetch_related("sla_overrides", "sla_pauses")
+    )
+    for ticket in tickets:
+        checked += 1
+        changes = _recompute_targets(ticket, policy)
+        if not changes:
+            continue
+        before = {field: getattr(ticket, field) for field in _RUNNING_CLOCK_FIELDS}
+        _refresh_running_clock(ticket, now)
+        for field in _RUNNING_CLOCK_FIELDS:
+            if getattr(ticket, field) != before[field]:
+                changes[field] = [before[field], getattr(ticket, field)]
+        Ticket.objects.filter(pk=ticket.pk).update(
+            **{field: after for field, (_, after) in changes.items()}, updated_at=now
+        )
+        audit_event_record(
+            event_type=Event.TICKET_SLA_RECOMPUTED,
+            target=ticket,
+            changes=changes,
+            data={"reason": "SLA policy changed", "policy_id": policy.pk},
+        )
+        changed += 1
+    audit_event_record(
+        event_type=Event.SLA_POLICY_APPLIED,
+        target=policy,
+        data={"open_tickets": checked, "tickets_changed": changed},
+    )
 
 
 def sla_override(

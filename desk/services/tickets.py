@@ -22,7 +22,15 @@ from tenants.models import Tenant
 from tenants.writability import require_writable
 
 from .. import notify, selectors, sla
-from ..models import Asset, Priority, SlaPolicy, Ticket, TicketMessage, TicketSequence
+from ..models import (
+    Asset,
+    Priority,
+    SlaPause,
+    SlaPolicy,
+    Ticket,
+    TicketMessage,
+    TicketSequence,
+)
 from ._common import _authorize, _full_clean, _locked_visible, _write
 from .attachments import Upload, _attach, stored_uploads
 
@@ -117,34 +125,46 @@ def _start_clocks(ticket: Ticket, policy: SlaPolicy, start: datetime) -> None:
 SLA_TARGETS = ("first_response", "resolution")
 
 
-def _recompute_for_priority(ticket: Ticket, policy: SlaPolicy, old_priority: str) -> None:
-    """Move the unmet due times of ``ticket`` to the targets of its new priority.
+def _pauses(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:
+    # .all(): a caller that walks many tickets prefetches them.
+    return [(pause.started_at, pause.ended_at) for pause in ticket.sla_pauses.all()]
 
-    Each target is counted again from the ticket's opening under the current policy, plus
-    the business time its clock has spent paused so far (what the stored due time holds
-    beyond the old priority's target; a pause under way is added back on resume as always).
-    A target already met, waived, or overridden by hand keeps its due time: an override
-    records a person's decision with a reason, and a priority change does not undo it."""
+
+def _recompute_targets(ticket: Ticket, policy: SlaPolicy) -> dict[str, list]:
+    """Move the unmet due times of ``ticket`` to ``policy``'s targets for its priority.
+
+    Each target is counted again from the ticket's opening under ``policy``'s calendar,
+    replaying the pauses stored for it (``desk.sla.clock_replay``; a pause under way is added
+    back on resume as always), so the result does not depend on what the policy was when the
+    due times were first set. A target already met, waived, or overridden by hand keeps its
+    due time: an override records a person's decision with a reason, and a change of
+    priority or policy does not undo it. Returns ``{field: [before, after]}`` of what moved;
+    the caller refreshes the running clock and saves."""
     calendar = selectors.calendar_of(policy)
-    overridden = set(ticket.sla_overrides.values_list("target", flat=True))
+    overridden = {override.target for override in ticket.sla_overrides.all()}
     met = {
         "first_response": ticket.first_responded_at,
         "resolution": ticket.resolved_at or ticket.closed_at,
     }
-    old_targets = dict(zip(SLA_TARGETS, policy.targets(old_priority), strict=True))
-    new_targets = dict(zip(SLA_TARGETS, policy.targets(ticket.priority), strict=True))
-    for target in SLA_TARGETS:
-        due = getattr(ticket, f"{target}_due_at")
-        if due is None or target in overridden or met[target] is not None:
+    pauses = _pauses(ticket)
+    changes: dict[str, list] = {}
+    for target, minutes in zip(SLA_TARGETS, policy.targets(ticket.priority), strict=True):
+        if getattr(ticket, f"{target}_due_at") is None or target in overridden or met[target]:
             continue
-        elapsed = sla.business_seconds_between(ticket.created_at, due, calendar)
-        paused = max(0.0, elapsed - old_targets[target] * 60)
-        seconds = new_targets[target] * 60
-        new_due = sla.add_business_seconds(ticket.created_at, seconds + paused, calendar)
-        risk_seconds = seconds * policy.at_risk_percent / 100 + paused
-        new_risk = sla.add_business_seconds(ticket.created_at, risk_seconds, calendar)
-        setattr(ticket, f"{target}_due_at", new_due)
-        setattr(ticket, f"{target}_risk_at", min(new_risk, new_due))
+        clock = sla.clock_replay(
+            ticket.created_at,
+            minutes,
+            calendar,
+            at_risk_percent=policy.at_risk_percent,
+            pauses=pauses,
+        )
+        moved = ((f"{target}_due_at", clock.due_at), (f"{target}_risk_at", clock.risk_at))
+        for field, value in moved:
+            before = getattr(ticket, field)
+            if before != value:
+                changes[field] = [before, value]
+                setattr(ticket, field, value)
+    return changes
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:
@@ -301,7 +321,7 @@ def ticket_update(
     """Staff edit a ticket's fields; django-auditlog records the diff (desk.ticket.updated),
     and changes to watchers and linked assets are recorded in the same event's terms. A new
     priority moves the unmet, un-overridden due times to its targets
-    (:func:`_recompute_for_priority`); the same diff records them before -> after."""
+    (:func:`_recompute_targets`); the same diff records them before -> after."""
     with _write(tenant=tenant, actor=actor, capability=caps.TICKETS_WORK):
         ticket = _locked_visible(ticket, selectors.tickets_visible(actor))
         policy = _policy()
@@ -315,7 +335,7 @@ def ticket_update(
         old_priority = ticket.priority
         ticket.priority, ticket.category, ticket.tags = priority, category, _clean_tags(tags)
         if priority != old_priority:
-            _recompute_for_priority(ticket, policy, old_priority)
+            _recompute_targets(ticket, policy)
             _refresh_running_clock(ticket, timezone.now())
         watchers = set(watcher_ids)
         if _desk_staff(tenant, watchers) != watchers:
@@ -364,8 +384,10 @@ def _set_status(
             moved = sla.resume(getattr(ticket, field), ticket.sla_paused_at, now, calendar)
             setattr(ticket, field, moved)
         ticket.sla_paused_at = None
+        ticket.sla_pauses.filter(ended_at__isnull=True).update(ended_at=now)
     if new == Status.PENDING_CUSTOMER:
         ticket.sla_paused_at = now
+        SlaPause.objects.create(ticket=ticket, started_at=now)
     if new == Status.RESOLVED:
         ticket.resolved_at = now
     elif new == Status.CLOSED:

@@ -1,7 +1,8 @@
 """Desk records for the shared test workspaces (a SEED_HOOK of tests/seeding.py, after the
 shop's): per customer company one asset and one request submitted by its customer, with a
 public attachment, a staff reply with an internal attachment, and an internal note whose
-text (``internal_marker``) must never reach a customer."""
+text (``internal_marker``) must never reach a customer. The second company's request has
+waited on the customer once (a stored SLA pause, so exports and imports carry one)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def seed_desk_records(tenant, *, password: str) -> None:
         tenant=tenant, role=Role.CUSTOMER
     )
     with tenant_context(tenant):
-        for customer in customers.order_by("pk"):
+        for index, customer in enumerate(customers.order_by("pk")):
             company_id = customer.company_id
             asset = services.asset_create(
                 tenant=tenant,
@@ -66,3 +67,8 @@ def seed_desk_records(tenant, *, password: str) -> None:
                 internal=True,
                 uploads=[Upload(upload_of(TINY_PDF), f"internal-{slug}-{company_id}.pdf")],
             )
+            if index == 1:
+                for status in ("pending_customer", "open"):
+                    services.ticket_change_status(
+                        tenant=tenant, actor=expert, ticket=ticket, status=status
+                    )

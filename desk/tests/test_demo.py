@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from desk import demo, selectors, services, sla
-from desk.models import Ticket
+from desk.models import SlaPause, Ticket
 from kernel.roles import STAFF_ROLES
 from rbac.models import Membership
 
@@ -26,6 +26,11 @@ def test_the_demo_desk_has_tickets_in_every_sla_state_and_customers_for_the_port
         for state in (sla.ON_TRACK, sla.AT_RISK, sla.BREACHED, sla.PAUSED):
             condition = selectors.sla_state_q(state, now)
             assert Ticket.objects.filter(condition).exists(), state
+        # Every paused ticket has its pause under way stored, as the status machine leaves it.
+        paused = Ticket.objects.filter(sla_paused_at__isnull=False)
+        assert sorted(paused.values_list("pk", "sla_paused_at")) == sorted(
+            SlaPause.objects.filter(ended_at__isnull=True).values_list("ticket_id", "started_at")
+        )
         again = demo.seed_demo_records(tenant=acme, staff_users=staff)
     assert again == {"tickets": 0}
     assert counts["customers"] >= 1

@@ -112,3 +112,33 @@ def test_a_calendar_without_working_days_is_refused_not_looped_forever():
     never = sla.Calendar("Europe/Amsterdam", frozenset(), time(9), time(17))
     with pytest.raises(sla.NoBusinessTime):
         sla.add_business_seconds(at(2025, 3, 4), 60, never)
+
+
+def test_replaying_stored_pauses_gives_what_pausing_and_resuming_gave_across_the_autumn_change():
+    # Friday before the change (Sunday 26 October 2025), paused over the weekend into Monday.
+    start = at(2025, 10, 24, 10, 0)
+    pauses = [
+        (at(2025, 10, 24, 11, 0), at(2025, 10, 27, 14, 0)),
+        (at(2025, 10, 28, 9, 30), at(2025, 10, 28, 16, 0)),
+    ]
+    clock = sla.clock_start(start, 16 * 60, WEEKDAYS_9_TO_17, at_risk_percent=75)
+    due, risk = clock.due_at, clock.risk_at
+    for paused_at, resumed_at in pauses:  # what the status machine does at each resume
+        due = sla.resume(due, paused_at, resumed_at, WEEKDAYS_9_TO_17)
+        risk = sla.resume(risk, paused_at, resumed_at, WEEKDAYS_9_TO_17)
+    replayed = sla.clock_replay(
+        start, 16 * 60, WEEKDAYS_9_TO_17, at_risk_percent=75, pauses=list(reversed(pauses))
+    )
+    assert (replayed.due_at, replayed.risk_at) == (due, risk)
+    # Friday 10-11 (1h), Monday 14-17 on winter time (3h), Tuesday 9-9:30 and 16-17 (1.5h),
+    # Wednesday (8h), then the last 2.5 hours on Thursday morning.
+    assert replayed.due_at == at(2025, 10, 30, 11, 30)
+
+
+def test_a_pause_under_way_moves_nothing_until_it_ends():
+    start = at(2025, 3, 3, 9, 0)
+    plain = sla.clock_start(start, 60, WEEKDAYS_9_TO_17, at_risk_percent=50)
+    replayed = sla.clock_replay(
+        start, 60, WEEKDAYS_9_TO_17, at_risk_percent=50, pauses=[(at(2025, 3, 3, 9, 30), None)]
+    )
+    assert replayed == plain

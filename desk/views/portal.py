@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import throttle
 from kernel import storage
 from kernel.capabilities import (
     COMPANY_ASSETS_VIEW,
@@ -17,6 +18,7 @@ from kernel.capabilities import (
     REQUESTS_REPLY,
     REQUESTS_VIEW,
 )
+from kernel.context import client_ip
 from kernel.decorators import require_capability
 from kernel.listing import clean_search
 from kernel.views import GET_POST, actor_of, flash_error, form_page
@@ -202,5 +204,25 @@ def portal_asset_detail(request: DeskRequest, pk: int) -> HttpResponse:
         request, "desk/asset_detail.html", {"asset": asset, "tickets": tickets, "portal": True}
     )
 
+
+@require_capability(REQUESTS_VIEW)
+@require_http_methods(GET_POST)
+def portal_export(request: DeskRequest) -> HttpResponseBase:
+    """GET: what the export holds. POST: the export itself, a JSON document streamed as it
+    is read (``services.portal_export``: rate limited, audited). Allowed in a cancelled
+    workspace, whose people keep the right to take their data with them."""
+    if request.method == "POST":
+        try:
+            export = services.portal_export(**actor_of(request), ip=client_ip(request))
+        except throttle.Throttled as error:
+            return throttle.refusal_page(request, error, template="desk/portal_export.html")
+        response = StreamingHttpResponse(export.chunks, content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+    return render(request, "desk/portal_export.html", {})
+
+
+portal_export.allowed_when_cancelled = True  # type: ignore[attr-defined]
 
 _ = form_page

@@ -314,7 +314,8 @@ def attachment_download(request: DeskRequest, pk: int) -> HttpResponseBase:
 
 
 SLA_POLICY_APPLIES_TO_NEW_TICKETS = (
-    "Changes apply to tickets opened from now on: open tickets keep the due times they have. "
+    "Changes apply to tickets opened from now on: open tickets keep the due times they have, "
+    "unless you tick “Also recompute the due times of open tickets” below. "
     "Changing a ticket's priority moves its unmet due times to the new priority's targets "
     "under this policy, keeping the time it spent paused and any override made by hand."
 )
@@ -334,7 +335,11 @@ def sla_policy(request: DeskRequest) -> HttpResponse:
         save=lambda data: services.sla_policy_update(
             **actor_of(request), **form.service_arguments()
         ),
-        done="SLA policy saved. New tickets use it from now on.",
+        done=lambda policy: (
+            "SLA policy saved. Open tickets' due times were recomputed."
+            if form.cleaned_data.get("recompute_open_tickets")
+            else "SLA policy saved. New tickets use it from now on."
+        ),
         success_url=reverse("desk:sla-policy"),
         template="desk/form.html",
         context={
