@@ -19,3 +19,4 @@ class DocRequestsConfig(AppConfig):
     }
     export_file_key_fields = {"upload": ("storage_key",)}
     company_records = "docrequests.companies.COMPANY_RECORDS"
+    file_sources = "docrequests.files.FILE_SOURCES"

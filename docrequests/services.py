@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from io import BytesIO
 from typing import IO
 
 from django.conf import settings
@@ -47,6 +48,7 @@ from tenants.selectors import workspace_url
 from tenants.writability import require_writable
 
 from . import scanning
+from .files import company_files
 from .models import (
     MAX_LIFETIME_DAYS,
     MIN_LIFETIME_DAYS,
@@ -384,31 +386,75 @@ def document_request_revoke(
 def item_review(
     *, tenant: Tenant, actor: Membership, item: RequestItem, accept: bool, comment: str = ""
 ) -> RequestItem:
-    """Accept or reject what the client sent for ``item``; the client sees the comment."""
+    """Accept or reject what the client sent for ``item``; the client sees the comment.
+
+    Accepting puts a copy of the upload among the company's files, linked to the item
+    (``docrequests.files``: the shop's ``company_files`` declaration writes the row, which
+    django-auditlog records, in this transaction); accepting again keeps that copy.
+    Rejecting takes the copy out again, so a rejected upload is never among the files and a
+    replacement accepted later gets its own. The accepted or rejected event names the file."""
     _authorize(tenant=tenant, actor=actor, capability=caps.DOCREQUESTS_MANAGE)
     comment = comment.strip()
     if not accept and not comment:
         raise ValidationError({"comment": REJECT_NEEDS_COMMENT})
-    with transaction.atomic():
-        require_writable(tenant)
-        locked = RequestItem.objects.select_for_update().get(pk=item.pk)
-        if not locked.uploads.exists():
-            raise ValidationError(REVIEW_NOTHING_RECEIVED)
-        before = locked.status
-        locked.status = RequestItem.Status.ACCEPTED if accept else RequestItem.Status.REJECTED
-        locked.comment = comment
-        record_check(locked, exclude=["request"])
-        locked.save(update_fields=["status", "comment"])
-        audit_event_record(
-            event_type=(
-                Event.DOCUMENT_REQUEST_ITEM_ACCEPTED
-                if accept
-                else Event.DOCUMENT_REQUEST_ITEM_REJECTED
-            ),
-            target=locked.request,
-            changes={"status": [before, locked.status]},
-            data={"item_id": locked.pk, "item": locked.description, "comment": comment},
-        )
+    copied_key = None
+    try:
+        with transaction.atomic():
+            require_writable(tenant)
+            locked = (
+                RequestItem.objects.select_for_update().select_related("request").get(pk=item.pk)
+            )
+            upload = Upload.objects.select_for_update().filter(item=locked).first()
+            if upload is None:
+                raise ValidationError(REVIEW_NOTHING_RECEIVED)
+            before = locked.status
+            locked.status = RequestItem.Status.ACCEPTED if accept else RequestItem.Status.REJECTED
+            locked.comment = comment
+            record_check(locked, exclude=["request"])
+            locked.save(update_fields=["status", "comment"])
+            file_data: dict[str, int | None] = {}
+            provider = company_files()
+            if provider is not None and accept:
+                linked = upload.stored_file_id
+                if linked is None or not provider.describe({linked}):
+                    copied_key = storage.storage_key_for(tenant.schema_name)
+                    storage.write(copied_key, BytesIO(storage.read(upload.storage_key)))
+                    upload.stored_file_id = provider.add(
+                        company_id=locked.request.company_id,
+                        storage_key=copied_key,
+                        filename=upload.original_filename,
+                        content_type=upload.content_type,
+                        extension=upload.extension,
+                        size=upload.size,
+                        sha256=upload.sha256,
+                    )
+                    upload.save(update_fields=["stored_file_id"])
+                file_data["stored_file_id"] = upload.stored_file_id
+            elif provider is not None and upload.stored_file_id is not None:
+                provider.remove(upload.stored_file_id)
+                file_data["removed_file_id"] = upload.stored_file_id
+                upload.stored_file_id = None
+                upload.save(update_fields=["stored_file_id"])
+            audit_event_record(
+                event_type=(
+                    Event.DOCUMENT_REQUEST_ITEM_ACCEPTED
+                    if accept
+                    else Event.DOCUMENT_REQUEST_ITEM_REJECTED
+                ),
+                target=locked.request,
+                changes={"status": [before, locked.status]},
+                data={
+                    "item_id": locked.pk,
+                    "item": locked.description,
+                    "comment": comment,
+                    "upload_id": upload.pk,
+                    **file_data,
+                },
+            )
+    except BaseException:
+        if copied_key is not None:
+            storage.delete(copied_key)
+        raise
     return locked
 
 
