@@ -16,7 +16,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import partial
 from io import BytesIO
 from typing import IO
@@ -142,8 +142,16 @@ UPLOAD = throttle.Limit(
 )
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+def token_hash(token: str, tenant: Tenant) -> str:
+    """The SHA-256 of the token bound to the workspace that issued it (its id and the instant
+    it was created). The same token in any other workspace hashes differently and opens
+    nothing, and that includes a copy of this workspace imported from an export: the archive
+    carries the hashes unchanged (the round trip stays exact), but the imported workspace is
+    a new one, so links issued before the export are dead there until a member resends them
+    (docs/security-model.md, "Document request links")."""
+    created = tenant.created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    bound = f"{tenant.pk}:{created}:{token}"
+    return hashlib.sha256(bound.encode("utf-8", "replace")).hexdigest()
 
 
 def link_subject(document_request: DocumentRequest) -> str:
@@ -194,9 +202,9 @@ def _authorize(*, tenant: Tenant, actor: Membership | None, capability: Capabili
     return authorize(tenant, actor, capability)
 
 
-def _new_token(document_request: DocumentRequest) -> str:
+def _new_token(document_request: DocumentRequest, tenant: Tenant) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    document_request.token_hash = token_hash(token)
+    document_request.token_hash = token_hash(token, tenant)
     return token
 
 
@@ -272,7 +280,7 @@ def document_request_create(
             created_at=now,
             expires_at=now + timedelta(days=lifetime_days),
         )
-        token = _new_token(document_request)
+        token = _new_token(document_request, tenant)
         record_check(document_request)
         for address in addresses:
             try:
@@ -327,7 +335,7 @@ def document_request_resend(
         locked = _locked(document_request)
         if not locked.is_live():
             raise ValidationError(NOT_LIVE)
-        token = _new_token(locked)
+        token = _new_token(locked, tenant)
         locked.save(update_fields=["token_hash"])
         audit_event_record(
             event_type=Event.DOCUMENT_REQUEST_SENT,
@@ -472,10 +480,11 @@ def upload_record_download(*, tenant: Tenant, actor: Membership, upload: Upload)
 # --- The client's side (no account: the link, then the code)
 
 
-def request_for_token(token: str) -> DocumentRequest | None:
-    """The live request this token opens in the current workspace, or None (unknown,
-    expired and revoked links look the same)."""
-    found = DocumentRequest.objects.filter(token_hash=token_hash(token)).first()
+def request_for_token(token: str, *, tenant: Tenant) -> DocumentRequest | None:
+    """The live request this token opens in ``tenant`` (the current schema's workspace), or
+    None (unknown, expired and revoked links, and links of another workspace or issued
+    before an import, look the same)."""
+    found = DocumentRequest.objects.filter(token_hash=token_hash(token, tenant)).first()
     if found is None or not found.is_live():
         return None
     return found
