@@ -84,7 +84,8 @@ def _bound(request: HttpRequest) -> tuple[DocumentRequest | None, str | None]:
 @never_cache
 @_no_referrer
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
-    document_request = services.request_for_token(token, tenant=request.tenant)
+    tenant = request.tenant  # type: ignore[attr-defined]
+    document_request = services.request_for_token(token, tenant=tenant)
     if document_request is None:
         return _unavailable(request)
     request.session.cycle_key()
