@@ -170,6 +170,7 @@ def _shown(path: Path) -> str:
 
 def _banner(*, port: int, password: str) -> str:
     domain = env("APP_DOMAIN", "localhost")
+    from docrequests.demo import demo_link_file
     from workspace.demo import DEMO_PASSWORD_FILE, DEMO_WORKSPACES, demo_email
 
     suffix = "" if port == 80 else f":{port}"
@@ -189,6 +190,9 @@ def _banner(*, port: int, password: str) -> str:
         "              installer@, accountant@, employee@ ... of acme.demo or globex.demo)",
         f"    password: {password}",
         f"    (generated for this checkout, kept in {_shown(DEMO_PASSWORD_FILE)})",
+        "",
+        "  A demo client's document-request link (no account needed; never printed here):",
+        f"    in {_shown(demo_link_file(first))}",
         "",
         "  Emails are printed below by the worker. Ctrl-C stops web, the workers and beat;",
         "  `make stop` also stops the embedded PostgreSQL and Redis.",

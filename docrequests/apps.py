@@ -18,4 +18,6 @@ class DocRequestsConfig(AppConfig):
         "linkcode": "only a hash; the services write docrequests.code.* themselves",
     }
     export_file_key_fields = {"upload": ("storage_key",)}
+    demo_seeder = "docrequests.demo.seed_demo_records"
     company_records = "docrequests.companies.COMPANY_RECORDS"
+    file_sources = "docrequests.files.FILE_SOURCES"

@@ -86,8 +86,9 @@ class RequestItem(models.Model):
 class Upload(models.Model):
     """The file a client sent for an item: one per item (a replacement removes the previous
     one). The bytes live in private storage under the workspace's prefix (``storage_key``).
-    Not yet linked among the shop's company files: the shop's file model is not reachable
-    through a declaration (see docs)."""
+    Once the item is accepted, a copy is among the company's files: ``stored_file_id`` names
+    it (a plain id: the shop's file model is reached through the ``company_files``
+    declaration, see ``docrequests.files``); rejecting the item removes that copy."""
 
     item = models.ForeignKey(RequestItem, on_delete=models.CASCADE, related_name="uploads")
     original_filename = models.CharField(max_length=200)
@@ -98,6 +99,7 @@ class Upload(models.Model):
     storage_key = models.CharField(max_length=300, unique=True)
     uploaded_by_email = models.EmailField()
     uploaded_at = models.DateTimeField(default=timezone.now)
+    stored_file_id = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-uploaded_at", "-pk"]

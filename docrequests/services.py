@@ -16,8 +16,9 @@ import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import partial
+from io import BytesIO
 from typing import IO
 
 from django.conf import settings
@@ -47,6 +48,7 @@ from tenants.selectors import workspace_url
 from tenants.writability import require_writable
 
 from . import scanning
+from .files import company_files
 from .models import (
     MAX_LIFETIME_DAYS,
     MIN_LIFETIME_DAYS,
@@ -140,8 +142,16 @@ UPLOAD = throttle.Limit(
 )
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+def token_hash(token: str, tenant: Tenant) -> str:
+    """The SHA-256 of the token bound to the workspace that issued it (its id and the instant
+    it was created). The same token in any other workspace hashes differently and opens
+    nothing, and that includes a copy of this workspace imported from an export: the archive
+    carries the hashes unchanged (the round trip stays exact), but the imported workspace is
+    a new one, so links issued before the export are dead there until a member resends them
+    (docs/security-model.md, "Document request links")."""
+    created = tenant.created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    bound = f"{tenant.pk}:{created}:{token}"
+    return hashlib.sha256(bound.encode("utf-8", "replace")).hexdigest()
 
 
 def link_subject(document_request: DocumentRequest) -> str:
@@ -192,9 +202,9 @@ def _authorize(*, tenant: Tenant, actor: Membership | None, capability: Capabili
     return authorize(tenant, actor, capability)
 
 
-def _new_token(document_request: DocumentRequest) -> str:
+def _new_token(document_request: DocumentRequest, tenant: Tenant) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    document_request.token_hash = token_hash(token)
+    document_request.token_hash = token_hash(token, tenant)
     return token
 
 
@@ -270,7 +280,7 @@ def document_request_create(
             created_at=now,
             expires_at=now + timedelta(days=lifetime_days),
         )
-        token = _new_token(document_request)
+        token = _new_token(document_request, tenant)
         record_check(document_request)
         for address in addresses:
             try:
@@ -325,7 +335,7 @@ def document_request_resend(
         locked = _locked(document_request)
         if not locked.is_live():
             raise ValidationError(NOT_LIVE)
-        token = _new_token(locked)
+        token = _new_token(locked, tenant)
         locked.save(update_fields=["token_hash"])
         audit_event_record(
             event_type=Event.DOCUMENT_REQUEST_SENT,
@@ -384,31 +394,75 @@ def document_request_revoke(
 def item_review(
     *, tenant: Tenant, actor: Membership, item: RequestItem, accept: bool, comment: str = ""
 ) -> RequestItem:
-    """Accept or reject what the client sent for ``item``; the client sees the comment."""
+    """Accept or reject what the client sent for ``item``; the client sees the comment.
+
+    Accepting puts a copy of the upload among the company's files, linked to the item
+    (``docrequests.files``: the shop's ``company_files`` declaration writes the row, which
+    django-auditlog records, in this transaction); accepting again keeps that copy.
+    Rejecting takes the copy out again, so a rejected upload is never among the files and a
+    replacement accepted later gets its own. The accepted or rejected event names the file."""
     _authorize(tenant=tenant, actor=actor, capability=caps.DOCREQUESTS_MANAGE)
     comment = comment.strip()
     if not accept and not comment:
         raise ValidationError({"comment": REJECT_NEEDS_COMMENT})
-    with transaction.atomic():
-        require_writable(tenant)
-        locked = RequestItem.objects.select_for_update().get(pk=item.pk)
-        if not locked.uploads.exists():
-            raise ValidationError(REVIEW_NOTHING_RECEIVED)
-        before = locked.status
-        locked.status = RequestItem.Status.ACCEPTED if accept else RequestItem.Status.REJECTED
-        locked.comment = comment
-        record_check(locked, exclude=["request"])
-        locked.save(update_fields=["status", "comment"])
-        audit_event_record(
-            event_type=(
-                Event.DOCUMENT_REQUEST_ITEM_ACCEPTED
-                if accept
-                else Event.DOCUMENT_REQUEST_ITEM_REJECTED
-            ),
-            target=locked.request,
-            changes={"status": [before, locked.status]},
-            data={"item_id": locked.pk, "item": locked.description, "comment": comment},
-        )
+    copied_key = None
+    try:
+        with transaction.atomic():
+            require_writable(tenant)
+            locked = (
+                RequestItem.objects.select_for_update().select_related("request").get(pk=item.pk)
+            )
+            upload = Upload.objects.select_for_update().filter(item=locked).first()
+            if upload is None:
+                raise ValidationError(REVIEW_NOTHING_RECEIVED)
+            before = locked.status
+            locked.status = RequestItem.Status.ACCEPTED if accept else RequestItem.Status.REJECTED
+            locked.comment = comment
+            record_check(locked, exclude=["request"])
+            locked.save(update_fields=["status", "comment"])
+            file_data: dict[str, int | None] = {}
+            provider = company_files()
+            if provider is not None and accept:
+                linked = upload.stored_file_id
+                if linked is None or not provider.describe({linked}):
+                    copied_key = storage.storage_key_for(tenant.schema_name)
+                    storage.write(copied_key, BytesIO(storage.read(upload.storage_key)))
+                    upload.stored_file_id = provider.add(
+                        company_id=locked.request.company_id,
+                        storage_key=copied_key,
+                        filename=upload.original_filename,
+                        content_type=upload.content_type,
+                        extension=upload.extension,
+                        size=upload.size,
+                        sha256=upload.sha256,
+                    )
+                    upload.save(update_fields=["stored_file_id"])
+                file_data["stored_file_id"] = upload.stored_file_id
+            elif provider is not None and upload.stored_file_id is not None:
+                provider.remove(upload.stored_file_id)
+                file_data["removed_file_id"] = upload.stored_file_id
+                upload.stored_file_id = None
+                upload.save(update_fields=["stored_file_id"])
+            audit_event_record(
+                event_type=(
+                    Event.DOCUMENT_REQUEST_ITEM_ACCEPTED
+                    if accept
+                    else Event.DOCUMENT_REQUEST_ITEM_REJECTED
+                ),
+                target=locked.request,
+                changes={"status": [before, locked.status]},
+                data={
+                    "item_id": locked.pk,
+                    "item": locked.description,
+                    "comment": comment,
+                    "upload_id": upload.pk,
+                    **file_data,
+                },
+            )
+    except BaseException:
+        if copied_key is not None:
+            storage.delete(copied_key)
+        raise
     return locked
 
 
@@ -426,10 +480,11 @@ def upload_record_download(*, tenant: Tenant, actor: Membership, upload: Upload)
 # --- The client's side (no account: the link, then the code)
 
 
-def request_for_token(token: str) -> DocumentRequest | None:
-    """The live request this token opens in the current workspace, or None (unknown,
-    expired and revoked links look the same)."""
-    found = DocumentRequest.objects.filter(token_hash=token_hash(token)).first()
+def request_for_token(token: str, *, tenant: Tenant) -> DocumentRequest | None:
+    """The live request this token opens in ``tenant`` (the current schema's workspace), or
+    None (unknown, expired and revoked links, and links of another workspace or issued
+    before an import, look the same)."""
+    found = DocumentRequest.objects.filter(token_hash=token_hash(token, tenant)).first()
     if found is None or not found.is_live():
         return None
     return found

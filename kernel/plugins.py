@@ -38,6 +38,16 @@ The declarations, each an optional class attribute of an app's ``AppConfig``:
     records of a customer company kept by an app other than the one that owns companies,
     which deleting the company with its records counts, confirms and removes in the same
     transaction (the shop's ``company_delete_with_records``; declared by desk).
+``company_files``
+    Dotted path of an object with ``add(*, company_id, storage_key, filename, content_type,
+    extension, size, sha256) -> id``, ``remove(id) -> bool`` and ``describe(ids) -> {id:
+    (name, url)}``: puts bytes another app already stored (and checked) among a customer
+    company's files, inside the caller's transaction (docrequests.files: an accepted upload).
+    At most one app declares it (shop).
+``file_sources``
+    Dotted path of an object with ``sources(file_ids) -> {file_id: (label, url)}``: which of
+    an app's records a company file came from, for the file pages (shop.selectors;
+    declared by docrequests, which keeps the link).
 ``workspace_restore``
     Dotted path of ``restore(*, tenant, agent, reason) -> Tenant``, the lifecycle transition
     the support console offers; support sits below the lifecycle (support.views). Exactly

@@ -12,4 +12,5 @@ class ShopConfig(AppConfig):
     }
     demo_seeder = "shop.demo.seed_demo_records"
     customer_companies = "shop.companies.CUSTOMER_COMPANIES"
+    company_files = "shop.companies.COMPANY_FILES"
     export_file_key_fields = {"storedfile": ("storage_key",)}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
@@ -395,6 +395,17 @@ def file_list(
 
 def file_get(*, viewer: Membership | None, pk) -> StoredFile:
     return _get(file_list(viewer=viewer), pk)
+
+
+def file_sources(ids: set[int]) -> dict[int, Any]:
+    """Where other business apps' files came from (``file_sources`` declarations,
+    kernel.plugins): file id -> an object with ``label`` and ``url`` (document requests: the
+    request item an accepted upload was for). Call with ids the viewer may already see."""
+    found: dict[int, Any] = {}
+    if ids:
+        for provider in declared_callables("file_sources"):
+            found.update(provider.sources(ids))
+    return found
 
 
 # --- Dashboard -----------------------------------------------------------------------------

@@ -60,7 +60,19 @@ from tests.urls import TenantUrl, public_urls, tenant_urls
 
 pytestmark = pytest.mark.django_db
 
-IDENTITIES = ("owner", "manager", "expert", "company_admin", "customer", "anonymous", "agent")
+IDENTITIES = (
+    "owner",
+    "manager",
+    "expert",
+    "company_admin",
+    "customer",
+    "anonymous",
+    "agent",
+    "docrequest_visitor",
+    "docrequest_client",
+)
+# Identities whose pages hold one or two form targets only (the client of a document request).
+FEW_TARGETS = {"docrequest_visitor": 1, "docrequest_client": 1}
 VARIANTS = 7  # submissions per form target besides the empty and the careful one
 OBJECTS_PER_URL = 4
 _DESTRUCTIVE_WORDS = ("delete", "remove", "revoke", "sign-out", "session-end", "cancel", ":off")
@@ -144,23 +156,26 @@ class Sweep:
             query = fuzzing.urlencoded(pairs).decode()
             return self.send("get", f"{form.path}?{query}", host=target.host, note=note)
         if form.multipart:
-            data = _with_file(pairs, note)
+            data = _with_file(pairs, note, form)
             return self.send("post", form.action, host=target.host, data=data, note=note)
         body = fuzzing.urlencoded(pairs)
         return self.send("post", form.action, host=target.host, body=body, note=note)
 
 
-def _with_file(pairs, note: str) -> dict:
-    """Multipart data with a small file whose name and bytes are sometimes malformed too."""
+def _with_file(pairs, note: str, form: fuzzing.PageForm) -> dict:
+    """Multipart data with a small file (under the form's file input, or ``upload``) whose
+    name and bytes are sometimes malformed too."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     data = fuzzing.multipart_data(pairs)
+    file_names = [item.name for item in form.fields if item.kind == "file"] or ["upload"]
     rng = random.Random(note)
     name = rng.choice(
         ("proof.png", "a\x00b.png", "\u202egnp.exe", "x" * 300 + ".png", "../../etc/passwd", "")
     )
     content = rng.choice((PNG, b"", b"\x00" * 64, b"%PDF-1.4 not really"))
-    data["upload"] = SimpleUploadedFile(name or "unnamed", content)
+    for file_name in file_names:
+        data[file_name] = SimpleUploadedFile(name or "unnamed", content)
     return data
 
 
@@ -237,7 +252,57 @@ def _placeholder_pages(urls: Iterable[TenantUrl]) -> list[Page]:
     return pages
 
 
+def _document_request_client(acme, *, verified: bool) -> Identity:
+    """A client without an account, on a session the link of a fresh request bound: with a
+    code asked for and not yet confirmed (``verified=False``: the code step's two forms), or
+    with the address confirmed (a request needing no code: the checklist's upload forms)."""
+    from docrequests import services as docrequest_services
+    from kernel.roles import Role
+
+    owner = Membership.objects.select_related("user", "tenant").get(tenant=acme, role=Role.OWNER)
+    company_id = (
+        Membership.objects.filter(tenant=acme, role=Role.CUSTOMER)
+        .order_by("pk")
+        .values_list("company_id", flat=True)
+        .first()
+    )
+    address = "fuzz.person@example.com"  # what fuzzing.baseline puts in an email field
+    with tenant_context(acme):
+        issued = docrequest_services.document_request_create(
+            tenant=acme,
+            actor=owner,
+            company_id=company_id,
+            recipients=[address],
+            title="Fuzzed document request",
+            items=[
+                docrequest_services.ItemSpec("Anything"),
+                docrequest_services.ItemSpec("A picture", accepted_types=("png",)),
+            ],
+            lifetime_days=30,
+            require_code=not verified,
+        )
+    connection.set_schema_to_public()
+
+    def bound_client() -> Client:
+        client = Client(raise_request_exception=False)
+        client.get(f"/r/{issued.token}/", HTTP_HOST="acme.localhost")
+        client.post("/r/code/", {"step": "email", "email": address}, HTTP_HOST="acme.localhost")
+        connection.set_schema_to_public()
+        return client
+
+    urls = {url.name: url for url in tenant_urls()}
+    names = ("docrequests:checklist",) if verified else ("docrequests:code",)
+    return Identity(
+        name="docrequest_client" if verified else "docrequest_visitor",
+        pages=[Page(urls[name], urls[name].path()) for name in names],
+        fresh_client=bound_client,
+        signed_in=lambda client: True,  # an ended session shows "not available", never a 500
+    )
+
+
 def _identity(name: str, acme, member) -> Identity:
+    if name in ("docrequest_visitor", "docrequest_client"):
+        return _document_request_client(acme, verified=name == "docrequest_client")
     if name == "anonymous":
         public_tenant = [u for u in tenant_urls() if declared_capability(u.callback) == PUBLIC]
         return Identity(
@@ -371,7 +436,7 @@ def test_malformed_input_on_every_form_and_list_page_never_answers_500_nor_store
     )
     assert sweep.failures == [], "\n".join(sweep.failures)
     assert malformed_rows(acme) == []
-    assert len(targets) >= 3
+    assert len(targets) >= FEW_TARGETS.get(identity_name, 3)
 
 
 # --- What is stored afterwards ---------------------------------------------------------------

@@ -75,8 +75,34 @@ def test_the_link_binds_a_session_and_redirects_to_a_token_free_url_without_refe
     assert response["Referrer-Policy"] == "no-referrer"
     page = visitor.get("/r/code/")
     assert page.status_code == 200
-    assert page["Referrer-Policy"] == "no-referrer"
+    # Token-free, so the site's same-origin policy: under no-referrer a browser would send
+    # "Origin: null" with the form below, and CSRF protection would refuse it.
+    assert page["Referrer-Policy"] == "same-origin"
     assert issued.token not in page.content.decode()
+
+
+def test_the_code_form_posts_with_the_browsers_origin_and_csrf_checks_on(
+    acme, in_acme, new_request
+):
+    issued = new_request()
+    visitor = Client(HTTP_HOST="acme.localhost", enforce_csrf_checks=True)
+    _open(visitor, issued.token)
+    form = visitor.get("/r/code/").content.decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    with conftest.committed():
+        sent = visitor.post(
+            "/r/code/",
+            {"step": "email", "email": CLIENT, "csrfmiddlewaretoken": csrf},
+            HTTP_ORIGIN="http://acme.localhost",
+        )
+    assert (sent.status_code, sent["Location"]) == (302, "/r/code/")
+    assert mail.outbox[-1].to == [CLIENT]
+    refused = visitor.post(
+        "/r/code/",
+        {"step": "email", "email": CLIENT, "csrfmiddlewaretoken": csrf},
+        HTTP_ORIGIN="null",
+    )
+    assert refused.status_code == 403
 
 
 def test_the_client_confirms_the_emailed_code_then_sees_only_this_checklist_and_uploads(
@@ -277,7 +303,7 @@ def test_the_token_is_in_no_log_line_and_no_audit_row_of_the_whole_flow(
     rows = [str(row) for row in AuditEvent.objects.values()]
     assert len(rows) > 5
     assert not [row for row in rows if token in row]
-    assert not [row for row in rows if services.token_hash(token) in row]
+    assert not [row for row in rows if services.token_hash(token, acme) in row]
 
 
 def test_staff_see_progress_review_and_download_through_the_audited_view(

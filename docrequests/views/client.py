@@ -2,8 +2,11 @@
 
 Invariants. ``link_open`` is the only URL that carries the token; it binds a short session to
 that one request (``SESSION_KEY``: the request's id, the verified address, the last request's
-time) and redirects to a token-free URL, and every page here answers with
-``Referrer-Policy: no-referrer``, so the token never leaves in a ``Referer``. Every page reads
+time) and redirects to a token-free URL. Its answers (the redirect, or the "not available"
+page rendered at the token's URL) carry ``Referrer-Policy: no-referrer``, so the token never
+leaves in a ``Referer``. The token-free pages keep the site's ``same-origin``: under
+``no-referrer`` browsers send ``Origin: null`` with a form's POST, which CSRF protection
+rightly refuses, and their URLs hold nothing a same-host ``Referer`` could leak. Every page reads
 the request again: a revoked or expired link, or a session idle for ``IDLE_SECONDS``, ends the
 session at that request and shows the same page an unknown link gets, which reveals nothing.
 The client sees only this request's checklist and the names of what was sent; nothing here
@@ -81,7 +84,8 @@ def _bound(request: HttpRequest) -> tuple[DocumentRequest | None, str | None]:
 @never_cache
 @_no_referrer
 def link_open(request: HttpRequest, token: str) -> HttpResponse:
-    document_request = services.request_for_token(token)
+    tenant = request.tenant  # type: ignore[attr-defined]
+    document_request = services.request_for_token(token, tenant=tenant)
     if document_request is None:
         return _unavailable(request)
     request.session.cycle_key()
@@ -97,7 +101,6 @@ def link_open(request: HttpRequest, token: str) -> HttpResponse:
 @throttle.limited_by(services.CODE_REQUEST, services.CODE_CONFIRM)
 @require_http_methods(["GET", "POST"])
 @never_cache
-@_no_referrer
 def code_step(request: HttpRequest) -> HttpResponse:
     """Confirm the address the request was sent to: with an emailed code when the request
     requires one, by naming it otherwise."""
@@ -176,7 +179,6 @@ def _verified(request: HttpRequest, email: str) -> HttpResponse:
 @throttle.not_limited("a page of one bound session; opening the link is counted")
 @require_GET
 @never_cache
-@_no_referrer
 def checklist(request: HttpRequest) -> HttpResponse:
     document_request, email = _bound(request)
     if document_request is None:
@@ -199,7 +201,6 @@ def checklist(request: HttpRequest) -> HttpResponse:
 @throttle.limited_by(services.UPLOAD)
 @require_POST
 @never_cache
-@_no_referrer
 def item_upload(request: HttpRequest, pk: int) -> HttpResponse:
     document_request, email = _bound(request)
     if document_request is None:

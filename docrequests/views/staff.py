@@ -17,6 +17,7 @@ from rbac.companies import company_choices
 from tenants.selectors import workspace_url
 
 from .. import selectors, services
+from ..files import files_described
 from ..forms import ExtendForm, RequestCreateForm, ReviewForm
 
 GET_POST = ["GET", "POST"]
@@ -66,6 +67,12 @@ def request_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     record = selectors.request_get(viewer=request.membership, pk=pk)
     company_name = selectors.company_name_map({record.company_id}).get(record.company_id, "—")
     items = list(record.items.prefetch_related("uploads"))
+    uploads = [upload for item in items for upload in item.uploads.all()]
+    described = files_described({upload.stored_file_id for upload in uploads})
+    for upload in uploads:
+        # The copy among the company's files, while it is there (a member may delete it).
+        linked = upload.stored_file_id
+        upload.company_file = described.get(linked) if linked else None  # type: ignore[attr-defined]
     return render(
         request,
         "docrequests/request_detail.html",

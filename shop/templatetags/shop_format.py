@@ -14,6 +14,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from shop import selectors
 from shop.money import to_cents
 
 register = template.Library()
@@ -108,3 +109,18 @@ def quantity(value) -> str:
 def all_held_in(needed, held) -> bool:
     """``{% if capabilities_needed|all_held_in:caps %}``: every needed capability is held."""
     return bool(held) and all(capability in held for capability in needed)
+
+
+@register.simple_tag(takes_context=True)
+def file_source(context, stored_file):
+    """Where ``stored_file`` came from, when another app put it among the company's files
+    (``selectors.file_sources``): an object with ``label`` and ``url``, or None. On a list,
+    the sources of the whole page are looked up once."""
+    page = context.get("page_obj")
+    holder = page if page is not None else stored_file
+    sources = getattr(holder, "_file_sources", None)
+    if sources is None:
+        ids = {record.pk for record in page} if page is not None else {stored_file.pk}
+        sources = selectors.file_sources(ids)
+        holder._file_sources = sources
+    return sources.get(stored_file.pk)

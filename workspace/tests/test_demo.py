@@ -7,6 +7,7 @@ import stat
 import pytest
 
 import desk.demo
+import docrequests.demo
 import shop.demo
 from accounts.models import User
 from kernel.roles import STAFF_ROLES
@@ -28,8 +29,12 @@ def test_demo_password_is_random_stored_owner_only_and_reused(tmp_path):
     assert demo.demo_password(tmp_path / "elsewhere") != first
 
 
-def test_the_business_seeders_are_the_ones_the_shop_and_desk_apps_provide():
-    assert demo._business_seeders() == [shop.demo.seed_demo_records, desk.demo.seed_demo_records]
+def test_the_business_seeders_are_the_ones_the_shop_desk_and_docrequests_apps_provide():
+    assert demo._business_seeders() == [
+        shop.demo.seed_demo_records,
+        desk.demo.seed_demo_records,
+        docrequests.demo.seed_demo_records,
+    ]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from docrequests.demo import demo_link_file
 from workspace.demo import DEMO_PASSWORD_FILE, DEMO_WORKSPACES, demo_email, demo_password, demo_seed
 
 
@@ -23,3 +24,7 @@ class Command(BaseCommand):
                 f"(any staff role: owner, admin, manager, ...) with the password in "
                 f"{DEMO_PASSWORD_FILE}"
             )
+            # Like the password: the path of the file holding the link, never the link.
+            link_file = demo_link_file(next(iter(DEMO_WORKSPACES)))
+            if link_file.exists():
+                self.stdout.write(f"A demo client's document-request link is in {link_file}")
