@@ -3,8 +3,8 @@
 The pages come from the URLconfs (``tests.urls``), the way the role matrix and the crawl find
 them, so a new page is fuzzed the moment it is routed. For each identity:
 
-- ``owner``, ``manager``, ``expert`` (staff), ``company_admin`` and ``customer`` (a customer
-  company's people), signed in on acme's host:
+- ``owner`` (staff), ``company_admin`` and ``customer`` (a customer company's people),
+  signed in on acme's host:
   every tenant URL whose capability the role holds, with real objects the role may see
   (``tests.test_role_matrix.object_source``; one object per state, so a draft quote's and a
   sent quote's pages are both read);
@@ -52,6 +52,7 @@ from django_tenants.utils import schema_context, tenant_context
 from conftest import PASSWORD, sign_in_client
 from kernel.capabilities import PUBLIC, ROLE_CAPABILITIES
 from kernel.decorators import declared_capability
+from kernel.roles import STAFF_ROLES, Role
 from kernel.text import text_storable
 from rbac.models import Membership
 from tests import fuzzing
@@ -60,10 +61,14 @@ from tests.urls import TenantUrl, public_urls, tenant_urls
 
 pytestmark = pytest.mark.django_db
 
+# The owner holds every staff capability (``test_the_owner_reaches_every_staff_roles_forms``),
+# and pages show forms by capability only, so every form target a manager, expert or other
+# staff role reaches, the owner reaches too: fuzzing them again cost a third of the sweep and
+# found no target the owner's run does not (their answers to what they may not do are the role
+# matrix's business). Customers are fuzzed apart from company administrators: they are the
+# least trusted people signed in.
 IDENTITIES = (
     "owner",
-    "manager",
-    "expert",
     "company_admin",
     "customer",
     "anonymous",
@@ -437,6 +442,15 @@ def test_malformed_input_on_every_form_and_list_page_never_answers_500_nor_store
     assert sweep.failures == [], "\n".join(sweep.failures)
     assert malformed_rows(acme) == []
     assert len(targets) >= FEW_TARGETS.get(identity_name, 3)
+
+
+def test_the_owner_reaches_every_staff_roles_forms():
+    """Why the sweep signs in as the owner only among staff: no staff role holds a capability
+    the owner lacks, so no staff role's page shows a form the owner's does not."""
+    owner = ROLE_CAPABILITIES[Role.OWNER]
+    assert {role: ROLE_CAPABILITIES[role] - owner for role in STAFF_ROLES} == {
+        role: frozenset() for role in STAFF_ROLES
+    }
 
 
 # --- What is stored afterwards ---------------------------------------------------------------
