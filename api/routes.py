@@ -100,7 +100,9 @@ def detail_route(
     view.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            inspect.Parameter(parameter, inspect.Parameter.KEYWORD_ONLY, default=ID, annotation=int),
+            inspect.Parameter(
+                parameter, inspect.Parameter.KEYWORD_ONLY, default=ID, annotation=int
+            ),
         ]
     )
     view.__name__ = view.__qualname__ = url_name.replace("-", "_") + "_detail"

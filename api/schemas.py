@@ -315,6 +315,7 @@ class InvoiceQuery(StatusQuery):
 
 # --- Files
 
+
 class File(Schema):
     id: int
     company_id: int
@@ -343,6 +344,7 @@ class Link(Schema):
 
 # --- Assets
 
+
 class Asset(Schema):
     id: int
     company_id: int
@@ -363,6 +365,7 @@ class AssetQuery(ListQuery):
 
 
 # --- Audit events
+
 
 class AuditEvent(Schema):
     id: int
@@ -391,6 +394,7 @@ class AuditQuery(ListQuery):
 
 
 # --- Export jobs
+
 
 class ExportJob(Schema):
     id: int

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -392,6 +393,8 @@ def file_upload(
 ):
     """Upload a file (multipart/form-data). What it is comes from its bytes, not its name."""
     viewer = caller(request)
+    if upload.file is None:
+        raise ValidationError({"upload": file_services.FILE_REQUIRED})
     company = shop_selectors.company_get(viewer=viewer, pk=company_id)
     quote = None if quote_id is None else shop_selectors.quote_get(viewer=viewer, pk=quote_id)
     order = None if order_id is None else shop_selectors.order_get(viewer=viewer, pk=order_id)
@@ -677,10 +680,11 @@ def _assets(viewer: Membership, f: schemas.AssetQuery):
     )
 
 
-for _path, _capability, _name in (
+_ASSET_ROUTES: tuple[tuple[str, caps.Capability, str], ...] = (
     ("/assets", caps.ASSETS_VIEW, "asset"),
     ("/company-assets", caps.COMPANY_ASSETS_VIEW, "company-asset"),
-):
+)
+for _path, _capability, _name in _ASSET_ROUTES:
     list_route(
         assets.get,
         _path,
@@ -907,9 +911,7 @@ def export_download(
     """The archive, for a link ``/exports/{id}/link`` gave (used once, audited)."""
     job = export_selectors.export_job_get(viewer=caller(request), pk=export_id)
     try:
-        job = export_services.export_download_redeem(
-            **_writer(request), job=job, token=query.link
-        )
+        job = export_services.export_download_redeem(**_writer(request), job=job, token=query.link)
     except export_services.LinkRefused as refusal:
         return problem(410, "Gone", ARCHIVE_GONE.format(reason=refusal))
     filename = f"{_tenant(request).slug}-{job.archive_filename}"
