@@ -389,8 +389,9 @@ class AuditQuery(ListQuery):
     actor: str = Field("", max_length=254, description="Part of the actor's name or email")
     event_type: int | None = Field(None, ge=0, le=2**31 - 1)
     target: str = Field("", max_length=200)
-    date_from: date | None = None
-    date_to: date | None = None
+    # Bounded so the default window (date_to minus AUDIT_DEFAULT_DAYS) stays a date.
+    date_from: date | None = Field(None, ge=date(1970, 1, 1), le=date(9000, 12, 31))
+    date_to: date | None = Field(None, ge=date(1970, 1, 1), le=date(9000, 12, 31))
 
 
 # --- Export jobs

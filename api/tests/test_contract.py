@@ -26,7 +26,9 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_OPERATION = 5
+# The suite's budget: 15 operations x 5 examples when the API had 15 operations; 47 now, so
+# 2 each (never fewer: one example alone is little more than a smoke test).
+EXAMPLES_PER_OPERATION = 2
 
 schema = schemathesis.openapi.from_dict(document())
 application = get_wsgi_application()
