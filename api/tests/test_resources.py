@@ -92,6 +92,20 @@ def test_an_uploaded_file_is_handed_out_only_through_a_short_lived_link(acme):
         assert AuditEvent.objects.filter(
             event_type=Event.FILE_DOWNLOADED, target_id=str(stored["id"]), actor_kind="api_token"
         ).exists()
+    retried = [
+        client.upload(
+            "/files",
+            {
+                "company_id": _company_id(acme),
+                "upload": SimpleUploadedFile("proof.pdf", TINY_PDF, content_type="application/pdf"),
+            },
+            headers={"Idempotency-Key": "upload-1"},
+        )
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in retried] == [201, 201]
+    assert retried[0].json() == retried[1].json()
+    assert retried[1]["Idempotent-Replayed"] == "true"
     text = SimpleUploadedFile("notes.txt", b"plain text", content_type="application/pdf")
     refused = client.upload("/files", {"company_id": _company_id(acme), "upload": text})
     assert refused.status_code == 422
