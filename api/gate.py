@@ -20,7 +20,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError
@@ -44,6 +44,7 @@ UNAUTHORIZED = (
 )
 NOT_FOUND = "No such record."
 SCOPE_MISSING = "This token does not allow {capability}."
+TOO_LARGE = "The request body is too large. Send files as multipart uploads to /files."
 THROTTLED = "Too many API requests. Wait for the time Retry-After gives, then try again."
 
 API_BY_ADDRESS = throttle.Limit(
@@ -157,6 +158,10 @@ def install_error_handlers(api) -> None:
     @api.exception_handler(HttpError)
     def _http(request, exc):
         return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc))
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_large(request, exc):
+        return problem(413, HTTPStatus(413).phrase, TOO_LARGE)
 
     @api.exception_handler(throttle.Throttled)
     def _throttled(request, exc):

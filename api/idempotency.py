@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
 from django.utils import timezone
 
 from .models import IdempotentRequest
@@ -32,10 +33,27 @@ _CLAIM = "_idempotency_claim"
 
 def _fingerprint(request: HttpRequest) -> str:
     digest = hashlib.sha256()
-    for part in (request.method or "", request.path, request.body):
+    for part in (request.method or "", request.path, *_body_parts(request)):
         digest.update(part if isinstance(part, bytes) else part.encode())
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+def _body_parts(request: HttpRequest) -> list[bytes | str]:
+    """The body; for a multipart upload (read as a stream, so ``request.body`` is gone) its
+    fields and each file's name and bytes, which say the same."""
+    try:
+        return [request.body]
+    except RawPostDataException:
+        parts: list[bytes | str] = []
+        for name, values in sorted(request.POST.lists()):
+            parts += [name, *values]
+        for name, uploads in sorted(request.FILES.lists()):
+            for upload in uploads:
+                upload.seek(0)
+                parts += [name, upload.name or "", hashlib.sha256(upload.read()).hexdigest()]
+                upload.seek(0)
+        return parts
 
 
 def _problem(status: int, title: str, detail: str) -> HttpResponse:

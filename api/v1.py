@@ -1,50 +1,59 @@
 """Version 1 of the API: the NinjaAPI object, its operations, and nothing else.
 
-Every operation is declared with ``@gate.endpoint(<capability>)`` (the suite enumerates the
-routers and fails on one that is not), reads through the selectors narrowed to the caller's
-membership and writes through the services the pages call. No ``from __future__ import
-annotations`` here: ninja reads these annotations through the gate's wrapper.
+Every operation is declared with ``@gate.endpoint(<capability>)`` (directly, or through the
+list and detail builders of ``api.routes``; the suite enumerates the routers and fails on one
+that does not), reads through the selectors narrowed to the caller's membership and writes
+through the services the pages call. No ``from __future__ import annotations`` here: ninja
+reads these annotations through the gate's wrapper.
 """
 
-from django.http import HttpRequest
+from datetime import timedelta
+from typing import Any
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.urls import reverse
 from django.utils import timezone
-from ninja import NinjaAPI, Path, Query, Router
+from ninja import File, Form, NinjaAPI, Query, Router
+from ninja.files import UploadedFile
 from ninja.operation import Operation
 
+from audit import selectors as audit_selectors
+from audit.events import EVENT_INFO, Event
+from audit.models import AuditEvent
 from desk import selectors as desk_selectors
 from desk.models import Ticket
 from desk.services import tickets as ticket_services
+from exports import selectors as export_selectors
+from exports import services as export_services
+from exports.models import ExportJob
 from kernel import capabilities as caps
+from kernel import storage
 from rbac import selectors as rbac_selectors
 from rbac.models import Membership
 from shop import selectors as shop_selectors
-from shop.models import Company
+from shop.models import StoredFile
 from shop.services import companies as company_services
+from shop.services import files as file_services
+from shop.services import invoices as invoice_services
+from shop.services import orders as order_services
+from shop.services import quotes as quote_services
 
-from . import schemas
-from .gate import BearerToken, endpoint, install_error_handlers
+from . import routes, schemas
+from .gate import BearerToken, endpoint, install_error_handlers, problem
 from .idempotency import idempotent
-from .pagination import DEFAULT_LIMIT, MAX_LIMIT, page
-
-# Ids are positive bigints: anything else is a 422 before any lookup.
-ID = Path(..., ge=1, le=2**63 - 1)
-
-ERRORS = {
-    400: schemas.Problem,
-    401: schemas.Problem,
-    403: schemas.Problem,
-    404: schemas.Problem,
-    422: schemas.Problem,
-    429: schemas.Problem,
-}
-ERRORS_WRITE = {**ERRORS, 409: schemas.Problem}
+from .pagination import ordered
+from .routes import ERRORS, ERRORS_WRITE, ID, caller, detail_route, list_route
 
 api = NinjaAPI(
     title="Shopsafe API",
     version="1",
     description=(
         "The workspace's data, for scripts and integrations. Authenticate with a personal "
-        "API token: `Authorization: Bearer shs_...`. Errors are RFC 9457 problem documents."
+        "API token: `Authorization: Bearer shs_...`. Errors are RFC 9457 problem documents. "
+        "Lists are keyset-paginated: pass a page's `next_cursor` as `cursor` with the same "
+        "filters and sort."
     ),
     auth=BearerToken(),
     urls_namespace="api",
@@ -54,55 +63,43 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 
-def _caller(request: HttpRequest) -> Membership:
-    return request.auth.membership  # type: ignore[attr-defined]
+def _tenant(request: HttpRequest) -> Any:
+    return request.tenant  # type: ignore[attr-defined]
 
 
-# --- Companies
+def _writer(request: HttpRequest) -> dict[str, Any]:
+    """The ``tenant`` and ``actor`` every service takes."""
+    return {"tenant": _tenant(request), "actor": caller(request)}
+
+
+def _same(record: Any) -> Any:
+    return record  # the schema reads the model's attributes
+
+
+# --- Companies and contacts
 
 companies = Router(tags=["companies"])
 
-
-def _company(company: Company) -> dict:
-    return {
-        "id": company.pk,
-        "name": company.name,
-        "email": company.email,
-        "phone": company.phone,
-        "billing_address": company.billing_address,
-        "site_address": company.site_address,
-        "notes": company.notes,
-        "created_at": company.created_at,
-    }
-
-
-@endpoint(
+list_route(
     companies.get,
     "/companies",
     caps.COMPANIES_VIEW,
-    response={200: schemas.CompanyPage, **ERRORS},
+    item=schemas.Company,
+    query=schemas.CompanyQuery,
+    sorts=shop_selectors.COMPANY_SORTS,
+    select=lambda viewer, f: shop_selectors.company_list(viewer=viewer, q=f.q, sort=f.sort),
+    serialize=_same,
     url_name="companies",
 )
-def company_list(
-    request: HttpRequest,
-    q: str = Query("", max_length=200, description="Words to find in names, emails, contacts"),
-    sort: str = Query("", max_length=20, description="name, email, phone, created; - for desc"),
-    cursor: str | None = Query(None, max_length=2000),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-):
-    rows = shop_selectors.company_list(viewer=_caller(request), q=q, sort=sort)
-    return page(rows, cursor=cursor, limit=limit, context={"q": q, "s": sort}, serialize=_company)
-
-
-@endpoint(
+detail_route(
     companies.get,
     "/companies/{company_id}",
     caps.COMPANIES_VIEW,
-    response={200: schemas.Company, **ERRORS},
+    item=schemas.Company,
+    get=lambda viewer, pk: shop_selectors.company_get(viewer=viewer, pk=pk),
+    serialize=_same,
     url_name="company",
 )
-def company_detail(request: HttpRequest, company_id: int = ID):
-    return _company(shop_selectors.company_get(viewer=_caller(request), pk=company_id))
 
 
 @endpoint(
@@ -114,12 +111,7 @@ def company_detail(request: HttpRequest, company_id: int = ID):
 )
 @idempotent
 def company_create(request: HttpRequest, payload: schemas.CompanyIn):
-    company = company_services.company_create(
-        tenant=request.tenant,  # type: ignore[attr-defined]
-        actor=_caller(request),
-        **payload.dict(),
-    )
-    return 201, _company(company)
+    return 201, company_services.company_create(**_writer(request), **payload.dict())
 
 
 @endpoint(
@@ -130,24 +122,362 @@ def company_create(request: HttpRequest, payload: schemas.CompanyIn):
     url_name="company-update",
 )
 def company_update(request: HttpRequest, payload: schemas.CompanyIn, company_id: int = ID):
-    viewer = _caller(request)
-    company = shop_selectors.company_get(viewer=viewer, pk=company_id)
-    updated = company_services.company_update(
-        tenant=request.tenant,  # type: ignore[attr-defined]
-        actor=viewer,
+    company = shop_selectors.company_get(viewer=caller(request), pk=company_id)
+    return company_services.company_update(**_writer(request), company=company, **payload.dict())
+
+
+def _contacts(viewer: Membership, f: schemas.ContactQuery):
+    contacts = shop_selectors.contact_list(viewer=viewer)
+    if f.company_id is not None:
+        contacts = contacts.filter(company_id=f.company_id)
+    for term in f.q.split()[:5]:
+        contacts = contacts.filter(name__icontains=term) | contacts.filter(email__icontains=term)
+    return ordered(contacts, f.sort, schemas.CONTACT_SORTS, ["name", "pk"])
+
+
+list_route(
+    companies.get,
+    "/contacts",
+    caps.COMPANIES_VIEW,
+    item=schemas.Contact,
+    query=schemas.ContactQuery,
+    select=_contacts,
+    serialize=_same,
+    url_name="contacts",
+)
+detail_route(
+    companies.get,
+    "/contacts/{contact_id}",
+    caps.COMPANIES_VIEW,
+    item=schemas.Contact,
+    get=lambda viewer, pk: shop_selectors.contact_get(viewer=viewer, pk=pk),
+    serialize=_same,
+    url_name="contact",
+)
+
+
+@endpoint(
+    companies.post,
+    "/contacts",
+    caps.COMPANIES_EDIT,
+    response={201: schemas.Contact, **ERRORS_WRITE},
+    url_name="contact-create",
+)
+@idempotent
+def contact_create(request: HttpRequest, payload: schemas.ContactIn):
+    data = payload.dict()
+    company = shop_selectors.company_get(viewer=caller(request), pk=data.pop("company_id"))
+    return 201, company_services.contact_create(**_writer(request), company=company, **data)
+
+
+# --- Quotes (with their lines), orders, invoices
+
+sales = Router(tags=["quotes, orders and invoices"])
+
+
+def _lines(payload: schemas.QuoteIn) -> list[quote_services.LineInput]:
+    return [
+        quote_services.LineInput(
+            description=line.description, quantity=line.quantity, unit_price=line.unit_price
+        )
+        for line in payload.lines
+    ]
+
+
+list_route(
+    sales.get,
+    "/quotes",
+    caps.QUOTES_VIEW,
+    item=schemas.Quote,
+    query=schemas.QuoteQuery,
+    sorts=shop_selectors.QUOTE_SORTS,
+    select=lambda viewer, f: shop_selectors.quote_list(
+        viewer=viewer, q=f.q, sort=f.sort, status=f.status
+    ).prefetch_related("lines"),
+    serialize=_same,
+    url_name="quotes",
+)
+detail_route(
+    sales.get,
+    "/quotes/{quote_id}",
+    caps.QUOTES_VIEW,
+    item=schemas.Quote,
+    get=lambda viewer, pk: shop_selectors.quote_get(viewer=viewer, pk=pk),
+    serialize=_same,
+    url_name="quote",
+)
+
+
+@endpoint(
+    sales.post,
+    "/quotes",
+    caps.QUOTES_CREATE,
+    response={201: schemas.Quote, **ERRORS_WRITE},
+    url_name="quote-create",
+)
+@idempotent
+def quote_create(request: HttpRequest, payload: schemas.QuoteIn):
+    company = shop_selectors.company_get(viewer=caller(request), pk=payload.company_id)
+    quote = quote_services.quote_create(
+        **_writer(request),
         company=company,
-        **payload.dict(),
+        title=payload.title,
+        tax_rate=payload.tax_rate,
+        valid_until=payload.valid_until,
+        notes=payload.notes,
+        lines=_lines(payload),
     )
-    return _company(updated)
+    return 201, quote
 
 
-# --- Tickets (staff) and requests (the customer portal)
+def _quote_action(path: str, capability: caps.Capability, name: str, action: Any) -> None:
+    """``POST /quotes/{quote_id}/<verb>``: a lifecycle step through its service."""
+
+    def view(request: HttpRequest, quote_id: int = ID):
+        quote = shop_selectors.quote_get(viewer=caller(request), pk=quote_id)
+        return action(**_writer(request), quote=quote)
+
+    view.__name__ = name
+    endpoint(
+        sales.post,
+        path,
+        capability,
+        response={200: schemas.Quote, **ERRORS_WRITE},
+        url_name=name.replace("_", "-"),
+    )(view)
+
+
+_quote_action("/quotes/{quote_id}/send", caps.QUOTES_SEND, "quote_send", quote_services.quote_send)
+_quote_action(
+    "/quotes/{quote_id}/accept", caps.QUOTES_RESPOND, "quote_accept", quote_services.quote_accept
+)
+_quote_action(
+    "/quotes/{quote_id}/decline", caps.QUOTES_RESPOND, "quote_decline", quote_services.quote_decline
+)
+
+list_route(
+    sales.get,
+    "/orders",
+    caps.ORDERS_VIEW,
+    item=schemas.Order,
+    query=schemas.OrderQuery,
+    sorts=shop_selectors.ORDER_SORTS,
+    select=lambda viewer, f: shop_selectors.order_list(
+        viewer=viewer, q=f.q, sort=f.sort, status=f.status
+    ),
+    serialize=_same,
+    url_name="orders",
+)
+detail_route(
+    sales.get,
+    "/orders/{order_id}",
+    caps.ORDERS_VIEW,
+    item=schemas.Order,
+    get=lambda viewer, pk: shop_selectors.order_get(viewer=viewer, pk=pk),
+    serialize=_same,
+    url_name="order",
+)
+
+
+@endpoint(
+    sales.post,
+    "/orders",
+    caps.ORDERS_CREATE,
+    response={201: schemas.Order, **ERRORS_WRITE},
+    url_name="order-create",
+)
+@idempotent
+def order_create(request: HttpRequest, payload: schemas.OrderIn):
+    """Turn an accepted quote into an order."""
+    quote = shop_selectors.quote_get(viewer=caller(request), pk=payload.quote_id)
+    order = order_services.order_create_from_quote(
+        **_writer(request),
+        quote=quote,
+        due_date=payload.due_date,
+        site_address=payload.site_address,
+        notes=payload.notes,
+    )
+    return 201, order
+
+
+list_route(
+    sales.get,
+    "/invoices",
+    caps.INVOICES_VIEW,
+    item=schemas.Invoice,
+    query=schemas.InvoiceQuery,
+    sorts=shop_selectors.INVOICE_SORTS,
+    select=lambda viewer, f: shop_selectors.invoice_list(
+        viewer=viewer, q=f.q, sort=f.sort, status=f.status
+    ),
+    serialize=_same,
+    url_name="invoices",
+)
+detail_route(
+    sales.get,
+    "/invoices/{invoice_id}",
+    caps.INVOICES_VIEW,
+    item=schemas.Invoice,
+    get=lambda viewer, pk: shop_selectors.invoice_get(viewer=viewer, pk=pk),
+    serialize=_same,
+    url_name="invoice",
+)
+
+
+@endpoint(
+    sales.post,
+    "/invoices",
+    caps.INVOICES_CREATE,
+    response={201: schemas.Invoice, **ERRORS_WRITE},
+    url_name="invoice-create",
+)
+@idempotent
+def invoice_create(request: HttpRequest, payload: schemas.InvoiceIn):
+    """Issue an invoice for an order."""
+    order = shop_selectors.order_get(viewer=caller(request), pk=payload.order_id)
+    invoice = invoice_services.invoice_create_from_order(
+        **_writer(request),
+        order=order,
+        issue_date=payload.issue_date,
+        due_date=payload.due_date,
+        notes=payload.notes,
+    )
+    return 201, invoice
+
+
+# --- Files: upload, and downloads through a short-lived link
+
+files = Router(tags=["files"])
+FILE_LINK_SALT = "api.file-link"
+FILE_LINK_INVALID = "This download link is not valid or has expired; ask for a new one."
+
+list_route(
+    files.get,
+    "/files",
+    caps.FILES_VIEW,
+    item=schemas.File,
+    query=schemas.FileQuery,
+    sorts=shop_selectors.FILE_SORTS,
+    select=lambda viewer, f: shop_selectors.file_list(
+        viewer=viewer, q=f.q, sort=f.sort, kind=f.kind
+    ),
+    serialize=_same,
+    url_name="files",
+)
+detail_route(
+    files.get,
+    "/files/{file_id}",
+    caps.FILES_VIEW,
+    item=schemas.File,
+    get=lambda viewer, pk: shop_selectors.file_get(viewer=viewer, pk=pk),
+    serialize=_same,
+    url_name="file",
+)
+
+
+@endpoint(
+    files.post,
+    "/files",
+    caps.FILES_UPLOAD,
+    response={201: schemas.File, **ERRORS_WRITE, 413: schemas.Problem},
+    url_name="file-upload",
+)
+@idempotent
+def file_upload(
+    request: HttpRequest,
+    upload: File[UploadedFile],
+    company_id: Form[int],
+    kind: Form[str] = StoredFile.Kind.DOCUMENT,
+    quote_id: Form[int | None] = None,
+    order_id: Form[int | None] = None,
+):
+    """Upload a file (multipart/form-data). What it is comes from its bytes, not its name."""
+    viewer = caller(request)
+    if upload.file is None:
+        raise ValidationError({"upload": file_services.FILE_REQUIRED})
+    company = shop_selectors.company_get(viewer=viewer, pk=company_id)
+    quote = None if quote_id is None else shop_selectors.quote_get(viewer=viewer, pk=quote_id)
+    order = None if order_id is None else shop_selectors.order_get(viewer=viewer, pk=order_id)
+    stored = file_services.file_upload(
+        **_writer(request),
+        company=company,
+        upload=upload.file,
+        filename=upload.name or "",
+        kind=kind,
+        quote=quote,
+        order=order,
+    )
+    return 201, stored
+
+
+@endpoint(
+    files.get,
+    "/files/{file_id}/download",
+    caps.FILES_VIEW,
+    response={200: schemas.Link, **ERRORS},
+    url_name="file-download",
+)
+def file_download(request: HttpRequest, file_id: int = ID):
+    """A link to the file's bytes, valid for at most 60 seconds: the presigned URL the pages
+    redirect to on S3-compatible storage, else a signed link to ``/files/{id}/content`` (which
+    also needs the token). Recorded as a download, as on the pages."""
+    viewer = caller(request)
+    stored = shop_selectors.file_get(viewer=viewer, pk=file_id)
+    file_services.file_record_download(**_writer(request), stored_file=stored)
+    expires_at = timezone.now() + timedelta(seconds=storage.signed_url_seconds())
+    url = storage.signed_url(stored)
+    if url is None:
+        link = _file_signer(request).sign(f"{stored.pk}:{viewer.pk}")
+        path = reverse("api:file-content", kwargs={"file_id": stored.pk})
+        url = request.build_absolute_uri(f"{path}?link={link}")
+    return {"url": url, "expires_at": expires_at}
+
+
+def _file_signer(request: HttpRequest) -> signing.TimestampSigner:
+    # Bound to this workspace: a link minted at acme is no link at globex.
+    return signing.TimestampSigner(
+        salt=f"{FILE_LINK_SALT}:{_tenant(request).schema_name}", algorithm="sha256"
+    )
+
+
+@endpoint(
+    files.get,
+    "/files/{file_id}/content",
+    caps.FILES_VIEW,
+    response={200: None, **ERRORS},
+    url_name="file-content",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file's bytes",
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def file_content(
+    request: HttpRequest, query: Query[schemas.DownloadQuery], file_id: int = ID
+) -> HttpResponseBase:
+    """The bytes, for a link ``/files/{id}/download`` gave this member less than a minute
+    ago; anything else is the missing-object 404."""
+    viewer = caller(request)
+    stored = shop_selectors.file_get(viewer=viewer, pk=file_id)
+    try:
+        value = _file_signer(request).unsign(query.link, max_age=storage.signed_url_seconds())
+    except signing.BadSignature:
+        raise Http404(FILE_LINK_INVALID) from None
+    if value != f"{stored.pk}:{viewer.pk}":
+        raise Http404(FILE_LINK_INVALID)
+    return storage.download_response(stored)
+
+
+# --- Tickets (staff) and requests (the customer portal), with messages and SLA state
 
 tickets = Router(tags=["tickets"])
 
 
-def _ticket(ticket: Ticket, now=None) -> dict:
-    state = desk_selectors.ticket_sla(ticket, now=now)
+def _ticket(ticket: Ticket) -> dict:
+    state = desk_selectors.ticket_sla(ticket)
     return {
         "id": ticket.pk,
         "number": ticket.number,
@@ -172,80 +502,46 @@ def _ticket(ticket: Ticket, now=None) -> dict:
     }
 
 
-def _ticket_page(request, *, q, sort, status, priority, company_id, sla_state, cursor, limit):
+def _tickets(viewer: Membership, f: schemas.RequestQuery):
     filters = desk_selectors.TicketFilters(
-        status=status,
-        priority=priority,
-        company="" if company_id is None else str(company_id),
-        sla_state=sla_state,
+        status=f.status,
+        priority=getattr(f, "priority", ""),
+        company="" if getattr(f, "company_id", None) is None else str(f.company_id),  # type: ignore[attr-defined]
+        sla_state=getattr(f, "sla_state", ""),
     )
-    now = timezone.now()
-    rows = desk_selectors.ticket_list(
-        viewer=_caller(request), q=q, sort=sort, filters=filters, now=now
-    )
-    context = {
-        "q": q,
-        "s": sort,
-        "st": status,
-        "p": priority,
-        "c": company_id,
-        "sla": sla_state,
-    }
-    return page(
-        rows,
-        cursor=cursor,
-        limit=limit,
-        context=context,
-        serialize=lambda ticket: _ticket(ticket, now),
-    )
+    return desk_selectors.ticket_list(viewer=viewer, q=f.q, sort=f.sort, filters=filters)
 
 
-_STATUS = Query("", max_length=20, description="new, open, pending_customer, resolved, closed")
-_PRIORITY = Query("", max_length=10, description="low, normal, high, urgent")
-_SORT = Query("", max_length=20, description="number, subject, status, priority, created...")
-_SLA = Query("", max_length=20, description="on_track, at_risk, breached, paused")
+def _ticket_get(viewer: Membership, pk: int) -> Ticket:
+    return desk_selectors.ticket_get(viewer=viewer, pk=pk)
 
 
-@endpoint(
+def _messages(request: HttpRequest, ticket_id: int) -> list:
+    viewer = caller(request)
+    ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
+    return list(desk_selectors.message_list(viewer=viewer, ticket=ticket))
+
+
+list_route(
     tickets.get,
     "/tickets",
     caps.TICKETS_VIEW,
-    response={200: schemas.TicketPage, **ERRORS},
+    item=schemas.Ticket,
+    query=schemas.TicketQuery,
+    sorts=desk_selectors.TICKET_SORTS,
+    select=_tickets,
+    serialize=_ticket,
     url_name="tickets",
 )
-def ticket_list(
-    request: HttpRequest,
-    q: str = Query("", max_length=200),
-    sort: str = _SORT,
-    status: str = _STATUS,
-    priority: str = _PRIORITY,
-    company_id: int | None = Query(None, ge=1),
-    sla_state: str = _SLA,
-    cursor: str | None = Query(None, max_length=2000),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-):
-    return _ticket_page(
-        request,
-        q=q,
-        sort=sort,
-        status=status,
-        priority=priority,
-        company_id=company_id,
-        sla_state=sla_state,
-        cursor=cursor,
-        limit=limit,
-    )
-
-
-@endpoint(
+detail_route(
     tickets.get,
     "/tickets/{ticket_id}",
     caps.TICKETS_VIEW,
-    response={200: schemas.Ticket, **ERRORS},
+    item=schemas.Ticket,
+    get=_ticket_get,
+    serialize=_ticket,
     url_name="ticket",
 )
-def ticket_detail(request: HttpRequest, ticket_id: int = ID):
-    return _ticket(desk_selectors.ticket_get(viewer=_caller(request), pk=ticket_id))
 
 
 @endpoint(
@@ -257,12 +553,10 @@ def ticket_detail(request: HttpRequest, ticket_id: int = ID):
 )
 @idempotent
 def ticket_create(request: HttpRequest, payload: schemas.TicketIn):
-    viewer = _caller(request)
     # The company must be one the caller sees: the same 404 as a missing one.
-    company = shop_selectors.company_get(viewer=viewer, pk=payload.company_id)
+    company = shop_selectors.company_get(viewer=caller(request), pk=payload.company_id)
     ticket = ticket_services.ticket_create(
-        tenant=request.tenant,  # type: ignore[attr-defined]
-        actor=viewer,
+        **_writer(request),
         subject=payload.subject,
         description=payload.description,
         priority=payload.priority,
@@ -282,9 +576,8 @@ def ticket_create(request: HttpRequest, payload: schemas.TicketIn):
     url_name="ticket-messages",
 )
 def ticket_messages(request: HttpRequest, ticket_id: int = ID):
-    viewer = _caller(request)
-    ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
-    return list(desk_selectors.message_list(viewer=viewer, ticket=ticket))
+    """The conversation, internal notes included (staff only)."""
+    return _messages(request, ticket_id)
 
 
 @endpoint(
@@ -296,58 +589,35 @@ def ticket_messages(request: HttpRequest, ticket_id: int = ID):
 )
 @idempotent
 def ticket_reply(request: HttpRequest, payload: schemas.MessageIn, ticket_id: int = ID):
-    viewer = _caller(request)
-    ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
+    ticket = desk_selectors.ticket_get(viewer=caller(request), pk=ticket_id)
     message = ticket_services.ticket_reply(
-        tenant=request.tenant,  # type: ignore[attr-defined]
-        actor=viewer,
-        ticket=ticket,
-        body=payload.body,
-        internal=payload.internal,
+        **_writer(request), ticket=ticket, body=payload.body, internal=payload.internal
     )
     return 201, message
 
 
 requests = Router(tags=["requests (customer portal)"])
 
-
-@endpoint(
+list_route(
     requests.get,
     "/requests",
     caps.REQUESTS_VIEW,
-    response={200: schemas.TicketPage, **ERRORS},
+    item=schemas.Ticket,
+    query=schemas.RequestQuery,
+    sorts=desk_selectors.TICKET_SORTS,
+    select=_tickets,
+    serialize=_ticket,
     url_name="requests",
 )
-def request_list(
-    request: HttpRequest,
-    q: str = Query("", max_length=200),
-    sort: str = _SORT,
-    status: str = _STATUS,
-    cursor: str | None = Query(None, max_length=2000),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-):
-    return _ticket_page(
-        request,
-        q=q,
-        sort=sort,
-        status=status,
-        priority="",
-        company_id=None,
-        sla_state="",
-        cursor=cursor,
-        limit=limit,
-    )
-
-
-@endpoint(
+detail_route(
     requests.get,
     "/requests/{ticket_id}",
     caps.REQUESTS_VIEW,
-    response={200: schemas.Ticket, **ERRORS},
+    item=schemas.Ticket,
+    get=_ticket_get,
+    serialize=_ticket,
     url_name="request",
 )
-def request_detail(request: HttpRequest, ticket_id: int = ID):
-    return _ticket(desk_selectors.ticket_get(viewer=_caller(request), pk=ticket_id))
 
 
 @endpoint(
@@ -359,10 +629,9 @@ def request_detail(request: HttpRequest, ticket_id: int = ID):
 )
 @idempotent
 def request_create(request: HttpRequest, payload: schemas.RequestIn):
-    viewer = _caller(request)
+    viewer = caller(request)
     ticket = ticket_services.ticket_create(
-        tenant=request.tenant,  # type: ignore[attr-defined]
-        actor=viewer,
+        **_writer(request),
         subject=payload.subject,
         description=payload.description,
         priority=payload.priority,
@@ -381,9 +650,61 @@ def request_create(request: HttpRequest, payload: schemas.RequestIn):
     url_name="request-messages",
 )
 def request_messages(request: HttpRequest, ticket_id: int = ID):
-    viewer = _caller(request)
-    ticket = desk_selectors.ticket_get(viewer=viewer, pk=ticket_id)
-    return list(desk_selectors.message_list(viewer=viewer, ticket=ticket))
+    """The conversation as the customer sees it: replies only, never an internal note."""
+    return _messages(request, ticket_id)
+
+
+@endpoint(
+    requests.post,
+    "/requests/{ticket_id}/messages",
+    caps.REQUESTS_REPLY,
+    response={201: schemas.Message, **ERRORS_WRITE},
+    url_name="request-reply",
+)
+@idempotent
+def request_reply(request: HttpRequest, payload: schemas.RequestReplyIn, ticket_id: int = ID):
+    ticket = desk_selectors.ticket_get(viewer=caller(request), pk=ticket_id)
+    message = ticket_services.request_reply(**_writer(request), ticket=ticket, body=payload.body)
+    return 201, message
+
+
+# --- Assets (staff) and the company's own assets (the customer portal)
+
+assets = Router(tags=["assets"])
+
+
+def _assets(viewer: Membership, f: schemas.AssetQuery):
+    company = "" if f.company_id is None else str(f.company_id)
+    return desk_selectors.asset_list(
+        viewer=viewer, q=f.q, sort=f.sort, status=f.status, company=company
+    )
+
+
+_ASSET_ROUTES: tuple[tuple[str, caps.Capability, str], ...] = (
+    ("/assets", caps.ASSETS_VIEW, "asset"),
+    ("/company-assets", caps.COMPANY_ASSETS_VIEW, "company-asset"),
+)
+for _path, _capability, _name in _ASSET_ROUTES:
+    list_route(
+        assets.get,
+        _path,
+        _capability,
+        item=schemas.Asset,
+        query=schemas.AssetQuery,
+        sorts=desk_selectors.ASSET_SORTS,
+        select=_assets,
+        serialize=_same,
+        url_name=f"{_name}s",
+    )
+    detail_route(
+        assets.get,
+        f"{_path}/{{asset_id}}",
+        _capability,
+        item=schemas.Asset,
+        get=lambda viewer, pk: desk_selectors.asset_get(viewer=viewer, pk=pk),
+        serialize=_same,
+        url_name=_name,
+    )
 
 
 # --- Members (read)
@@ -402,43 +723,215 @@ def _member(membership: Membership) -> dict:
     }
 
 
-@endpoint(
+def _members(viewer: Membership, f: schemas.MemberQuery):
+    rows = rbac_selectors.membership_list(viewer=viewer)
+    if f.role:
+        rows = rows.filter(role=f.role)
+    return ordered(rows, f.sort, schemas.MEMBER_SORTS, ["user__email", "pk"])
+
+
+list_route(
     members.get,
     "/members",
     caps.MEMBERS_VIEW,
-    response={200: schemas.MemberPage, **ERRORS},
+    item=schemas.Member,
+    query=schemas.MemberQuery,
+    select=_members,
+    serialize=_member,
     url_name="members",
 )
-def member_list(
-    request: HttpRequest,
-    cursor: str | None = Query(None, max_length=2000),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-):
-    rows = rbac_selectors.membership_list(viewer=_caller(request))
-    return page(rows, cursor=cursor, limit=limit, context={}, serialize=_member)
-
-
-@endpoint(
+detail_route(
     members.get,
     "/members/{member_id}",
     caps.MEMBERS_VIEW,
-    response={200: schemas.Member, **ERRORS},
+    item=schemas.Member,
+    get=lambda viewer, pk: rbac_selectors.membership_get(viewer=viewer, pk=pk),
+    serialize=_member,
     url_name="member",
 )
-def member_detail(request: HttpRequest, member_id: int = ID):
-    return _member(rbac_selectors.membership_get(viewer=_caller(request), pk=member_id))
 
 
-for router in (companies, tickets, requests, members):
+# --- Audit events (read)
+
+audit = Router(tags=["audit events"])
+
+
+def _event(event: AuditEvent) -> dict:
+    try:
+        name = EVENT_INFO[Event(event.event_type)].name
+    except (ValueError, KeyError):
+        name = ""
+    return {
+        "id": event.pk,
+        "sequence": event.sequence,
+        "event_type": event.event_type,
+        "event_name": name,
+        "outcome": event.outcome,
+        "timestamp": event.timestamp,
+        "actor_kind": event.actor_kind,
+        "actor_name": event.actor_name,
+        "actor_email": event.actor_email,
+        "on_behalf_of_email": event.on_behalf_of_email,
+        "remote_addr": event.remote_addr,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_label": event.target_label,
+        "data": event.additional_data,
+    }
+
+
+def _events(viewer: Membership, f: schemas.AuditQuery):
+    filters = audit_selectors.AuditFilters(
+        actor=f.actor,
+        event_type=f.event_type,
+        target=f.target,
+        date_from=f.date_from,
+        date_to=f.date_to,
+    )
+    return audit_selectors.audit_events_filtered(viewer=viewer, filters=filters)
+
+
+list_route(
+    audit.get,
+    "/audit-events",
+    caps.AUDIT_READ,
+    item=schemas.AuditEvent,
+    query=schemas.AuditQuery,
+    select=_events,
+    serialize=_event,
+    url_name="audit-events",
+)
+detail_route(
+    audit.get,
+    "/audit-events/{event_id}",
+    caps.AUDIT_READ,
+    item=schemas.AuditEvent,
+    get=lambda viewer, pk: audit_selectors.audit_event_get(viewer=viewer, event_id=pk),
+    serialize=_event,
+    url_name="audit-event",
+)
+
+
+# --- Export jobs: start, status, download link
+
+exports = Router(tags=["exports"])
+ARCHIVE_GONE = "This download link cannot be used: {reason}"
+
+
+def _export(job: ExportJob) -> dict:
+    progress = export_selectors.export_job_progress(job)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "progress_done": progress.done,
+        "progress_total": progress.total,
+        "record_count": job.record_count,
+        "file_count": job.file_count,
+        "archive_size": job.archive_size,
+        "error_message": job.error_message,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "expires_at": job.expires_at,
+    }
+
+
+list_route(
+    exports.get,
+    "/exports",
+    caps.EXPORTS_RUN,
+    item=schemas.ExportJob,
+    query=schemas.ListQuery,
+    select=lambda viewer, f: export_selectors.export_jobs_visible(viewer=viewer),
+    serialize=_export,
+    url_name="exports",
+)
+detail_route(
+    exports.get,
+    "/exports/{export_id}",
+    caps.EXPORTS_RUN,
+    item=schemas.ExportJob,
+    get=lambda viewer, pk: export_selectors.export_job_get(viewer=viewer, pk=pk),
+    serialize=_export,
+    url_name="export",
+)
+
+
+@endpoint(
+    exports.post,
+    "/exports",
+    caps.EXPORTS_RUN,
+    response={201: schemas.ExportJob, **ERRORS_WRITE},
+    url_name="export-start",
+)
+@idempotent
+def export_start(request: HttpRequest):
+    """Start an export of the whole workspace (one at a time); poll it for its status."""
+    return 201, _export(export_services.export_start(**_writer(request)))
+
+
+@endpoint(
+    exports.post,
+    "/exports/{export_id}/link",
+    caps.EXPORTS_RUN,
+    response={200: schemas.Link, **ERRORS_WRITE},
+    url_name="export-link",
+)
+def export_link(request: HttpRequest, export_id: int = ID):
+    """A fresh single-use link to a ready archive (it replaces any earlier one), as the
+    Download button makes: follow it with the same token before it expires."""
+    job = export_selectors.export_job_get(viewer=caller(request), pk=export_id)
+    token = export_services.export_link_issue(**_writer(request), job=job)
+    job.refresh_from_db(fields=["download_expires_at"])
+    path = reverse("api:export-download", kwargs={"export_id": job.pk})
+    return {
+        "url": request.build_absolute_uri(f"{path}?link={token}"),
+        "expires_at": job.download_expires_at,
+    }
+
+
+@endpoint(
+    exports.get,
+    "/exports/{export_id}/download",
+    caps.EXPORTS_RUN,
+    response={200: None, **ERRORS, 410: schemas.Problem},
+    url_name="export-download",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The archive",
+                "content": {"application/zip": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+def export_download(
+    request: HttpRequest, query: Query[schemas.DownloadQuery], export_id: int = ID
+) -> HttpResponseBase:
+    """The archive, for a link ``/exports/{id}/link`` gave (used once, audited)."""
+    job = export_selectors.export_job_get(viewer=caller(request), pk=export_id)
+    try:
+        job = export_services.export_download_redeem(**_writer(request), job=job, token=query.link)
+    except export_services.LinkRefused as refusal:
+        return problem(410, "Gone", ARCHIVE_GONE.format(reason=refusal))
+    filename = f"{_tenant(request).slug}-{job.archive_filename}"
+    return storage.download_response(_Archive(job.archive_key, filename))
+
+
+class _Archive:
+    """What ``kernel.storage.download_response`` needs to hand out an export archive."""
+
+    content_type = "application/zip"
+
+    def __init__(self, storage_key: str, download_filename: str):
+        self.storage_key = storage_key
+        self.download_filename = download_filename
+
+
+for router in (companies, sales, files, tickets, requests, assets, members, audit, exports):
     api.add_router("", router)
 
 
 def operations() -> list[tuple[str, str, Operation]]:
     """Every operation of the API as (method, path, operation): what the sweeps walk."""
-    found = []
-    for _prefix, router in api._routers:  # ninja offers no public walk of its routers
-        for route, path_view in router.path_operations.items():
-            for operation in path_view.operations:
-                for method in operation.methods:
-                    found.append((method, route, operation))
-    return found
+    return routes.operations(api)

@@ -20,6 +20,10 @@ Invariants:
   traceback, with its class and SQLSTATE but not its message or path (a path may hold a
   token). Connections then come back by themselves: ``CONN_HEALTH_CHECKS`` makes each
   request's first query check a persistent connection and reconnect.
+- Under ``/api/`` every error is an RFC 9457 problem document (``application/problem+json``),
+  never one of the HTML pages: the handlers below answer one there, and
+  ``api.middleware.ProblemDocumentMiddleware`` turns whatever else a middleware answered
+  (a 405, a bare 400) into one. A 404 there says the same as the API's missing object.
 - Every refusal is logged once, as one line, by the filter in ``kernel.logging``; these views
   only say why (``note_refusal``) where Django's own log line would not.
 """
@@ -101,11 +105,29 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
+API_PREFIX = "/api/"
+API_NOT_FOUND = "No such record."  # api.gate.NOT_FOUND: a missing route reads as a missing object
+API_BAD_REQUEST = "The request could not be read."
+API_SERVER_ERROR = "Something went wrong on our side. Quote request id {request_id} if you ask us."
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def problem_response(status: int, title: str, detail: str) -> HttpResponse:
+    """An RFC 9457 problem document, as the API answers every error."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
+
+
 def _request_id(request: HttpRequest) -> str:
     return getattr(request, "request_id", "") or ""
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request):
+        return problem_response(400, "Bad Request", API_BAD_REQUEST)
     body = loader.render_to_string("400.html")
     return HttpResponseBadRequest(body)
 
@@ -115,11 +137,15 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     # 403 goes only to someone the gate let in (a member without the capability): the page
     # may show the workspace's navigation, so it renders with the request's context.
     message = str(exception) if exception is not None else ""
+    if is_api_request(request):
+        return problem_response(403, "Forbidden", message or "You may not do this.")
     body = loader.render_to_string("403.html", {"exception": message}, request)
     return HttpResponseForbidden(body)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_request(request):
+        return problem_response(404, "Not Found", API_NOT_FOUND)
     body = loader.render_to_string("404.html")
     return HttpResponseNotFound(body)
 
@@ -143,6 +169,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
             level="warning",
         )
         return response
+    if is_api_request(request):
+        detail = API_SERVER_ERROR.format(request_id=_request_id(request) or "-")
+        return problem_response(500, "Internal Server Error", detail)
     body: str
     try:
         body = loader.render_to_string("500.html", {"request_id": _request_id(request)})
@@ -155,5 +184,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: a form posted without a valid token (expired, or forged)."""
     note_refusal(request, reason)
+    if is_api_request(request):
+        return problem_response(403, "Forbidden", "Send an API token; cookies are not read here.")
     body = loader.render_to_string("403_csrf.html", {"message": FORM_EXPIRED_MESSAGE})
     return HttpResponseForbidden(body)

@@ -127,20 +127,33 @@ def _presigns_urls(storage: Storage) -> TypeGuard[_PresigningStorage]:
     return bool(getattr(storage, "querystring_auth", False)) and hasattr(storage, "url")
 
 
+def signed_url_seconds() -> int:
+    """How long a presigned URL stays valid: the setting, never more than 60 seconds."""
+    return min(settings.SIGNED_FILE_URL_SECONDS, MAX_SIGNED_URL_SECONDS)
+
+
+def signed_url(stored_file: StoredObject) -> str | None:
+    """The presigned URL a checked viewer is sent to, when the storage signs URLs (S3);
+    ``None`` on storage that does not (the bytes are then streamed by the caller)."""
+    storage = private_storage()
+    if not _presigns_urls(storage):
+        return None
+    disposition = content_disposition_header(True, stored_file.download_filename)
+    return storage.url(
+        stored_file.storage_key,
+        parameters={
+            "ResponseContentDisposition": disposition,
+            "ResponseContentType": stored_file.content_type,
+        },
+        expire=signed_url_seconds(),
+    )
+
+
 def download_response(stored_file: StoredObject) -> HttpResponseBase:
     """The response that hands a stored object to a viewer who has already been checked."""
     storage = private_storage()
-    disposition = content_disposition_header(True, stored_file.download_filename)
-    if _presigns_urls(storage):
-        seconds = min(settings.SIGNED_FILE_URL_SECONDS, MAX_SIGNED_URL_SECONDS)
-        url = storage.url(
-            stored_file.storage_key,
-            parameters={
-                "ResponseContentDisposition": disposition,
-                "ResponseContentType": stored_file.content_type,
-            },
-            expire=seconds,
-        )
+    url = signed_url(stored_file)
+    if url is not None:
         response: HttpResponseBase = HttpResponseRedirect(url)
     else:
         response = FileResponse(

@@ -323,9 +323,12 @@ def _api(url_name: str):
 
         url = next(url for url in tenant_urls() if url.name == url_name)
         secret = drive.once(("api-token", target), lambda: token_for("acme", "owner")[1])
-        return _acme(ip).get(
-            url.path(**url.placeholder_kwargs()), headers={"Authorization": f"Bearer {secret}"}
-        )
+        path = url.path(**url.placeholder_kwargs())
+        headers = {"Authorization": f"Bearer {secret}"}
+        response = _acme(ip).get(path, headers=headers)
+        if response.status_code == 405:  # an action taking POST only (quote send, export link)
+            response = _acme(ip).post(path, {}, content_type="application/json", headers=headers)
+        return response
 
     return drive_it
 

@@ -51,6 +51,10 @@ class ApiClient:
             f"/api/v1{path}", body, content_type="application/json", headers=self._headers(headers)
         )
 
+    def upload(self, path, data, headers=None):
+        """POST multipart/form-data (files among ``data``)."""
+        return self.client.post(f"/api/v1{path}", data, headers=self._headers(headers))
+
     def put(self, path, body, headers=None):
         return self.client.put(
             f"/api/v1{path}", body, content_type="application/json", headers=self._headers(headers)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from api.gate import declared_capability
 from api.v1 import operations
 
@@ -21,12 +23,43 @@ BODIES = {
     },
     ("POST", "/tickets/{ticket_id}/messages"): {"body": "Sweep reply"},
     ("POST", "/requests"): {"subject": "Sweep", "description": "Made by the sweep"},
+    ("POST", "/requests/{ticket_id}/messages"): {"body": "Sweep reply"},
+    ("POST", "/contacts"): {"company_id": 999_999_999, "name": "Sweep"},
+    ("POST", "/quotes"): {"company_id": 999_999_999, "title": "Sweep"},
+    ("POST", "/quotes/{quote_id}/send"): {},
+    ("POST", "/quotes/{quote_id}/accept"): {},
+    ("POST", "/quotes/{quote_id}/decline"): {},
+    ("POST", "/orders"): {"quote_id": 999_999_999},
+    ("POST", "/invoices"): {
+        "order_id": 999_999_999,
+        "issue_date": "2026-01-05",
+        "due_date": "2026-02-05",
+    },
+    ("POST", "/files"): {"company_id": 999_999_999},  # multipart, with a PDF as "upload"
+    ("POST", "/exports"): {},
+    ("POST", "/exports/{export_id}/link"): {},
 }
+# Query parameters a read needs (a link that is no link: the lookup answers first).
+QUERIES = {
+    ("GET", "/files/{file_id}/content"): {"link": "not-a-link"},
+    ("GET", "/exports/{export_id}/download"): {"link": "not-a-link"},
+}
+# Sent as multipart/form-data (with an "upload" file) instead of JSON.
+MULTIPART = {("POST", "/files")}
+PDF = b"%PDF-1.4\n% sweep\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 # The model each path parameter names.
 PARAMETER_MODELS = {
     "company_id": "shop.Company",
     "ticket_id": "desk.Ticket",
     "member_id": "rbac.Membership",
+    "contact_id": "shop.Contact",
+    "quote_id": "shop.Quote",
+    "order_id": "shop.Order",
+    "invoice_id": "shop.Invoice",
+    "file_id": "shop.StoredFile",
+    "asset_id": "desk.Asset",
+    "event_id": "audit.AuditEvent",
+    "export_id": "exports.ExportJob",
 }
 _PARAMETER = re.compile(r"{(\w+)}")
 
@@ -51,7 +84,10 @@ class Route:
     def call(self, client, object_id: int = 999_999_999):
         path = self.path(object_id)
         if self.method == "GET":
-            return client.get(path)
+            return client.get(path, QUERIES.get((self.method, self.route)))
+        if (self.method, self.route) in MULTIPART:
+            upload = SimpleUploadedFile("sweep.pdf", PDF, content_type="application/pdf")
+            return client.upload(path, {**self.body, "upload": upload})
         sender = client.post if self.method == "POST" else client.put
         return sender(path, self.body)
 

@@ -121,6 +121,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kernel.security_headers.SecurityHeadersMiddleware",
+    # Under /api/, whatever a layer below answers as an error becomes a problem document.
+    "api.middleware.ProblemDocumentMiddleware",
     # ... and static files are served without a tenant lookup (no database, no Redis).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "workspace.middleware.TenantHostMiddleware",
