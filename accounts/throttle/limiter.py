@@ -126,16 +126,14 @@ def rows_locked(
     params: list[str | datetime] = []
     for rule, key in wanted:
         params += [rule, key, now]
-    with connection.cursor() as cursor:
-        # ON CONFLICT DO UPDATE (a no-op update) locks an existing row as it returns it.
-        cursor.execute(
-            f"INSERT INTO {table} (rule, key, slots, failures, expires_at) VALUES {values} "  # noqa: S608 - the table name is model metadata, every value a parameter
-            f"ON CONFLICT (rule, key) DO UPDATE SET expires_at = {table}.expires_at "
-            "RETURNING id",
-            params,
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    rows = RateLimitCounter.objects.filter(pk__in=ids)
+    # ON CONFLICT DO UPDATE (a no-op update) locks an existing row as it returns it, whole:
+    # the rows come back from this one statement, with no second read.
+    rows = RateLimitCounter.objects.raw(
+        f"INSERT INTO {table} (rule, key, slots, failures, expires_at) VALUES {values} "  # noqa: S608 - the table name is model metadata, every value a parameter
+        f"ON CONFLICT (rule, key) DO UPDATE SET expires_at = {table}.expires_at "
+        f"RETURNING {table}.*",
+        params,
+    )
     return {(row.rule, row.key): row for row in rows}
 
 
