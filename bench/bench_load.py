@@ -1,10 +1,10 @@
 """Load through a real gunicorn: requests per second, p50, p99 and errors for three pages.
 
 gunicorn runs exactly as the Dockerfile starts it (``gunicorn config.wsgi --config
-config/gunicorn.conf.py --workers 3``: three sync workers), bound to 127.0.0.1 only, with the development
-settings and DEBUG off (``bench.settings_stack``) on a throw-away database; ``wrk`` drives it
-over loopback for ``DURATION`` seconds per scenario (``apt-get install wrk``) after a short
-warm-up:
+config/gunicorn.conf.py --workers 3``: three sync workers), bound to 127.0.0.1 only, with the
+development settings and DEBUG off (``bench.settings_stack``) on a throw-away database;
+``wrk`` drives it over loopback for ``DURATION`` seconds per scenario (``apt-get install
+wrk``) after a short warm-up:
 
 * **list page**: ``GET /companies/`` on a workspace host, signed in (session and CSRF cookies);
 * **sign-in under the throttle**: ``POST /accounts/sign-in/`` with a wrong password for one
