@@ -236,6 +236,15 @@ class Ticket(models.Model):
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
             models.Index(fields=["status", "priority"], name="ticket_status_priority"),
             GinIndex(fields=["tags"], name="ticket_tags", opclasses=["jsonb_path_ops"]),
+            # A tag among the open tickets (the active filter and the saved views with a tag):
+            # the whole-table index above reads every ticket carrying the tag, closed history
+            # included; this one only the open backlog.
+            GinIndex(
+                fields=["tags"],
+                name="ticket_open_tags",
+                opclasses=["jsonb_path_ops"],
+                condition=Q(status__in=["new", "open", "pending_customer"]),
+            ),
             models.Index(fields=["first_responded_at"], name="ticket_first_responded"),
             models.Index(fields=["resolved_at"], name="ticket_resolved"),
             models.Index(fields=["closed_at"], name="ticket_closed"),

@@ -184,3 +184,69 @@ def test_bad_input_on_the_edit_and_override_forms_is_shown_and_changes_nothing(
     with tenant_context(acme):
         assert Ticket.objects.get(pk=ticket.pk).tags == []
         assert not SlaOverride.objects.filter(ticket=ticket).exists()
+
+
+def test_a_queue_longer_than_the_count_cap_says_so_and_pages_forward_past_the_cap(
+    client_for, open_ticket, monkeypatch
+):
+    for n in range(1, 5):
+        open_ticket(f"Wombat {n}")
+    monkeypatch.setattr("desk.views._common.PAGE_SIZE", 1)
+    monkeypatch.setattr("desk.views._common.COUNT_CAP", 2)
+    client = client_for("acme", "expert")
+
+    def page(number) -> str:
+        return _numbers(client.get(f"/desk/?q=wombat&sort=subject&page={number}"))
+
+    first = page(1)
+    assert "Wombat 1" in first
+    assert "Page 1 (2+ in all)" in first
+    assert "page=2" in first
+    assert 'rel="next"' in first
+    assert 'rel="prev"' not in first
+    # Past the counted rows the page number is still honoured, with a next link while more.
+    third = page(3)
+    assert "Wombat 3" in third
+    assert "Page 3 (2+ in all)" in third
+    assert "page=4" in third
+    assert 'rel="next"' in third
+    last = page(4)
+    assert "Wombat 4" in last
+    assert 'rel="next"' not in last
+    assert "page=3" in last
+    assert 'rel="prev"' in last
+    # Past the end, not a number, below one or absurdly large: the last counted page or the
+    # first one, never an error.
+    assert "Wombat 3" in page(5)
+    assert "Wombat 3" in page(10**30)
+    assert "Wombat 3" in page(-1)
+    assert "Wombat 1" in page("x")
+
+
+def test_a_queue_within_the_count_cap_shows_the_exact_count_and_page_total(
+    client_for, open_ticket, monkeypatch
+):
+    for n in range(1, 4):
+        open_ticket(f"Numbat {n}")
+    monkeypatch.setattr("desk.views._common.PAGE_SIZE", 1)
+    monkeypatch.setattr("desk.views._common.COUNT_CAP", 3)
+    page = _numbers(client_for("acme", "expert").get("/desk/?q=numbat&sort=subject&page=3"))
+    assert "Numbat 3" in page
+    assert "Page 3 of 3 (3 in all)" in page
+    assert 'rel="next"' not in page
+
+
+def test_the_queue_counts_at_most_one_row_past_the_cap(client_for, open_ticket, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(1, 4):
+        open_ticket(f"Dingo {n}")
+    monkeypatch.setattr("desk.views._common.COUNT_CAP", 2)
+    client = client_for("acme", "expert")
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/desk/?tag=nothing-like-it").status_code == 200
+    counts = [q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"]]
+    counts = [sql for sql in counts if '"desk_ticket"' in sql]
+    assert counts
+    assert all("LIMIT 3" in sql and "ORDER BY" not in sql for sql in counts)
