@@ -9,13 +9,13 @@ storage folder, two workspaces are filled with bulk_create and random-bytes file
 
 Each export runs the task body (``services.export_job_build``) in a fresh subprocess, after one
 export of the small workspace in that process (a worker that has run a task before; set
-``BENCH_EXPORT_COLD=1`` to measure a cold process), and reports records/s, MB/s, and the process's peak RSS (``resource.getrusage``) next to its RSS
-before the export started. Then the large archive is verified and imported into a new
-workspace (``manage.py import_workspace``'s code path) in another subprocess. Last, the large
-workspace is deleted as its owner's "delete now" does it (the keyed decision, then
-``workspace.lifecycle.workspace_purge``: counts, files, rows, receipt; then the owner side's
-drop of the schema and its role) and its time is reported as a ratio to an empty workspace's
-and to its export.
+``BENCH_EXPORT_COLD=1`` to measure a cold process), and reports records/s, MB/s, and the
+process's peak RSS (``resource.getrusage``) next to its RSS before the export started. Then the
+large archive is verified and imported into a new workspace (``manage.py import_workspace``'s
+code path) in another subprocess. Last, the large workspace is deleted as its owner's "delete
+now" does it (the keyed decision, then ``workspace.lifecycle.workspace_purge``: counts, files,
+rows, receipt; then the owner side's drop of the schema and its role) and its time is reported
+as a ratio to an empty workspace's and to its export.
 
 Uses the embedded PostgreSQL and Redis, or DATABASE_URL / REDIS_URL when they are set.
 """
