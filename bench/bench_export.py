@@ -188,7 +188,7 @@ def _export_side(name: str) -> dict:
         warm = Tenant.objects.get(slug="bench-small")
         with tenant_context(warm):
             warm_job = ExportJob.objects.create()
-        services.export_job_build(tenant=warm, job_id=warm_job.pk)
+            services.export_job_build(tenant=warm, job_id=warm_job.pk)
         connection.set_schema_to_public()
         marks.clear()
     tenant = Tenant.objects.get(slug=f"bench-{name}")

@@ -36,6 +36,7 @@ from kernel.capabilities import PUBLIC, capabilities_for, capabilities_in_state
 from kernel.context import audit_context
 from kernel.decorators import declared_capability
 from kernel.logging import note_refusal
+from kernel.tenant_connection import tenant_connection
 from rbac.models import Membership
 from support.gate import (
     impersonation_capabilities,
@@ -175,7 +176,7 @@ class WorkspaceGateMiddleware:
                 raise
             # A workspace whose role is gone (purged since this process read the host): the
             # context cannot even be entered. Nothing was read; resolve the host again.
-            connection.set_schema_to_public()
+            tenant_connection.set_schema_to_public()
             lookup = GateLookup(None, None, None, None, tenant=None)
         if lookup is not None and lookup.tenant is not None:
             current = lookup.tenant
@@ -188,25 +189,26 @@ class WorkspaceGateMiddleware:
             # resolves to that row: ask the ordinary lookup, which is invalidated on change.
             if lookup is not None:  # the statement proved the entry wrong: drop both
                 tenant_host_cache_forget(hostname)
-            connection.set_schema_to_public()  # hostnames are read in the platform's view
-            current = tenant_for_hostname(hostname)
-            if current is None:
+            tenant_connection.set_schema_to_public()  # hostnames are read in the platform's view
+            resolved = tenant_for_hostname(hostname)
+            if resolved is None:
                 tenant_host_local_forget(hostname)
                 return None, None
+            current = resolved
             tenant_host_local_remember(hostname, current)
             current.domain_url = hostname
-            connection.set_tenant(current)
+            tenant_connection.set_tenant(current)
             if lookup is not None:  # stale: nothing was read; read again for the current row
                 lookup = gate_lookup(request, current)
                 if lookup is not None and lookup.tenant is None:
-                    connection.set_schema_to_public()
+                    tenant_connection.set_schema_to_public()
                     return None, None  # changed again meanwhile: no workspace for now
                 if lookup is not None and lookup.tenant is not None:
                     current = lookup.tenant
-        if connection.schema_name != current.schema_name:  # type: ignore[attr-defined]
-            connection.set_tenant(current)
+        if tenant_connection.schema_name != current.schema_name:
+            tenant_connection.set_tenant(current)
         else:
-            connection.tenant = current  # type: ignore[attr-defined] # same schema and role
+            tenant_connection.tenant = current  # the same schema and role: nothing to send
         request.tenant = current
         return lookup, current
 

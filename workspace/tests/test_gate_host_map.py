@@ -85,9 +85,7 @@ def test_a_hostname_moved_to_another_workspace_signs_the_old_session_out(
     assert selectors._local_hosts[host][1].pk == globex.pk
 
 
-def test_a_purged_workspace_is_unknown_even_to_a_process_that_still_holds_it(
-    acme, owner_client
-):
+def test_a_purged_workspace_is_unknown_even_to_a_process_that_still_holds_it(acme, owner_client):
     host = hostname_for("acme")
     held = selectors._local_hosts[host][1]
     with platform_view():
