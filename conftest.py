@@ -16,6 +16,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.sessions import SESSION_WORKSPACE_KEY
+from tenants.selectors import tenant_host_local_forget
 from tests import schema_pool
 
 PASSWORD = "correct horse battery staple"
@@ -248,6 +249,7 @@ def _public_schema_and_clean_caches(request):
     yield
     connection.set_schema_to_public()
     clear_test_cache_keys()
+    tenant_host_local_forget()  # the rows it holds may be gone with the test's transaction
 
 
 def clear_test_cache_keys() -> None:

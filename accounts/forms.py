@@ -9,7 +9,7 @@ from django.contrib.auth.password_validation import (
 )
 from django.core.exceptions import ValidationError
 
-from tenants.services import slug_validate
+from tenants.services import slug_normalise, slug_validate
 
 from .validators import MaximumLengthValidator
 
@@ -69,7 +69,7 @@ class SignUpForm(forms.Form):
     )
 
     def clean_slug(self) -> str:
-        slug = self.cleaned_data["slug"]
+        slug = slug_normalise(self.cleaned_data["slug"])
         slug_validate(slug)
         return slug
 
@@ -106,6 +106,9 @@ class SignUpConfirmForm(forms.Form):
         required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+    def clean_slug(self) -> str:
+        return slug_normalise(self.cleaned_data["slug"])  # the service validates it
 
     def __init__(self, *args, needs_password: bool, **kwargs):
         super().__init__(*args, **kwargs)

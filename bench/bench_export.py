@@ -7,14 +7,15 @@ storage folder, two workspaces are filled with bulk_create and random-bytes file
   files (200 files of 1 MiB);
 * **small**: a tenth of that (10,000 records, 20 MB), to show memory does not grow with size.
 
-Each export runs the task body (``services.export_job_build``) in a fresh subprocess and
-reports records/s, MB/s, and the process's peak RSS (``resource.getrusage``) next to its RSS
-before the export started. Then the large archive is verified and imported into a new
-workspace (``manage.py import_workspace``'s code path) in another subprocess. Last, the large
-workspace is deleted as its owner's "delete now" does it (the keyed decision, then
-``workspace.lifecycle.workspace_purge``: counts, files, rows, receipt; then the owner side's
-drop of the schema and its role) and its time is reported as a ratio to an empty workspace's
-and to its export.
+Each export runs the task body (``services.export_job_build``) in a fresh subprocess, after one
+export of the small workspace in that process (a worker that has run a task before; set
+``BENCH_EXPORT_COLD=1`` to measure a cold process), and reports records/s, MB/s, and the
+process's peak RSS (``resource.getrusage``) next to its RSS before the export started. Then the
+large archive is verified and imported into a new workspace (``manage.py import_workspace``'s
+code path) in another subprocess. Last, the large workspace is deleted as its owner's "delete
+now" does it (the keyed decision, then ``workspace.lifecycle.workspace_purge``: counts, files,
+rows, receipt; then the owner side's drop of the schema and its role) and its time is reported
+as a ratio to an empty workspace's and to its export.
 
 Uses the embedded PostgreSQL and Redis, or DATABASE_URL / REDIS_URL when they are set.
 """
@@ -180,6 +181,16 @@ def _export_side(name: str) -> dict:
         reporter_call(self, done, total)
 
     services._ProgressReporter.__call__ = marking  # type: ignore[method-assign]
+    if os.environ.get("BENCH_EXPORT_COLD") != "1":
+        # As a worker that has run a task before: its modules imported and its cache client
+        # made (a first export in a new process spends most of a second importing redis-py
+        # and compiling modules, which is no part of exporting). The small workspace's export.
+        warm = Tenant.objects.get(slug="bench-small")
+        with tenant_context(warm):
+            warm_job = ExportJob.objects.create()
+            services.export_job_build(tenant=warm, job_id=warm_job.pk)
+        connection.set_schema_to_public()
+        marks.clear()
     tenant = Tenant.objects.get(slug=f"bench-{name}")
     with tenant_context(tenant):
         job = ExportJob.objects.create()

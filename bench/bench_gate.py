@@ -18,6 +18,10 @@ least 0.90), the median of the rounds' ratios. Both are driven by an in-process 
 sockets, one thread), so the ratio is the cost of the stack itself; ``bench_load`` measures
 the same pages through gunicorn.
 
+A third side serves the stack's page with the per-process host map switched off
+(``TENANT_HOST_LOCAL_SECONDS=0``: each request asks Redis for its host, as before the map),
+interleaved with the other two: the ratio printed is what the map saves.
+
 Then, on the stack side: the same page as deployed, with the shared tables' policies
 disabled, and on the owner's connection (no role switch) with them disabled, interleaved over
 several rounds: the differences are what the policies and the whole database-side
@@ -242,9 +246,25 @@ def _stack_side() -> None:
             "body": body.decode(),
             "queries": queries_per_request(page),
             "provision_seconds": provision_seconds,
+            "cookie": cookie,
         },
         {"enforcement": lambda: _enforcement_rounds(page)},
     )
+
+
+def _stack_again_side() -> None:
+    """The stack side's page, signed in with its cookie, in a process of its own: run with
+    TENANT_HOST_LOCAL_SECONDS=0, it is the stack without the per-process host map (every
+    request asks Redis for its host), interleaved with the stack as configured."""
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    page = Page(WSGIHandler(), cookie=os.environ["BENCH_COOKIE"])
+    body = page.check("Company 0000 Signs")
+    page.timings(WARMUP_REQUESTS)
+    _serve(page, {"body": body.decode(), "queries": queries_per_request(page)}, {})
 
 
 def owner_signed_in(tenant, email: str = "owner@bench.example") -> str:
@@ -408,6 +428,16 @@ def interleaved(first: Side, second: Side, rounds: int, requests: int) -> list[l
     return results
 
 
+def interleaved_sides(sides: list[Side], rounds: int, requests: int) -> list[list[dict]]:
+    """``interleaved`` for any number of sides: the order rotates each round."""
+    results: list[list[dict]] = [[] for _ in sides]
+    for index in range(rounds):
+        shift = index % len(sides)
+        for which in [*range(shift, len(sides)), *range(shift)]:
+            results[which].append(sides[which].ask(f"measure {requests}"))
+    return results
+
+
 def cpu_per_request(rounds: list[dict]) -> dict[str, float]:
     """Milliseconds of CPU per request, per process (client, database, redis)."""
     requests = sum(len(one["seconds"]) for one in rounds)
@@ -437,20 +467,36 @@ def run() -> list[str]:
     with scratch_database("bench_gate") as database, scratch_database("bench_bare") as bare_db:
         stack = Side("stack", "bench.settings_stack", database)
         bare = Side("bare", "bench.settings_bare", bare_db)
+        os.environ.update(BENCH_COOKIE=stack.ready["cookie"], TENANT_HOST_LOCAL_SECONDS="0")
+        try:
+            no_map = Side("stack_again", "bench.settings_stack", database)
+        finally:
+            os.environ.pop("BENCH_COOKIE", None)
+            os.environ.pop("TENANT_HOST_LOCAL_SECONDS", None)
         try:
             if not same_page(stack.ready["body"], bare.ready["body"]):
                 raise RuntimeError("the bare view does not render the stack's page")
-            stack_rounds, bare_rounds = interleaved(stack, bare, ROUNDS, ROUND_REQUESTS)
+            stack_rounds, bare_rounds, no_map_rounds = interleaved_sides(
+                [stack, bare, no_map], ROUNDS, ROUND_REQUESTS
+            )
             enforcement = stack.ask("enforcement")
         finally:
             stack.close()
             bare.close()
+            no_map.close()
 
     ratios = [
         sum(b["seconds"]) / sum(s["seconds"])
         for s, b in zip(stack_rounds, bare_rounds, strict=True)
     ]
     cpu_ratio = sum(cpu_per_request(bare_rounds).values()) / sum(
+        cpu_per_request(stack_rounds).values()
+    )
+    map_ratios = [
+        sum(off["seconds"]) / sum(on["seconds"])
+        for on, off in zip(stack_rounds, no_map_rounds, strict=True)
+    ]
+    map_cpu_ratio = sum(cpu_per_request(no_map_rounds).values()) / sum(
         cpu_per_request(stack_rounds).values()
     )
     provision = stack.ready["provision_seconds"]
@@ -466,6 +512,10 @@ def run() -> list[str]:
         f"min {min(ratios):.2f}, max {max(ratios):.2f}; target >= 0.90)",
         f"stack/bare by CPU per request (what a saturated server's throughput follows, "
         f"unaffected by waiting for a busy machine): {cpu_ratio:.2f}x",
+        figures("stack without the host map (Redis)  ", no_map_rounds, *_of(no_map)),
+        f"stack with the per-process host map / without it: throughput "
+        f"{statistics.median(map_ratios):.2f}x (min {min(map_ratios):.2f}, max "
+        f"{max(map_ratios):.2f}), CPU per request {map_cpu_ratio:.2f}x",
         f"stack queries: {len(stack_queries)} = the page's {len(bare.ready['queries'])} + "
         f"{len(stack_queries) - len(bare.ready['queries'])} (the gate's lookup with the "
         f"workspace context)",
@@ -489,4 +539,4 @@ def _of(side: Side) -> tuple[str, list[str]]:
 
 
 if __name__ == "__main__":
-    {"stack": _stack_side, "bare": _bare_side}[sys.argv[1]]()
+    {"stack": _stack_side, "bare": _bare_side, "stack_again": _stack_again_side}[sys.argv[1]]()

@@ -29,8 +29,29 @@ def scratch_database(prefix: str) -> Iterator[str]:
     try:
         yield database
     finally:
+        _sessions_gone_wait(database)
         _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         _roles_of_dropped_databases_drop()
+
+
+def _sessions_gone_wait(database: str, seconds: float = 30.0) -> None:
+    """Wait for the sides' sessions to end: a backend goes on for a moment after its client
+    exits (longer with a large catalog cache), and the owner may not terminate the runtime
+    role's backends, so DROP DATABASE ... WITH (FORCE) would be refused."""
+    import time
+
+    import psycopg
+
+    url = os.environ.get("DATABASE_OWNER_URL") or os.environ["DATABASE_URL"]
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(url, autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            (others,) = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [database]
+            ).fetchone()
+            if not others:
+                return
+            time.sleep(0.2)
 
 
 def _roles_of_dropped_databases_drop() -> None:

@@ -196,10 +196,10 @@ def copy_lines(sql: str, params: tuple) -> Iterator[tuple[bytes, int]]:
     at a time: memory stays flat whatever the table's size."""
     statement = f"COPY ({sql}) TO STDOUT {_COPY_OPTIONS}"
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-        pending: list[bytes] = []
+        pending: list = []  # psycopg's buffers, each owning its row: joined without a copy
         size = 0
         for row in copy:
-            pending.append(bytes(row))
+            pending.append(row)
             size += len(row)
             if size >= BLOCK_BYTES:
                 yield b"".join(pending), len(pending)

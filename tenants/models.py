@@ -7,9 +7,16 @@ site itself and has no members.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django_tenants.models import DomainMixin, TenantMixin
+
+TENANT_SLUG_LOWER_UNIQUE = "tenant_slug_lower_unique"
+TENANT_SCHEMA_LOWER_UNIQUE = "tenant_schema_name_lower_unique"
+DOMAIN_LOWER_UNIQUE = "domain_domain_lower_unique"
+SCHEMA_NAME_TAKEN = "schema_name_taken"  # the code of the ValidationError saying so
 
 # Session policy bounds an owner may choose within (settings:security); the gate enforces the
 # chosen values (accounts.sessions). Defaults: idle 2 hours, absolute 12 hours.
@@ -105,10 +112,31 @@ class Tenant(TenantMixin):
                 ),
                 name="tenant_session_absolute_within_bounds",
             ),
+            # Case-variant duplicates are refused by the database through unique indexes on
+            # the lowered values, which is also what makes the "already taken?" checks one
+            # index probe instead of a scan of every workspace row (django-tenants' own
+            # check asks ``schema_name__iexact``: UPPER(...) = UPPER(...), no index).
+            models.UniqueConstraint(Lower("slug"), name=TENANT_SLUG_LOWER_UNIQUE),
+            models.UniqueConstraint(Lower("schema_name"), name=TENANT_SCHEMA_LOWER_UNIQUE),
         ]
 
     def __str__(self) -> str:
         return self.name or self.schema_name
+
+    def _check_schema_name_is_unique(self) -> None:
+        # django-tenants' check is a case-insensitive scan of every workspace row; this one
+        # probes the unique index on lower(schema_name). Same refusal, same message.
+        taken = (
+            Tenant.objects.alias(schema_lower=Lower("schema_name"))
+            .filter(schema_lower=self.schema_name.lower())
+            .exists()
+        )
+        if taken:
+            raise ValidationError(
+                f"A tenant with the schema name '{self.schema_name}' already exists. Schema "
+                "names are compared ignoring case.",
+                code=SCHEMA_NAME_TAKEN,
+            )
 
     @property
     def is_public(self) -> bool:
@@ -136,7 +164,14 @@ class Tenant(TenantMixin):
 
 
 class Domain(DomainMixin):
-    """A hostname that resolves to a tenant; the gate caches this lookup."""
+    """A hostname that resolves to a tenant; the gate caches this lookup.
+
+    Invariant: hostnames are unique case-insensitively (a unique index on lower(domain)):
+    hosts are compared lowercased, so ``Acme.example`` and ``acme.example`` are one host.
+    """
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("domain"), name=DOMAIN_LOWER_UNIQUE)]
 
     def __str__(self) -> str:
         return self.domain

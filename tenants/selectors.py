@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
+
 from django.conf import settings
 from django.core.cache import caches
 
@@ -35,6 +39,59 @@ def tenant_for_hostname(hostname: str) -> Tenant | None:
 
 def tenant_host_cache_forget(hostname: str) -> None:
     _platform_cache().delete(_host_cache_key(hostname))
+    tenant_host_local_forget(hostname)
+
+
+# --- The per-process host -> tenant map ------------------------------------------------------
+#
+# Invariant: a tenant read from this map is PROVISIONAL. It only lets the request start (the
+# schema and its role for the context, the pk) without a round trip to Redis; nothing decides
+# on it. The gate (workspace.middleware) replaces it before any view runs: with the tenant row
+# its one statement reads anyway, in the same round trip, when the host still resolves to that
+# row (tenants_domain), or else with the ordinary lookup above. So a cancelled, archived,
+# purged or re-addressed workspace is never served from here, whatever the entry's age; the
+# lifetime (TENANT_HOST_LOCAL_SECONDS) and the size bound only limit memory. Entries are
+# dropped in this process on every change of a tenant or domain (tenants.signals); other
+# processes learn of a change from the gate's statement.
+
+_LOCAL_HOSTS_MAX = 4096
+_local_hosts: dict[str, tuple[float, Tenant]] = {}
+_local_lock = threading.Lock()
+
+
+def tenant_for_hostname_provisional(hostname: str) -> tuple[Tenant | None, bool]:
+    """The tenant ``hostname`` resolves to, and whether it came from this process's map
+    (provisional: to be confirmed by the gate before any view) rather than the ordinary,
+    invalidated lookup."""
+    now = time.monotonic()
+    entry = _local_hosts.get(hostname)
+    if entry is not None and now - entry[0] < settings.TENANT_HOST_LOCAL_SECONDS:
+        # A copy: a request may change its tenant object; the map's stays as read.
+        return copy.copy(entry[1]), True
+    tenant = tenant_for_hostname(hostname)
+    if tenant is not None and settings.TENANT_HOST_LOCAL_SECONDS > 0:
+        tenant_host_local_remember(hostname, tenant, now=now)
+    return tenant, False
+
+
+def tenant_host_local_remember(hostname: str, tenant: Tenant, *, now: float | None = None) -> None:
+    """Keep ``tenant`` (as just read from the database or the ordinary lookup) for the host."""
+    with _local_lock:
+        if len(_local_hosts) >= _LOCAL_HOSTS_MAX and hostname not in _local_hosts:
+            _local_hosts.clear()  # rare (that many hosts in one process): start over
+        _local_hosts[hostname] = (
+            time.monotonic() if now is None else now,
+            copy.copy(tenant),
+        )
+
+
+def tenant_host_local_forget(hostname: str | None = None) -> None:
+    """Drop the host's entry (every entry without a host) from this process's map."""
+    with _local_lock:
+        if hostname is None:
+            _local_hosts.clear()
+        else:
+            _local_hosts.pop(hostname, None)
 
 
 def workspace_url(tenant: Tenant, path: str = "/") -> str:

@@ -14,15 +14,16 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
+from django.db.models.functions import Lower
 from django_tenants.utils import schema_context, schema_exists
 
 from kernel.plugins import declared_callables
 from kernel.text import text_fields_check
 
 from .clone import SchemaCloner
-from .models import Domain, Tenant
+from .models import SCHEMA_NAME_TAKEN, Domain, Tenant
 from .roles import READY_PREFIX, clone_helpers_lock_down
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
@@ -84,14 +85,29 @@ class ProvisioningError(RuntimeError):
     """The new schema does not match the migration graph; nothing was committed."""
 
 
+def slug_normalise(slug: str) -> str:
+    """What a person typed as an address, as hosts compare it: lowercase, no outer spaces
+    (``Acme`` is ``acme``, so it is refused as taken when ``acme`` exists)."""
+    return (slug or "").strip().lower()
+
+
 def slug_validate(slug: str) -> None:
     """Raise ValidationError with the user-facing message for a bad workspace slug."""
     if not SLUG_PATTERN.match(slug or "") or "--" in slug:
         raise ValidationError(SLUG_INVALID, code="invalid")
     if slug in RESERVED_SLUGS:
         raise ValidationError(SLUG_RESERVED, code="reserved")
-    if Tenant.objects.filter(slug=slug).exists():
+    if _slug_taken(slug):
         raise ValidationError(SLUG_TAKEN, code="taken")
+
+
+def _slug_taken(slug: str) -> bool:
+    # One probe of the unique index on lower(slug) (tenants 0009), which also refuses a
+    # case-variant duplicate that a concurrent sign-up inserts between this check and ours.
+    return Tenant.objects.alias(slug_lower=Lower("slug")).filter(slug_lower=slug.lower()).exists()
+
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 def schema_name_for(slug: str) -> str:
@@ -161,6 +177,25 @@ def tenant_provision(*, slug: str, name: str) -> Tenant:
     if not definer:
         template_ensure_current()  # a single-role set-up: this connection may run DDL
     schema_name = schema_name_for(slug)
+    try:
+        return _tenant_provision(slug=slug, name=name, schema_name=schema_name, definer=definer)
+    except IntegrityError as error:
+        # Another sign-up inserted the same address (in any case) since slug_validate: every
+        # unique index on these two tables (slug, schema name and hostname all derive from
+        # the slug) then says what the check would have said.
+        diag = getattr(error.__cause__, "diag", None)
+        if getattr(error.__cause__, "sqlstate", None) == UNIQUE_VIOLATION and getattr(
+            diag, "table_name", None
+        ) in (Tenant._meta.db_table, Domain._meta.db_table):
+            raise ValidationError(SLUG_TAKEN, code="taken") from error
+        raise
+    except ValidationError as error:
+        if error.code == SCHEMA_NAME_TAKEN:  # the schema name is the slug's: the same answer
+            raise ValidationError(SLUG_TAKEN, code="taken") from error
+        raise
+
+
+def _tenant_provision(*, slug: str, name: str, schema_name: str, definer: bool) -> Tenant:
     with transaction.atomic():
         connection.set_schema_to_public()
         tenant = Tenant.objects.create(schema_name=schema_name, slug=slug, name=name)

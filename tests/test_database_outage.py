@@ -264,10 +264,10 @@ def test_a_json_client_gets_a_problem_document_when_the_database_is_gone(
 
 
 def test_the_host_lookup_answers_503_when_its_connection_died_then_recovers(superuser_sql):
-    from django.core.cache import caches
+    from tenants.selectors import tenant_host_cache_forget
 
     def forget_host() -> None:  # so the host lookup reads PostgreSQL, in the first middleware
-        caches["lookups"].delete("tenant-host:localhost")
+        tenant_host_cache_forget("localhost")  # Redis's entry and this process's map
 
     with health_checks(False), OneThreadSite() as site:
         forget_host()

@@ -28,6 +28,9 @@ PUBLIC_PAGES = ["/", "/security/", "/signup/", "/find-workspaces/"]
 
 @pytest.fixture
 def redis_server(settings):
+    # What pages do when a Redis read fails: the per-process host map (tenants/selectors.py)
+    # would answer signed-in pages without reading Redis at all, so it is off here.
+    settings.TENANT_HOST_LOCAL_SECONDS = 0
     with throwaway_redis() as server:
         caches_at(settings, server.url)
         outages.outages_forget()

@@ -40,7 +40,7 @@ from accounts.models import User, UserSession
 from accounts.sessions import session_key_digest
 from rbac.models import Membership
 from support.selectors import workspace_support_until_sql
-from tenants.models import Tenant
+from tenants.models import Domain, Tenant
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ class GateLookup:
     tracked: UserSession | None
     membership: Membership | None
     support_active_until: datetime | None
+    # The workspace's row as the statement read it, when the host still resolves to it (its
+    # hostname row names it); None when it does not (re-addressed, purged): then nothing
+    # else was read or primed, and the gate resolves the host again.
+    tenant: Tenant | None = None
 
 
 def _fields(model) -> list:
@@ -70,23 +74,32 @@ def _statement_parts() -> tuple[str, list]:
         return quote(model._meta.get_field(name).column)
 
     session_model = DatabaseSessionStore.get_model_class()
-    # Only model metadata is interpolated; every value is a parameter.
+    # Only model metadata is interpolated; every value is a parameter. Driven by the
+    # workspace's row, so the row is read (fresh, for the gate's state checks) whether or not
+    # the session is found; it is found only while the host's hostname row still names it.
     text = (
         f"SELECT s.{column(session_model, 'session_data')}, {columns(UserSession, 'us')}, "  # noqa: S608
-        f"{columns(User, 'u')}, {columns(Membership, 'm')}, ({{support}}) "
-        f"FROM {quote(session_model._meta.db_table)} AS s "
+        f"{columns(User, 'u')}, {columns(Membership, 'm')}, ({{support}}), "
+        f"{columns(Tenant, 't')} "
+        f"FROM {quote(Tenant._meta.db_table)} AS t "
+        f"LEFT JOIN {quote(session_model._meta.db_table)} AS s "
+        f"ON s.{column(session_model, 'session_key')} = %s "
+        f"AND s.{column(session_model, 'expire_date')} > %s "
         f"LEFT JOIN {quote(UserSession._meta.db_table)} AS us "
-        f"ON us.{column(UserSession, 'key_digest')} = %s "
-        f"AND us.{column(UserSession, 'tenant')} = %s "
+        f"ON s.{column(session_model, 'session_key')} IS NOT NULL "
+        f"AND us.{column(UserSession, 'key_digest')} = %s "
+        f"AND us.{column(UserSession, 'tenant')} = t.{column(Tenant, 'id')} "
         f"LEFT JOIN {quote(User._meta.db_table)} AS u "
         f"ON u.{column(User, 'id')} = us.{column(UserSession, 'user')} "
         f"LEFT JOIN {quote(Membership._meta.db_table)} AS m "
         f"ON m.{column(Membership, 'user')} = us.{column(UserSession, 'user')} "
-        f"AND m.{column(Membership, 'tenant')} = %s AND m.{column(Membership, 'is_active')} "
-        f"WHERE s.{column(session_model, 'session_key')} = %s "
-        f"AND s.{column(session_model, 'expire_date')} > %s"
+        f"AND m.{column(Membership, 'tenant')} = t.{column(Tenant, 'id')} "
+        f"AND m.{column(Membership, 'is_active')} "
+        f"WHERE t.{column(Tenant, 'id')} = %s AND EXISTS (SELECT FROM "
+        f"{quote(Domain._meta.db_table)} AS d WHERE d.{column(Domain, 'domain')} = %s "
+        f"AND d.{column(Domain, 'tenant')} = t.{column(Tenant, 'id')})"
     )
-    return text, [_fields(UserSession), _fields(User), _fields(Membership)]
+    return text, [_fields(UserSession), _fields(User), _fields(Membership), _fields(Tenant)]
 
 
 def _instance(model, fields: list, values: tuple) -> Any:
@@ -110,36 +123,52 @@ def gate_lookup(request, tenant: Tenant) -> GateLookup | None:
         return None
     now = timezone.now()
     support_sql, support_params = workspace_support_until_sql(tenant, now)
-    text, (tracked_fields, user_fields, membership_fields) = _statement_parts()
+    text, (tracked_fields, user_fields, membership_fields, tenant_fields) = _statement_parts()
     rows = connection.fetch_in_context(  # type: ignore[attr-defined]
         text.replace("{support}", support_sql),
-        [*support_params, session_key_digest(session_key), tenant.pk, tenant.pk, session_key, now],
+        [
+            *support_params,
+            session_key,
+            now,
+            session_key_digest(session_key),
+            tenant.pk,
+            _hostname(tenant),
+        ],
     )
-    if not rows:
-        # What the session store does for a missing or expired row: no key, empty data.
-        session._session_key = None
-        _prime(session, {})
-        return GateLookup(None, None, None, None)
+    if not rows:  # the host no longer resolves to this row: nothing read, nothing primed
+        return GateLookup(None, None, None, None, tenant=None)
     row = rows[0]
-    data = session.decode(row[0])
-    _prime(session, data)
     start = 1
     values = []
     for fields in (tracked_fields, user_fields, membership_fields):
         values.append(row[start : start + len(fields)])
         start += len(fields)
     support_active_until = row[start]
+    current = _instance(Tenant, tenant_fields, row[start + 1 :])
+    current.domain_url = _hostname(tenant)  # as the host middleware set it
+    if row[0] is None:
+        # What the session store does for a missing or expired row: no key, empty data.
+        session._session_key = None
+        _prime(session, {})
+        return GateLookup(None, None, None, support_active_until, tenant=current)
+    data = session.decode(row[0])
+    _prime(session, data)
     tracked = _instance(UserSession, tracked_fields, values[0])
     user = _instance(User, user_fields, values[1])
     if tracked is None or user is None or not _user_accepted(data, user):
-        return GateLookup(None, None, None, support_active_until)
+        return GateLookup(None, None, None, support_active_until, tenant=current)
     membership = _instance(Membership, membership_fields, values[2])
     for instance in (tracked, membership):
         if instance is not None:
             type(instance).user.field.set_cached_value(instance, user)
-            type(instance).tenant.field.set_cached_value(instance, tenant)
+            type(instance).tenant.field.set_cached_value(instance, current)
     request._cached_user = user  # what AuthenticationMiddleware's lazy request.user returns
-    return GateLookup(user.pk, tracked, membership, support_active_until)
+    return GateLookup(user.pk, tracked, membership, support_active_until, tenant=current)
+
+
+def _hostname(tenant: Tenant) -> str:
+    # The host the request named, as the host middleware resolved it (django-tenants sets it).
+    return getattr(tenant, "domain_url", None) or ""
 
 
 def _prime(session: DatabaseSessionStore, data: dict) -> None:

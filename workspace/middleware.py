@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -35,6 +36,7 @@ from kernel.capabilities import PUBLIC, capabilities_for, capabilities_in_state
 from kernel.context import audit_context
 from kernel.decorators import declared_capability
 from kernel.logging import note_refusal
+from kernel.tenant_connection import tenant_connection
 from rbac.models import Membership
 from support.gate import (
     impersonation_capabilities,
@@ -45,10 +47,17 @@ from support.gate import (
 )
 from tenants.logging import current_request_id
 from tenants.models import Tenant
-from tenants.selectors import tenant_for_hostname
+from tenants.selectors import (
+    tenant_for_hostname,
+    tenant_for_hostname_provisional,
+    tenant_host_cache_forget,
+    tenant_host_local_forget,
+    tenant_host_local_remember,
+)
+from tenants.views import unknown_workspace
 from tenants.writability import WORKSPACE_READ_ONLY_MESSAGE
 
-from .gate_lookup import gate_lookup
+from .gate_lookup import GateLookup, gate_lookup
 
 logger = logging.getLogger("tenants.gate")
 
@@ -75,10 +84,20 @@ class TenantHostMiddleware(TenantMainMiddleware):
         return super().process_request(request)
 
     def get_tenant(self, domain_model, hostname):
-        tenant = tenant_for_hostname(hostname)
+        # From this process's map when it holds the host (no round trip): provisional, and
+        # confirmed or replaced by the gate before any view runs (tenants/selectors.py).
+        tenant, provisional = tenant_for_hostname_provisional(hostname)
         if tenant is None:
             raise domain_model.DoesNotExist
+        tenant.host_provisional = provisional
         return tenant
+
+
+def _differs(current: Tenant, cached: Tenant) -> bool:
+    return any(
+        getattr(current, field.attname) != getattr(cached, field.attname)
+        for field in Tenant._meta.concrete_fields
+    )
 
 
 class RequestIdMiddleware:
@@ -112,9 +131,12 @@ class WorkspaceGateMiddleware:
         tenant = getattr(request, "tenant", None)
         lookup = None
         if tenant is not None and not tenant.is_public:
-            # Session, user, tracked session, membership and banner in one statement, with
-            # the workspace context in the same round trip (workspace.gate_lookup).
-            lookup = gate_lookup(request, tenant)
+            # Session, user, tracked session, membership, banner and the workspace's own row
+            # in one statement, with the workspace context in the same round trip
+            # (workspace.gate_lookup).
+            lookup, tenant = self._lookup_with_current_tenant(request, tenant)
+            if tenant is None:
+                return unknown_workspace(request)
             if lookup is not None:
                 request.support_active_until = lookup.support_active_until
         request.gate_lookup = lookup
@@ -138,6 +160,57 @@ class WorkspaceGateMiddleware:
                 impersonation_request_record(request, response)
             return response
         return self.get_response(request)
+
+    def _lookup_with_current_tenant(self, request, tenant: Tenant):
+        """The gate's lookup, and the workspace as it is now: the row the lookup read, or
+        the ordinary (invalidated) host lookup's answer where the lookup read none or the host
+        came from this process's map and no longer resolves to that row. None for a host
+        that resolves to no workspace any more. Every view sees the current row: its state
+        (cancelled, archived, purging) and settings are never a cached copy's."""
+        hostname = getattr(tenant, "domain_url", "") or ""
+        provisional = getattr(tenant, "host_provisional", False)
+        try:
+            lookup = gate_lookup(request, tenant)
+        except DatabaseError:
+            if not provisional or connection.in_atomic_block:
+                raise
+            # A workspace whose role is gone (purged since this process read the host): the
+            # context cannot even be entered. Nothing was read; resolve the host again.
+            tenant_connection.set_schema_to_public()
+            lookup = GateLookup(None, None, None, None, tenant=None)
+        if lookup is not None and lookup.tenant is not None:
+            current = lookup.tenant
+            if provisional or _differs(current, tenant):
+                tenant_host_local_remember(hostname, current)
+        elif lookup is None and not provisional:
+            return None, tenant  # the ordinary lookup's answer, as before this map
+        else:
+            # The map's entry could not be confirmed (no lookup ran) or the host no longer
+            # resolves to that row: ask the ordinary lookup, which is invalidated on change.
+            if lookup is not None:  # the statement proved the entry wrong: drop both
+                tenant_host_cache_forget(hostname)
+            tenant_connection.set_schema_to_public()  # hostnames are read in the platform's view
+            resolved = tenant_for_hostname(hostname)
+            if resolved is None:
+                tenant_host_local_forget(hostname)
+                return None, None
+            current = resolved
+            tenant_host_local_remember(hostname, current)
+            current.domain_url = hostname
+            tenant_connection.set_tenant(current)
+            if lookup is not None:  # stale: nothing was read; read again for the current row
+                lookup = gate_lookup(request, current)
+                if lookup is not None and lookup.tenant is None:
+                    tenant_connection.set_schema_to_public()
+                    return None, None  # changed again meanwhile: no workspace for now
+                if lookup is not None and lookup.tenant is not None:
+                    current = lookup.tenant
+        if tenant_connection.schema_name != current.schema_name:
+            tenant_connection.set_tenant(current)
+        else:
+            tenant_connection.tenant = current  # the same schema and role: nothing to send
+        request.tenant = current
+        return lookup, current
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         tenant: Tenant | None = getattr(request, "tenant", None)

@@ -240,7 +240,12 @@ def _workspace_create(*, token: str, slug: str, existing: User | None) -> SignUp
         new_account = user is None
         if user is None:
             user = _account_create(pending)
-        tenant = tenant_provision(slug=slug, name=pending.workspace_name)
+        try:
+            tenant = tenant_provision(slug=slug, name=pending.workspace_name)
+        except ValidationError as error:
+            if error.code == "taken":  # by a sign-up that raced this one past slug_validate
+                raise ValidationError({"slug": error.error_list}) from error
+            raise
         Membership.objects.create(user=user, tenant=tenant, role=Role.OWNER)
         pending.used_at = timezone.now()
         pending.password_hash = ""

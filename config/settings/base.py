@@ -113,6 +113,9 @@ PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 DEFAULT_NOT_FOUND_TENANT_VIEW = "tenants.views.unknown_workspace"
 # Host -> tenant lookups are cached for this long; saves invalidate explicitly.
 TENANT_HOST_CACHE_SECONDS = env("TENANT_HOST_CACHE_SECONDS", 300, int)
+# ... and each process keeps them this long in memory too, as provisional answers that the
+# gate confirms with the tenant row its one statement reads (tenants/selectors.py); 0 = off.
+TENANT_HOST_LOCAL_SECONDS = env("TENANT_HOST_LOCAL_SECONDS", 60, int)
 
 MIDDLEWARE = [
     # Outermost, so every response (error pages, the unknown-workspace page, static files)

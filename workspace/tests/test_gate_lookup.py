@@ -54,9 +54,11 @@ def test_the_company_list_runs_its_own_two_queries_and_one_for_the_gate(acme, me
     statements = [query["sql"] for query in captured.captured_queries]
     assert len(statements) == 3, statements
     gate, count, page = statements
-    # The context switch, then session, tracked session, user, membership and banner.
+    # The context switch, then the workspace's row, session, tracked session, user,
+    # membership and banner.
     assert gate.startswith('SET ROLE "shopsafe_w_')
-    assert 'FROM "django_session" AS s LEFT JOIN "accounts_usersession"' in gate
+    assert 'FROM "tenants_tenant" AS t LEFT JOIN "django_session" AS s' in gate
+    assert 'LEFT JOIN "accounts_usersession"' in gate
     assert "support_impersonationsession" in gate
     assert count.startswith('SELECT COUNT(*) AS "__count" FROM "shop_company"')
     assert page.startswith('SELECT "shop_company"."id"')
