@@ -60,6 +60,7 @@ Capability = Literal[
     "requests:view",
     "requests:create",
     "requests:reply",
+    "requests:export",
     "company_assets:view",
     "document_requests:view",
     "document_requests:manage",
@@ -130,6 +131,8 @@ DASHBOARD_VIEW: Final = "dashboard:view"
 REQUESTS_VIEW: Final = "requests:view"
 REQUESTS_CREATE: Final = "requests:create"
 REQUESTS_REPLY: Final = "requests:reply"
+# The portal's own export: a customer takes their company's requests and their own actions.
+REQUESTS_EXPORT: Final = "requests:export"
 COMPANY_ASSETS_VIEW: Final = "company_assets:view"
 # Document requests (docrequests): ask a company's contacts for files through a link.
 DOCREQUESTS_VIEW: Final = "document_requests:view"
@@ -187,7 +190,7 @@ READ_CAPABILITIES: frozenset[Capability] = frozenset(
 # cancellation promises it: owners export the data and the audit log, or delete at once, and
 # every member looks after their own account (password, 2FA, sessions).
 CANCELLED_WORKSPACE_EXTRA: frozenset[Capability] = frozenset(
-    {EXPORTS_RUN, AUDIT_EXPORT, WORKSPACE_DELETE, PROFILE_MANAGE}
+    {EXPORTS_RUN, AUDIT_EXPORT, REQUESTS_EXPORT, WORKSPACE_DELETE, PROFILE_MANAGE}
 )
 CANCELLED_WORKSPACE_CAPABILITIES: frozenset[Capability] = (
     READ_CAPABILITIES | CANCELLED_WORKSPACE_EXTRA
@@ -245,6 +248,9 @@ CAPABILITY_LABELS: dict[Capability, str] = {
     REQUESTS_VIEW: "Follow their own company's requests (no internal notes)",
     REQUESTS_CREATE: "Submit requests for their own company",
     REQUESTS_REPLY: "Reply to, confirm or reopen their own company's requests",
+    REQUESTS_EXPORT: (
+        "Download their own company's requests, assets and their own actions as one JSON file"
+    ),
     COMPANY_ASSETS_VIEW: "See their own company's assets",
     DOCREQUESTS_VIEW: "See document requests sent to clients and download what they uploaded",
     DOCREQUESTS_MANAGE: (
@@ -278,18 +284,13 @@ _BASE: set[Capability] = {WORKSPACE_VIEW, PROFILE_MANAGE}
 # company's people are portal capabilities: staff act through quotes:send and members:*.
 # The desk's portal capabilities are customer-only too: staff read tickets through
 # tickets:view, whose pages show internal notes, and the portal's pages never do.
-_DESK_PORTAL: set[Capability] = {
-    REQUESTS_VIEW,
-    REQUESTS_CREATE,
-    REQUESTS_REPLY,
-    COMPANY_ASSETS_VIEW,
-}
 _CUSTOMER_ONLY: set[Capability] = {
     QUOTES_RESPOND,
     COMPANY_MEMBERS_MANAGE,
     REQUESTS_VIEW,
     REQUESTS_CREATE,
     REQUESTS_REPLY,
+    REQUESTS_EXPORT,
     COMPANY_ASSETS_VIEW,
 }
 _PORTAL: set[Capability] = {
@@ -303,6 +304,7 @@ _PORTAL: set[Capability] = {
     REQUESTS_VIEW,
     REQUESTS_CREATE,
     REQUESTS_REPLY,
+    REQUESTS_EXPORT,
     COMPANY_ASSETS_VIEW,
 }
 # Working the service desk: what the expert role is for, and what a manager also does.
@@ -391,6 +393,7 @@ GRANT_COVERED_BY: dict[Capability, Capability] = {
     REQUESTS_VIEW: TICKETS_VIEW,
     REQUESTS_CREATE: TICKETS_CREATE,
     REQUESTS_REPLY: TICKETS_WORK,
+    REQUESTS_EXPORT: TICKETS_VIEW,
     COMPANY_ASSETS_VIEW: ASSETS_VIEW,
 }
 

@@ -53,6 +53,7 @@ FORBIDDEN_CAPABILITIES: frozenset[str] = frozenset(
         caps.BILLING_MANAGE,
         caps.EXPORTS_RUN,
         caps.AUDIT_EXPORT,
+        caps.REQUESTS_EXPORT,
         caps.WORKSPACE_DELETE,
         caps.SUPPORT_GRANT,
         caps.COMPANIES_DELETE,

@@ -178,7 +178,7 @@ def portal_export(*, tenant: Tenant, actor: Membership, ip: str) -> PortalExport
     """Export the actor's own company's desk data (see the module's invariants). Raises
     PermissionDenied for anyone but a portal viewer of an open workspace, and
     ``throttle.Throttled`` past the limit (nothing is read or recorded then)."""
-    current = _authorize(tenant=tenant, actor=actor, capability=caps.REQUESTS_VIEW)
+    current = _authorize(tenant=tenant, actor=actor, capability=caps.REQUESTS_EXPORT)
     if not current.is_customer or current.company_id is None:
         raise PermissionDenied(PORTAL_EXPORT_CUSTOMERS_ONLY)
     if tenant.state not in OPEN_STATES:

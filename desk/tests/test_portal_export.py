@@ -156,3 +156,22 @@ def test_past_the_hourly_limit_the_export_answers_429_and_records_nothing(
     assert escape(PORTAL_EXPORT_THROTTLED) in refused.content.decode()
     with tenant_context(acme):
         assert AuditEvent.objects.filter(event_type=Event.PORTAL_DATA_EXPORTED).count() == 1
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_support_impersonating_a_customer_cannot_take_the_portal_export(acme, write):
+    """Exporting data is never allowed while impersonating (support.gate's forbidden list),
+    in a write session too: the page and the download are refused and nothing is audited."""
+    from support.tests.factories import grant_for, impersonation_client, support_agent
+
+    grant_for(acme, allow_write=True)
+    customer = Membership.objects.get(tenant=acme, user__email="customer@acme.example")
+    client, _session = impersonation_client(support_agent(), acme, member=customer, write=write)
+    with tenant_context(acme):
+        before = AuditEvent.objects.filter(event_type=Event.PORTAL_DATA_EXPORTED).count()
+    assert client.get("/portal/export/").status_code == 403
+    assert client.post("/portal/export/").status_code == 403
+    assert b"Export our data" not in client.get("/portal/requests/").content
+    with tenant_context(acme):
+        after = AuditEvent.objects.filter(event_type=Event.PORTAL_DATA_EXPORTED).count()
+    assert after == before

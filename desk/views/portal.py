@@ -15,6 +15,7 @@ from kernel import storage
 from kernel.capabilities import (
     COMPANY_ASSETS_VIEW,
     REQUESTS_CREATE,
+    REQUESTS_EXPORT,
     REQUESTS_REPLY,
     REQUESTS_VIEW,
 )
@@ -205,7 +206,7 @@ def portal_asset_detail(request: DeskRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_capability(REQUESTS_VIEW)
+@require_capability(REQUESTS_EXPORT)
 @require_http_methods(GET_POST)
 def portal_export(request: DeskRequest) -> HttpResponseBase:
     """GET: what the export holds. POST: the export itself, a JSON document streamed as it
