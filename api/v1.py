@@ -82,7 +82,9 @@ def _given(payload: Any, record: Any) -> dict[str, Any]:
     """A PATCH body merged onto the record: each field given (and not null) replaces the
     record's, every other keeps its current value, so the service sees the whole form."""
     return {
-        field: getattr(record, field) if getattr(payload, field) is None else getattr(payload, field)
+        field: getattr(record, field)
+        if getattr(payload, field) is None
+        else getattr(payload, field)
         for field in type(payload).model_fields
     }
 
