@@ -422,10 +422,11 @@ def invoice_create(request: HttpRequest, payload: schemas.InvoiceIn):
     return 201, invoice
 
 
-for _verb, _capability, _action, _text in (
+_INVOICE_ACTIONS: tuple[tuple[str, caps.Capability, Any, str], ...] = (
     ("pay", caps.INVOICES_EDIT, invoice_services.invoice_mark_paid, "Record an open invoice paid."),
     ("void", caps.INVOICES_VOID, invoice_services.invoice_void, "Void an open invoice."),
-):
+)
+for _verb, _capability, _action, _text in _INVOICE_ACTIONS:
     object_route(
         sales.post,
         f"/invoices/{{invoice_id}}/{_verb}",
@@ -800,10 +801,11 @@ def request_reply(request: HttpRequest, payload: schemas.RequestReplyIn, ticket_
     return 201, message
 
 
-for _verb, _action, _text in (
+_REQUEST_ACTIONS: tuple[tuple[str, Any, str], ...] = (
     ("solved", ticket_services.request_confirm_solved, "Confirm a resolved request solved."),
     ("reopen", ticket_services.request_reopen, "Reopen a resolved request, within the window."),
-):
+)
+for _verb, _action, _text in _REQUEST_ACTIONS:
     object_route(
         requests.post,
         f"/requests/{{ticket_id}}/{_verb}",
