@@ -130,7 +130,8 @@ class TicketIn(Schema):
 
 class TicketPatch(Schema):
     """Change what the ticket page changes; fields left out stay as they are. ``status``
-    follows the page's status machine; ``assignee_id`` null unassigns."""
+    follows the page's status machine (the current status is no change); ``assignee_id``
+    null unassigns. All of it happens, or none of it."""
 
     subject: str | None = Field(None, max_length=200)
     priority: Priority | None = None
