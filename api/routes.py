@@ -116,6 +116,53 @@ def detail_route(
     )(view)
 
 
+def object_route(
+    route: Callable[..., Any],
+    path: str,
+    capability: Capability,
+    *,
+    get: Callable[[Membership, int], Any],
+    act: Callable[..., Any],
+    url_name: str,
+    item: type | None = None,
+    payload: type | None = None,
+    status: int = 200,
+    description: str = "",
+) -> Callable:
+    """A write on one object: ``get(member, id)`` (the selector's one 404, so another
+    company's or workspace's object is a missing one), then ``act(request, record)`` or, with
+    a ``payload`` schema, ``act(request, record, payload)``, which calls the pages' service and
+    returns what ``item`` serializes. Without ``item`` the answer is ``204 No Content``."""
+    (parameter,) = _PARAMETER.findall(path)
+
+    def view(request: HttpRequest, **kwargs: Any):
+        record = get(caller(request), kwargs[parameter])
+        body = () if payload is None else (kwargs["payload"],)
+        result = act(request, record, *body)
+        return (204, None) if item is None else (status, result)
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter(parameter, inspect.Parameter.KEYWORD_ONLY, default=ID, annotation=int),
+    ]
+    if payload is not None:
+        parameters.append(
+            inspect.Parameter("payload", inspect.Parameter.KEYWORD_ONLY, annotation=payload)
+        )
+    view.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    view.__name__ = view.__qualname__ = url_name.replace("-", "_")
+    answer = {204: None} if item is None else {status: item}
+    return endpoint(
+        route,
+        path,
+        capability,
+        response={**answer, **ERRORS_WRITE},
+        url_name=url_name,
+        operation_id=f"api_v1_{view.__name__}",
+        description=description,
+    )(view)
+
+
 def operations(api) -> list[tuple[str, str, Operation]]:
     """Every operation of ``api`` as (method, path, operation): what the sweeps walk."""
     found = []

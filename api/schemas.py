@@ -128,6 +128,19 @@ class TicketIn(Schema):
     requester_email: str = Field("", max_length=254)
 
 
+class TicketPatch(Schema):
+    """Change what the ticket page changes; fields left out stay as they are. ``status``
+    follows the page's status machine (the current status is no change); ``assignee_id``
+    null unassigns. All of it happens, or none of it."""
+
+    subject: str | None = Field(None, max_length=200)
+    priority: Priority | None = None
+    category: str | None = Field(None, max_length=80)
+    tags: list[str] | None = Field(None, max_length=10)
+    status: str | None = Field(None, max_length=20, description="open, pending_customer...")
+    assignee_id: int | None = Field(None, ge=1, le=2**63 - 1)
+
+
 class RequestIn(Schema):
     """A request a customer submits for their own company."""
 
@@ -197,6 +210,15 @@ class ContactIn(Schema):
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=40)
     role_title: str = Field("", max_length=100)
+
+
+class ContactPatch(Schema):
+    """Fields left out stay as they are; the company never changes."""
+
+    name: str | None = Field(None, max_length=150)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=40)
+    role_title: str | None = Field(None, max_length=100)
 
 
 class ContactQuery(ListQuery):
@@ -280,6 +302,10 @@ class OrderIn(Schema):
     notes: str = Field("", max_length=10000)
 
 
+class OrderStatusIn(Schema):
+    status: str = Field(max_length=20, description="scheduled, in_progress, done, cancelled")
+
+
 class OrderQuery(StatusQuery):
     sort: str = sort_field(shop_selectors.ORDER_SORTS)
 
@@ -355,6 +381,30 @@ class Asset(Schema):
     notes: str
     status: str
     created_at: datetime
+
+
+AssetStatus = Literal["active", "maintenance", "retired"]
+
+
+class AssetIn(Schema):
+    company_id: int = Field(ge=1, le=2**63 - 1)
+    asset_type: str = Field(max_length=80)
+    name: str = Field(max_length=200)
+    serial: str = Field("", max_length=100)
+    location: str = Field("", max_length=200)
+    notes: str = Field("", max_length=10000)
+    status: AssetStatus = "active"
+
+
+class AssetPatch(Schema):
+    """Fields left out stay as they are; the company never changes."""
+
+    asset_type: str | None = Field(None, max_length=80)
+    name: str | None = Field(None, max_length=200)
+    serial: str | None = Field(None, max_length=100)
+    location: str | None = Field(None, max_length=200)
+    notes: str | None = Field(None, max_length=10000)
+    status: AssetStatus | None = None
 
 
 class AssetQuery(ListQuery):

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,7 @@ from audit.events import EVENT_INFO, Event
 from audit.models import AuditEvent
 from desk import selectors as desk_selectors
 from desk.models import Ticket
+from desk.services import assets as asset_services
 from desk.services import tickets as ticket_services
 from exports import selectors as export_selectors
 from exports import services as export_services
@@ -44,7 +46,7 @@ from . import routes, schemas
 from .gate import BearerToken, endpoint, install_error_handlers, problem
 from .idempotency import idempotent
 from .pagination import ordered
-from .routes import ERRORS, ERRORS_WRITE, ID, caller, detail_route, list_route
+from .routes import ERRORS, ERRORS_WRITE, ID, caller, detail_route, list_route, object_route
 
 api = NinjaAPI(
     title="Shopsafe API",
@@ -74,6 +76,17 @@ def _writer(request: HttpRequest) -> dict[str, Any]:
 
 def _same(record: Any) -> Any:
     return record  # the schema reads the model's attributes
+
+
+def _given(payload: Any, record: Any) -> dict[str, Any]:
+    """A PATCH body merged onto the record: each field given (and not null) replaces the
+    record's, every other keeps its current value, so the service sees the whole form."""
+    return {
+        field: getattr(record, field)
+        if getattr(payload, field) is None
+        else getattr(payload, field)
+        for field in type(payload).model_fields
+    }
 
 
 # --- Companies and contacts
@@ -170,6 +183,30 @@ def contact_create(request: HttpRequest, payload: schemas.ContactIn):
     return 201, company_services.contact_create(**_writer(request), company=company, **data)
 
 
+object_route(
+    companies.patch,
+    "/contacts/{contact_id}",
+    caps.COMPANIES_EDIT,
+    item=schemas.Contact,
+    payload=schemas.ContactPatch,
+    get=lambda viewer, pk: shop_selectors.contact_get(viewer=viewer, pk=pk),
+    act=lambda request, contact, payload: company_services.contact_update(
+        **_writer(request), contact=contact, **_given(payload, contact)
+    ),
+    url_name="contact-update",
+)
+object_route(
+    companies.delete,
+    "/contacts/{contact_id}",
+    caps.COMPANIES_EDIT,
+    get=lambda viewer, pk: shop_selectors.contact_get(viewer=viewer, pk=pk),
+    act=lambda request, contact: company_services.contact_delete(
+        **_writer(request), contact=contact
+    ),
+    url_name="contact-delete",
+)
+
+
 # --- Quotes (with their lines), orders, invoices
 
 sales = Router(tags=["quotes, orders and invoices"])
@@ -228,6 +265,31 @@ def quote_create(request: HttpRequest, payload: schemas.QuoteIn):
         lines=_lines(payload),
     )
     return 201, quote
+
+
+@endpoint(
+    sales.put,
+    "/quotes/{quote_id}",
+    caps.QUOTES_EDIT,
+    response={200: schemas.Quote, **ERRORS_WRITE},
+    url_name="quote-update",
+)
+def quote_update(request: HttpRequest, payload: schemas.QuoteIn, quote_id: int = ID):
+    """Replace a draft quote's header and lines, as its edit page does (a sent quote is no
+    longer editable)."""
+    viewer = caller(request)
+    quote = shop_selectors.quote_get(viewer=viewer, pk=quote_id)
+    company = shop_selectors.company_get(viewer=viewer, pk=payload.company_id)
+    return quote_services.quote_update(
+        **_writer(request),
+        quote=quote,
+        company=company,
+        title=payload.title,
+        tax_rate=payload.tax_rate,
+        valid_until=payload.valid_until,
+        notes=payload.notes,
+        lines=_lines(payload),
+    )
 
 
 def _quote_action(path: str, capability: caps.Capability, name: str, action: Any) -> None:
@@ -300,6 +362,21 @@ def order_create(request: HttpRequest, payload: schemas.OrderIn):
     return 201, order
 
 
+object_route(
+    sales.post,
+    "/orders/{order_id}/status",
+    caps.ORDERS_EDIT,
+    item=schemas.Order,
+    payload=schemas.OrderStatusIn,
+    get=lambda viewer, pk: shop_selectors.order_get(viewer=viewer, pk=pk),
+    act=lambda request, order, payload: order_services.order_change_status(
+        **_writer(request), order=order, status=payload.status
+    ),
+    url_name="order-status",
+    description="Move the order along its statuses, as the order page's buttons do: "
+    "scheduled -> in_progress -> done, back to scheduled, or cancelled before it is done.",
+)
+
 list_route(
     sales.get,
     "/invoices",
@@ -343,6 +420,23 @@ def invoice_create(request: HttpRequest, payload: schemas.InvoiceIn):
         notes=payload.notes,
     )
     return 201, invoice
+
+
+_INVOICE_ACTIONS: tuple[tuple[str, caps.Capability, Any, str], ...] = (
+    ("pay", caps.INVOICES_EDIT, invoice_services.invoice_mark_paid, "Record an open invoice paid."),
+    ("void", caps.INVOICES_VOID, invoice_services.invoice_void, "Void an open invoice."),
+)
+for _verb, _capability, _action, _text in _INVOICE_ACTIONS:
+    object_route(
+        sales.post,
+        f"/invoices/{{invoice_id}}/{_verb}",
+        _capability,
+        item=schemas.Invoice,
+        get=lambda viewer, pk: shop_selectors.invoice_get(viewer=viewer, pk=pk),
+        act=lambda request, invoice, action=_action: action(**_writer(request), invoice=invoice),
+        url_name=f"invoice-{_verb}",
+        description=_text,
+    )
 
 
 # --- Files: upload, and downloads through a short-lived link
@@ -596,6 +690,45 @@ def ticket_reply(request: HttpRequest, payload: schemas.MessageIn, ticket_id: in
     return 201, message
 
 
+def _ticket_patch(request: HttpRequest, ticket: Ticket, payload: schemas.TicketPatch) -> dict:
+    """The ticket page's three forms in one transaction, each through its service: the
+    fields (subject, priority, category, tags; watchers and linked assets kept), the assignee,
+    then the status. Any refusal undoes all of it."""
+    given = payload.model_fields_set
+    fields = {"subject", "priority", "category", "tags"}
+    with transaction.atomic():
+        if given & fields:
+            values = _given(payload, ticket)
+            ticket = ticket_services.ticket_update(
+                **_writer(request),
+                ticket=ticket,
+                **{field: values[field] for field in fields},
+                watcher_ids=list(ticket.watchers.values_list("pk", flat=True)),
+                asset_ids=list(ticket.assets.values_list("pk", flat=True)),
+            )
+        if "assignee_id" in given:
+            ticket = ticket_services.ticket_assign(
+                **_writer(request), ticket=ticket, assignee_id=payload.assignee_id
+            )
+        if payload.status is not None and payload.status != ticket.status:
+            ticket = ticket_services.ticket_change_status(
+                **_writer(request), ticket=ticket, status=payload.status
+            )
+    return _ticket(ticket)
+
+
+object_route(
+    tickets.patch,
+    "/tickets/{ticket_id}",
+    caps.TICKETS_WORK,
+    item=schemas.Ticket,
+    payload=schemas.TicketPatch,
+    get=_ticket_get,
+    act=_ticket_patch,
+    url_name="ticket-update",
+)
+
+
 requests = Router(tags=["requests (customer portal)"])
 
 list_route(
@@ -668,6 +801,25 @@ def request_reply(request: HttpRequest, payload: schemas.RequestReplyIn, ticket_
     return 201, message
 
 
+_REQUEST_ACTIONS: tuple[tuple[str, Any, str], ...] = (
+    ("solved", ticket_services.request_confirm_solved, "Confirm a resolved request solved."),
+    ("reopen", ticket_services.request_reopen, "Reopen a resolved request, within the window."),
+)
+for _verb, _action, _text in _REQUEST_ACTIONS:
+    object_route(
+        requests.post,
+        f"/requests/{{ticket_id}}/{_verb}",
+        caps.REQUESTS_REPLY,
+        item=schemas.Ticket,
+        get=_ticket_get,
+        act=lambda request, ticket, action=_action: _ticket(
+            action(**_writer(request), ticket=ticket)
+        ),
+        url_name=f"request-{_verb}",
+        description=_text,
+    )
+
+
 # --- Assets (staff) and the company's own assets (the customer portal)
 
 assets = Router(tags=["assets"])
@@ -705,6 +857,47 @@ for _path, _capability, _name in _ASSET_ROUTES:
         serialize=_same,
         url_name=_name,
     )
+
+
+@endpoint(
+    assets.post,
+    "/assets",
+    caps.ASSETS_EDIT,
+    response={201: schemas.Asset, **ERRORS_WRITE},
+    url_name="asset-create",
+)
+@idempotent
+def asset_create(request: HttpRequest, payload: schemas.AssetIn):
+    # The company must be one the caller sees: the same 404 as a missing one.
+    data = payload.dict()
+    company = shop_selectors.company_get(viewer=caller(request), pk=data.pop("company_id"))
+    return 201, asset_services.asset_create(**_writer(request), company_id=company.pk, **data)
+
+
+def _asset_get(viewer: Membership, pk: int) -> Any:
+    return desk_selectors.asset_get(viewer=viewer, pk=pk)
+
+
+object_route(
+    assets.patch,
+    "/assets/{asset_id}",
+    caps.ASSETS_EDIT,
+    item=schemas.Asset,
+    payload=schemas.AssetPatch,
+    get=_asset_get,
+    act=lambda request, asset, payload: asset_services.asset_update(
+        **_writer(request), asset=asset, **_given(payload, asset)
+    ),
+    url_name="asset-update",
+)
+object_route(
+    assets.delete,
+    "/assets/{asset_id}",
+    caps.ASSETS_DELETE,
+    get=_asset_get,
+    act=lambda request, asset: asset_services.asset_delete(**_writer(request), asset=asset),
+    url_name="asset-delete",
+)
 
 
 # --- Members (read)

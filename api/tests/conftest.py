@@ -33,7 +33,7 @@ def token_for(slug: str, role: str, *, scopes=None, days: int = 30, name: str = 
 
 
 class ApiClient:
-    """GET/POST/PUT JSON against one workspace host with one token."""
+    """GET/POST/PUT/PATCH/DELETE JSON against one workspace host with one token."""
 
     def __init__(self, slug: str, secret: str | None, *, ip: str = "192.0.2.10"):
         self.client = Client(HTTP_HOST=f"{slug}.localhost", REMOTE_ADDR=ip)
@@ -59,6 +59,14 @@ class ApiClient:
         return self.client.put(
             f"/api/v1{path}", body, content_type="application/json", headers=self._headers(headers)
         )
+
+    def patch(self, path, body, headers=None):
+        return self.client.patch(
+            f"/api/v1{path}", body, content_type="application/json", headers=self._headers(headers)
+        )
+
+    def delete(self, path, headers=None):
+        return self.client.delete(f"/api/v1{path}", headers=self._headers(headers))
 
 
 @pytest.fixture

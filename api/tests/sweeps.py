@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from api.gate import declared_capability
 from api.v1 import operations
 
-# A body each write accepts, per (method, route).
+# A body each write accepts, per (method, route) (None: a DELETE, which has none).
 BODIES = {
     ("POST", "/companies"): {"name": "Made by the sweep"},
     ("PUT", "/companies/{company_id}"): {"name": "Renamed by the sweep"},
@@ -25,6 +25,18 @@ BODIES = {
     ("POST", "/requests"): {"subject": "Sweep", "description": "Made by the sweep"},
     ("POST", "/requests/{ticket_id}/messages"): {"body": "Sweep reply"},
     ("POST", "/contacts"): {"company_id": 999_999_999, "name": "Sweep"},
+    ("PATCH", "/contacts/{contact_id}"): {"name": "Renamed by the sweep"},
+    ("DELETE", "/contacts/{contact_id}"): None,
+    ("PUT", "/quotes/{quote_id}"): {"company_id": 999_999_999, "title": "Sweep"},
+    ("POST", "/orders/{order_id}/status"): {"status": "in_progress"},
+    ("POST", "/invoices/{invoice_id}/pay"): {},
+    ("POST", "/invoices/{invoice_id}/void"): {},
+    ("PATCH", "/tickets/{ticket_id}"): {"priority": "high", "tags": ["sweep"]},
+    ("POST", "/requests/{ticket_id}/solved"): {},
+    ("POST", "/requests/{ticket_id}/reopen"): {},
+    ("POST", "/assets"): {"company_id": 999_999_999, "asset_type": "Sweep", "name": "Sweep"},
+    ("PATCH", "/assets/{asset_id}"): {"name": "Renamed by the sweep"},
+    ("DELETE", "/assets/{asset_id}"): None,
     ("POST", "/quotes"): {"company_id": 999_999_999, "title": "Sweep"},
     ("POST", "/quotes/{quote_id}/send"): {},
     ("POST", "/quotes/{quote_id}/accept"): {},
@@ -88,7 +100,9 @@ class Route:
         if (self.method, self.route) in MULTIPART:
             upload = SimpleUploadedFile("sweep.pdf", PDF, content_type="application/pdf")
             return client.upload(path, {**self.body, "upload": upload})
-        sender = client.post if self.method == "POST" else client.put
+        if self.method == "DELETE":
+            return client.delete(path)
+        sender = {"POST": client.post, "PUT": client.put, "PATCH": client.patch}[self.method]
         return sender(path, self.body)
 
     def __str__(self) -> str:

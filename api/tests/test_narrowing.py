@@ -64,3 +64,34 @@ def test_a_customer_gets_only_their_companys_records_on_every_list_and_detail(ac
         if (route.method, route.route) not in QUERIES:  # the content needs a fresh link
             statuses = {route.call(client, object_id).status_code for object_id in theirs}
             assert 200 in statuses, route
+
+
+@pytest.mark.sweep
+def test_every_write_of_a_customer_on_another_companys_record_is_the_missing_object_404(acme):
+    _records_for_both(acme, factories.membership(acme, "customer").company_id)
+    missing = None
+    checked = []
+    for role in ("customer", "company_admin"):
+        customer = factories.membership(acme, role)
+        own = customer.company_id
+        client = ApiClient("acme", token_for("acme", role)[1])
+        missing = missing or client.get("/requests/999999999")
+        held = capabilities_for(customer)
+        writes = [
+            r for r in routes() if r.method != "GET" and r.parameters and r.capability in held
+        ]
+        for route in writes:
+            model = apps.get_model(PARAMETER_MODELS[route.parameters[0]])
+            with tenant_context(acme):
+                others = model.objects.exclude(company_id=own)
+                before = {row["id"]: row for row in others.values()}
+            assert before, route
+            for object_id in sorted(before)[-2:]:
+                response = route.call(client, object_id)
+                assert (response.status_code, response.content) == (404, missing.content), route
+            with tenant_context(acme):
+                assert {row["id"]: row for row in others.values()} == before, route
+            checked.append(str(route))
+    assert missing.status_code == 404
+    # Replies, solved and reopen on requests, accept and decline on quotes: at least these.
+    assert len(set(checked)) >= 5, checked
