@@ -227,14 +227,18 @@ def pytest_collection_modifyitems(config, items):
             or path in NEEDS_SERVICES_WITHOUT_DB
         ):
             item.add_marker(pytest.mark.unit)
-    # The longest tests (sweeps, slow and browser tests) first: parallel workers then pick up
-    # the short ones while a sweep runs, and finish together instead of one idling at the end
-    # while the other runs the last sweep. Stable, so each module keeps its order.
+    # The longest tests (sweeps and slow tests) first: parallel workers then pick up the short
+    # ones while a sweep runs, and finish together instead of one idling at the end while the
+    # other runs the last sweep. Stable, so each module keeps its order. Browser tests stay
+    # last (tests/browser/conftest.py): they commit real rows (a signed-in member's sessions),
+    # which a test run after them on the same worker would count.
     items.sort(key=lambda item: 0 if _long_running(item) else 1)
 
 
 def _long_running(item) -> bool:
-    return any(item.get_closest_marker(mark) for mark in ("sweep", "slow", "browser"))
+    if item.get_closest_marker("browser") is not None:
+        return False
+    return any(item.get_closest_marker(mark) for mark in ("sweep", "slow"))
 
 
 @pytest.fixture(autouse=True)
