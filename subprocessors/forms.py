@@ -8,7 +8,6 @@ from .models import SubProcessorChange
 from .services import ChangeInput
 
 
-
 class ChangeForm(forms.Form):
     kind = forms.ChoiceField(choices=SubProcessorChange.Kind.choices, label="Change")
     name = forms.CharField(max_length=100, label="Vendor")

@@ -85,3 +85,6 @@ class SubProcessorNotice(models.Model):
                 condition=models.Q(sent_at__isnull=True),
             )
         ]
+
+    def __str__(self) -> str:
+        return f"notice of change {self.change_id} to user {self.user_id}"

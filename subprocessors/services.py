@@ -159,7 +159,8 @@ def _publish(
 ) -> SubProcessorChange:
     if vendor is None:
         vendor = SubProcessor.objects.create(name=change.name.strip())
-    assert change.effective_on is not None  # _validate checked it
+    if change.effective_on is None:  # pragma: no cover - _validate refuses it first
+        raise ValidationError(FIELD_REQUIRED.format(field="effective date"))
     published = SubProcessorChange.objects.create(
         sub_processor=vendor,
         kind=change.kind,
@@ -262,4 +263,3 @@ def _notice_email(notice: SubProcessorNotice) -> None:
             "contact": settings.SECURITY_CONTACT_EMAIL,
         },
     )
-

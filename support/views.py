@@ -36,7 +36,9 @@ SIGN_IN_FAILED = "Those details are not right, or this account is not platform s
 SESSION_STARTED = "Opening the workspace as the chosen member."
 SESSION_ENDED = "Support session ended."
 WORKSPACE_RESTORED = "Workspace {slug} restored to active."
-SUBPROCESSOR_PUBLISHED = "Published: {name} {kind}, effective {day}; {owners} owner(s) will be emailed."
+SUBPROCESSOR_PUBLISHED = (
+    "Published: {name} {kind}, effective {day}; {owners} owner(s) will be emailed."
+)
 
 
 def console_view(view):

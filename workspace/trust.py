@@ -129,9 +129,7 @@ PILLARS: tuple[Pillar, ...] = (
     Pillar(
         "backups",
         "Backups",
-        (
-            "Your own export is always available (see 'Export and deletion').",
-        ),
+        ("Your own export is always available (see 'Export and deletion').",),
         "Until restore tests exist, the verify page says so rather than showing a result.",
         not_yet=(
             "Scheduled database backups with a tested restore drill are not built yet. We will "

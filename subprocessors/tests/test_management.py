@@ -79,7 +79,10 @@ def test_agent_publishes_a_change_from_the_console(acme):
     ("changes", "error"),
     [
         ({"effective_on": "not a date"}, "Enter a valid date."),
-        ({"kind": "renamed"}, "Select a valid choice. renamed is not one of the available choices."),
+        (
+            {"kind": "renamed"},
+            "Select a valid choice. renamed is not one of the available choices.",
+        ),
         ({"name": ""}, "This field is required."),
         ({"name": "x" * 101}, "Ensure this value has at most 100 characters (it has 101)."),
         ({"purpose": ""}, "Give the vendor&#x27;s purpose."),
@@ -110,9 +113,19 @@ def test_command_publishes_a_change_and_audits_it(acme, capsys):
     support_agent()
     with time_machine.travel(NOW, tick=False):
         call_command(
-            "subprocessor", "add", "Hetzner Online", "--agent", "agent@platform.example",
-            "--effective", "2027-04-15", "--purpose", "Hosts the servers",
-            "--data", "All workspace data", "--region", "Germany",
+            "subprocessor",
+            "add",
+            "Hetzner Online",
+            "--agent",
+            "agent@platform.example",
+            "--effective",
+            "2027-04-15",
+            "--purpose",
+            "Hosts the servers",
+            "--data",
+            "All workspace data",
+            "--region",
+            "Germany",
         )
         call_command("subprocessor", "list")
     out = capsys.readouterr().out
@@ -127,12 +140,22 @@ def test_command_refuses_bad_input_with_the_reason(member):
     with time_machine.travel(NOW, tick=False):
         with pytest.raises(CommandError, match="YYYY-MM-DD"):
             call_command(
-                "subprocessor", "add", "X", "--agent", "agent@platform.example",
-                "--effective", "soon",
+                "subprocessor",
+                "add",
+                "X",
+                "--agent",
+                "agent@platform.example",
+                "--effective",
+                "soon",
             )
         with pytest.raises(CommandError, match="Only platform support staff"):
             call_command(
-                "subprocessor", "remove", "Postmark (ActiveCampaign)",
-                "--agent", member("acme", "owner").email, "--effective", "2027-04-15",
+                "subprocessor",
+                "remove",
+                "Postmark (ActiveCampaign)",
+                "--agent",
+                member("acme", "owner").email,
+                "--effective",
+                "2027-04-15",
             )
     assert AuditEvent.objects.filter(event_type=Event.SUBPROCESSOR_CHANGE_REFUSED).count() == 1

@@ -54,9 +54,8 @@ def _platform_events(event: Event):
 def test_short_notice_is_refused_while_a_workspace_is_on_an_annual_plan(acme):
     _plans(annual=("acme",))
     agent = support_agent()
-    with time_machine.travel(NOW, tick=False):
-        with pytest.raises(ValidationError) as refused:
-            subprocessor_change_publish(agent=agent, change=_added(29))
+    with time_machine.travel(NOW, tick=False), pytest.raises(ValidationError) as refused:
+        subprocessor_change_publish(agent=agent, change=_added(29))
     assert refused.value.messages == [
         "Refused: 1 workspace(s) on an annual plan must be told at least 30 days before a "
         "change takes effect. Choose an effective date on or after 2027-03-31."
@@ -103,7 +102,9 @@ def test_beat_task_emails_each_owner_once_even_when_run_twice(acme, globex):
     to = sorted(message.to[0] for message in mail.outbox)
     assert len(to) == owners == len(set(to))
     acme_owner = next(m for m in mail.outbox if m.to == ["owner@acme.example"])
-    assert acme_owner.subject == "Sub-processor change: Cloudflare R2 added, effective 15 April 2027"
+    assert (
+        acme_owner.subject == "Sub-processor change: Cloudflare R2 added, effective 15 April 2027"
+    )
     assert "annual plan" in acme_owner.body
     globex_owner = next(m for m in mail.outbox if m.to == ["owner@globex.example"])
     assert "annual plan" not in globex_owner.body
@@ -141,17 +142,22 @@ def test_a_removal_keeps_the_entry_in_the_history_and_leaves_the_list(acme):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (ChangeInput(kind="removed", name="Nobody Inc", effective_on=NOW.date()), NOT_LISTED.format(name="Nobody Inc")),
+        (
+            ChangeInput(kind="removed", name="Nobody Inc", effective_on=NOW.date()),
+            NOT_LISTED.format(name="Nobody Inc"),
+        ),
         (_added(-1), EFFECTIVE_IN_PAST),
-        (ChangeInput(kind="added", name="X", effective_on=NOW.date()), "Give the vendor's purpose."),
+        (
+            ChangeInput(kind="added", name="X", effective_on=NOW.date()),
+            "Give the vendor's purpose.",
+        ),
     ],
 )
 def test_bad_changes_are_refused_with_their_reason_and_write_nothing(acme, change, message):
     _plans(annual=())
     before = SubProcessorChange.objects.count()
-    with time_machine.travel(NOW, tick=False):
-        with pytest.raises(ValidationError) as refused:
-            subprocessor_change_publish(agent=support_agent(), change=change)
+    with time_machine.travel(NOW, tick=False), pytest.raises(ValidationError) as refused:
+        subprocessor_change_publish(agent=support_agent(), change=change)
     assert refused.value.messages == [message]
     assert SubProcessorChange.objects.count() == before
 
@@ -159,9 +165,8 @@ def test_bad_changes_are_refused_with_their_reason_and_write_nothing(acme, chang
 def test_only_support_staff_with_two_factor_may_publish(member):
     _plans(annual=())
     for someone in (None, member("acme", "owner"), support_agent(with_2fa=False)):
-        with time_machine.travel(NOW, tick=False):
-            with pytest.raises(ValidationError) as refused:
-                subprocessor_change_publish(agent=someone, change=_added(40))
+        with time_machine.travel(NOW, tick=False), pytest.raises(ValidationError) as refused:
+            subprocessor_change_publish(agent=someone, change=_added(40))
         assert refused.value.messages == [NOT_STAFF]
 
 

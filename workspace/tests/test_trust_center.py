@@ -16,8 +16,16 @@ from workspace.trust import PILLARS, VERIFY_PATH
 pytestmark = pytest.mark.django_db
 
 REQUIRED_PILLARS = {
-    "isolation", "roles", "audit", "two-factor", "support-access", "export-deletion",
-    "encryption", "backups", "secrets", "document-links",
+    "isolation",
+    "roles",
+    "audit",
+    "two-factor",
+    "support-access",
+    "export-deletion",
+    "encryption",
+    "backups",
+    "secrets",
+    "document-links",
 }
 
 
@@ -40,7 +48,8 @@ def test_every_pillar_has_its_section_and_its_verify_link_on_the_security_page()
         assert f"<h2>{pillar.title}</h2>" in section.group(1)
         assert "How to verify it" in section.group(1)
         assert f"{VERIFY_PATH}#{pillar.slug}" in section.group(1), pillar.slug
-    assert 'id="roadmap"' in body and 'id="faq"' in body
+    assert 'id="roadmap"' in body
+    assert 'id="faq"' in body
     assert 'id="audit-signing-key"' in body
 
 
@@ -56,7 +65,8 @@ def test_subprocessor_page_shows_the_list_and_its_history():
     assert response.status_code == 200
     assert "Postmark (ActiveCampaign)" in body
     assert "Recipients&#x27; email addresses" in body
-    assert 'id="history"' in body and "2026-12-08" in body
+    assert 'id="history"' in body
+    assert "2026-12-08" in body
 
 
 def test_disclosure_policy_names_scope_response_credit_and_safe_harbour(settings):

@@ -42,8 +42,7 @@ class Command(BaseCommand):
                 )
             for change in selectors.upcoming_changes():
                 self.stdout.write(
-                    f"announced: {change.sub_processor.name} {change.kind} "
-                    f"on {change.effective_on}"
+                    f"announced: {change.sub_processor.name} {change.kind} on {change.effective_on}"
                 )
             return
         try:
