@@ -172,3 +172,12 @@ def test_only_support_staff_with_two_factor_may_publish(member):
 
 def test_the_seeded_list_names_postmark(db):
     assert [entry.name for entry in selectors.current_entries()] == ["Postmark (ActiveCampaign)"]
+
+
+def test_a_workspace_context_sees_no_owner_notices(acme, in_tenant):
+    _plans(annual=())
+    with time_machine.travel(NOW, tick=False):
+        subprocessor_change_publish(agent=support_agent(), change=_added(40))
+    assert SubProcessorNotice.objects.exists()
+    with in_tenant(acme):
+        assert not SubProcessorNotice.objects.exists()
