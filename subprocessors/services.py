@@ -28,6 +28,7 @@ from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.context import ActorKind
 from kernel.email import email_send_templated
 from kernel.roles import Role
+from kernel.text import text_fields_check
 from rbac.models import Membership
 from tenants.models import Tenant
 
@@ -111,6 +112,9 @@ def _validate(change: ChangeInput, *, agent: User | None) -> tuple[SubProcessor 
     for field, label in labels.items():
         if not entry[field]:
             raise ValidationError(FIELD_REQUIRED.format(field=label))
+    # What PostgreSQL could not store, or longer than the columns (the command has no form).
+    text_fields_check(SubProcessor(name=name))
+    text_fields_check(SubProcessorChange(kind=change.kind, note=change.note.strip(), **entry))
     annual = annual_workspace_count()
     earliest = day + timedelta(days=ANNUAL_NOTICE_DAYS)
     if annual and change.effective_on < earliest:

@@ -148,6 +148,22 @@ def test_command_refuses_bad_input_with_the_reason(member):
                 "--effective",
                 "soon",
             )
+        with pytest.raises(CommandError, match="at most 100 characters"):
+            call_command(
+                "subprocessor",
+                "add",
+                "Acme Hosting",
+                "--agent",
+                "agent@platform.example",
+                "--effective",
+                "2027-04-15",
+                "--purpose",
+                "Hosts",
+                "--data",
+                "All",
+                "--region",
+                "x" * 101,
+            )
         with pytest.raises(CommandError, match="Only platform support staff"):
             call_command(
                 "subprocessor",
@@ -158,4 +174,5 @@ def test_command_refuses_bad_input_with_the_reason(member):
                 "--effective",
                 "2027-04-15",
             )
-    assert AuditEvent.objects.filter(event_type=Event.SUBPROCESSOR_CHANGE_REFUSED).count() == 1
+    assert AuditEvent.objects.filter(event_type=Event.SUBPROCESSOR_CHANGE_REFUSED).count() == 2
+    assert not SubProcessorChange.objects.filter(sub_processor__name="Acme Hosting").exists()
