@@ -12,6 +12,7 @@ Blocks (hundreds per area; shop records get ten codes per model):
   300 workspace lifecycle           600 support access (reserved for the support app)
                                     700 workspace exports and imports
                                     800 personal API tokens (api)
+                                    900 trust center (sub-processors, status, incidents)
                                     2000-2999 service desk records and actions
 """
 
@@ -123,6 +124,12 @@ class Event(IntEnum):
     # because the token's scopes do not cover it (data names the capability).
     API_TOKEN_REFUSED = 803
     WORKSPACE_IMPORTED = 711
+
+    # --- 900: trust center (platform stream)
+    # 901-909: the sub-processor list (subprocessors.services, subprocessors.tasks)
+    SUBPROCESSOR_CHANGE_PUBLISHED = 901
+    SUBPROCESSOR_CHANGE_REFUSED = 902  # bad input or too little notice for annual plans
+    SUBPROCESSOR_NOTICES_SENT = 903  # one beat run's emails to owners: how many, which changes
 
     # --- 1000: shop records, ten codes per model: +1 created, +2 updated, +3 deleted, +4.. extra
     COMPANY_CREATED = 1001
@@ -267,6 +274,15 @@ EVENT_INFO: dict[Event, EventInfo] = {
     ),
     Event.TWO_FACTOR_CHANGE_REFUSED: EventInfo(
         "account.two_factor.change_refused", "Two-factor change refused: wrong password or code"
+    ),
+    Event.SUBPROCESSOR_CHANGE_PUBLISHED: EventInfo(
+        "trust.subprocessor.change_published", "Sub-processor change published"
+    ),
+    Event.SUBPROCESSOR_CHANGE_REFUSED: EventInfo(
+        "trust.subprocessor.change_refused", "Sub-processor change refused"
+    ),
+    Event.SUBPROCESSOR_NOTICES_SENT: EventInfo(
+        "trust.subprocessor.notices_sent", "Owners emailed about sub-processor changes"
     ),
     Event.WORKSPACE_CREATED: EventInfo("workspace.created", "Workspace created"),
     Event.WORKSPACE_SECURITY_SETTINGS_CHANGED: EventInfo(

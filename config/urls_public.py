@@ -8,6 +8,9 @@ from workspace import public_views, signup_views
 urlpatterns = [
     path("", public_views.landing, name="landing"),
     path("security/", public_views.security, name="security"),
+    path("security/sub-processors/", public_views.subprocessors, name="security-subprocessors"),
+    path("security/disclosure/", public_views.disclosure, name="security-disclosure"),
+    path(".well-known/security.txt", public_views.security_txt, name="security-txt"),
     path("signup/", signup_views.sign_up, name="sign-up"),
     path("signup/sent/", signup_views.sign_up_sent, name="sign-up-sent"),
     path("signup/confirm/", signup_views.sign_up_confirm, name="sign-up-confirm"),

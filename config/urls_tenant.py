@@ -4,8 +4,15 @@ from django.urls import include, path
 
 from api import views as api_views
 from rbac import urls as rbac_urls
+from workspace import public_views
 
 urlpatterns = [
+    # RFC 9116 on every host, for anyone (PUBLIC): the same file as the public site's.
+    path(
+        ".well-known/security.txt",
+        public_views.security_txt_workspace,
+        name="security-txt",
+    ),
     path("api/v1/", include((api_views.urlpatterns(), "api"), namespace="api")),
     path("accounts/", include("accounts.urls")),
     path("settings/audit/", include("audit.urls")),

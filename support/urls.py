@@ -13,4 +13,5 @@ urlpatterns = [
     path("workspaces/<slug:slug>/", views.workspace, name="workspace"),
     path("workspaces/<slug:slug>/restore/", views.workspace_restore, name="workspace-restore"),
     path("session/end/", views.session_end, name="session-end"),
+    path("sub-processors/", views.subprocessors, name="subprocessors"),
 ]

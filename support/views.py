@@ -23,6 +23,9 @@ from audit.events import Event
 from audit.services import PLATFORM_STREAM, audit_event_record
 from kernel.context import ActorKind, audit_context, client_ip
 from kernel.plugins import declared_one
+from subprocessors import selectors as subprocessor_selectors
+from subprocessors.forms import ChangeForm
+from subprocessors.services import subprocessor_change_publish
 from tenants.selectors import workspace_url
 
 from . import selectors, services
@@ -33,6 +36,9 @@ SIGN_IN_FAILED = "Those details are not right, or this account is not platform s
 SESSION_STARTED = "Opening the workspace as the chosen member."
 SESSION_ENDED = "Support session ended."
 WORKSPACE_RESTORED = "Workspace {slug} restored to active."
+SUBPROCESSOR_PUBLISHED = (
+    "Published: {name} {kind}, effective {day}; {owners} owner(s) will be emailed."
+)
 
 
 def console_view(view):
@@ -206,3 +212,38 @@ def session_end(request):
         services.impersonation_end(session=live, reason=live.EndReason.AGENT)
         messages.success(request, SESSION_ENDED)
     return redirect("support:console")
+
+
+@console_view
+@require_http_methods(["GET", "POST"])
+def subprocessors(request):
+    """The sub-processor list: today's entries, announced changes, and a form to publish one
+    (subprocessors.services: audited, refused with its reason on short notice)."""
+    form = ChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = subprocessor_change_publish(agent=request.user, change=form.change_input())
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                SUBPROCESSOR_PUBLISHED.format(
+                    name=change.sub_processor.name,
+                    kind=change.kind,
+                    day=change.effective_on.isoformat(),
+                    owners=change.notices.count(),
+                ),
+            )
+            return redirect("support:subprocessors")
+    return render(
+        request,
+        "support/subprocessors.html",
+        {
+            "form": form,
+            "entries": subprocessor_selectors.current_entries(),
+            "upcoming": subprocessor_selectors.upcoming_changes(),
+            "live_session": selectors.agent_live_session(request.user),
+        },
+        status=400 if form.errors else 200,
+    )

@@ -49,6 +49,10 @@ class Tenant(TenantMixin):
         PAST_DUE = "past_due", "Past due"
         CANCELLED = "cancelled", "Cancelled"
 
+    class BillingInterval(models.TextChoices):
+        MONTHLY = "monthly", "Monthly"
+        ANNUAL = "annual", "Annual"
+
     slug = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)
     state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
@@ -77,6 +81,11 @@ class Tenant(TenantMixin):
     require_2fa_since = models.DateTimeField(null=True, blank=True)
     # Billing-level facts (the support console shows these and nothing finer).
     plan = models.CharField(max_length=40, default="trial")
+    # How the plan is billed. Customers on annual plans are promised 30 days' notice of a
+    # sub-processor change (subprocessors.services); written by billing (a later issue).
+    billing_interval = models.CharField(
+        max_length=10, choices=BillingInterval.choices, default=BillingInterval.MONTHLY
+    )
     billing_status = models.CharField(
         max_length=20, choices=BillingStatus.choices, default=BillingStatus.TRIALING
     )

@@ -86,6 +86,7 @@ SHARED_APPS = [
     # audit.AuditEvent and its migrations are switched off below, so it owns no table.
     "auditlog",
     "support",
+    "subprocessors",
     "workspace",
 ]
 TENANT_APPS = [
@@ -301,6 +302,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "workspace.tasks.purged_schemas_drop",
         "schedule": 5 * 60,
     },
+    # Owners' notices of sub-processor changes, each emailed once (subprocessors/tasks.py).
+    "subprocessors-notices-send": {
+        "task": "subprocessors.tasks.subprocessor_notices_send",
+        "schedule": 5 * 60,
+    },
     # Support access grants that ran out: audited and emailed once (support/tasks.py).
     "support-grants-expire": {
         "task": "support.tasks.support_grants_expire",
@@ -402,6 +408,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # --- Email: console in development; Postmark in production.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Shopsafe <no-reply@localhost>")
+# --- Trust center: where security reports go (security.txt, /security/disclosure/, the
+# sub-processor notices), and how far ahead security.txt's Expires is set from each request
+# (RFC 9116 asks for less than a year), so it never lapses.
+SECURITY_CONTACT_EMAIL = env("SECURITY_CONTACT_EMAIL", f"security@{APP_DOMAIN}")
+SECURITY_TXT_EXPIRES_DAYS = env("SECURITY_TXT_EXPIRES_DAYS", 180, int)
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = env("EMAIL_PORT", 25, int)
 POSTMARK_TOKEN = env("POSTMARK_TOKEN", "")
