@@ -12,6 +12,7 @@ Blocks (hundreds per area; shop records get ten codes per model):
   300 workspace lifecycle           600 support access (reserved for the support app)
                                     700 workspace exports and imports
                                     800 personal API tokens (api)
+                                    900 trust center (911-929: incidents)
                                     2000-2999 service desk records and actions
 """
 
@@ -123,6 +124,15 @@ class Event(IntEnum):
     # because the token's scopes do not cover it (data names the capability).
     API_TOKEN_REFUSED = 803
     WORKSPACE_IMPORTED = 711
+
+    # --- 900: trust center
+    # 911-929: incidents (incidents.services; platform stream and each affected workspace's)
+    INCIDENT_OPENED = 911
+    INCIDENT_UPDATED = 912
+    INCIDENT_RESOLVED = 913
+    INCIDENT_CAPABILITY_GRANTED = 914  # platform stream
+    INCIDENT_CAPABILITY_REVOKED = 915  # platform stream
+    INCIDENT_EMAIL_PREFERENCE_CHANGED = 916  # the workspace's stream where it was changed
 
     # --- 1000: shop records, ten codes per model: +1 created, +2 updated, +3 deleted, +4.. extra
     COMPANY_CREATED = 1001
@@ -337,6 +347,18 @@ EVENT_INFO: dict[Event, EventInfo] = {
     ),
     Event.SUPPORT_CONSOLE_SIGNED_IN: EventInfo(
         "support.console.signed_in", "Support agent signed in to the console"
+    ),
+    Event.INCIDENT_OPENED: EventInfo("incident.opened", "Incident opened"),
+    Event.INCIDENT_UPDATED: EventInfo("incident.updated", "Incident update posted"),
+    Event.INCIDENT_RESOLVED: EventInfo("incident.resolved", "Incident resolved"),
+    Event.INCIDENT_CAPABILITY_GRANTED: EventInfo(
+        "incident.capability.granted", "Platform capability to manage incidents granted"
+    ),
+    Event.INCIDENT_CAPABILITY_REVOKED: EventInfo(
+        "incident.capability.revoked", "Platform capability to manage incidents revoked"
+    ),
+    Event.INCIDENT_EMAIL_PREFERENCE_CHANGED: EventInfo(
+        "incident.email_preference.changed", "Incident update emails switched on or off"
     ),
     Event.EXPORT_STARTED: EventInfo("export.started", "Workspace export started"),
     Event.EXPORT_FINISHED: EventInfo("export.finished", "Workspace export ready"),

@@ -86,6 +86,8 @@ SHARED_APPS = [
     # audit.AuditEvent and its migrations are switched off below, so it owns no table.
     "auditlog",
     "support",
+    # The status page, health checks and incidents (public schema).
+    "incidents",
     "workspace",
 ]
 TENANT_APPS = [
@@ -153,6 +155,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "workspace.context_processors.workspace",
                 "support.context_processors.support",
+                "incidents.context_processors.incident_banner",
             ],
         },
     }
@@ -332,6 +335,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "workspace.tasks.lifecycle_run_task",
         "schedule": 24 * 60 * 60,
     },
+    # The worker heartbeat the status page reads (incidents/health.py): stale = jobs down.
+    "incidents-worker-heartbeat": {
+        "task": "incidents.tasks.worker_heartbeat",
+        "schedule": 60,
+    },
     # Rate-limit counters and sign-up requests long expired (accounts/tasks.py).
     "accounts-expired-rows-purge": {
         "task": "accounts.tasks.expired_rows_purge",
@@ -398,6 +406,9 @@ STORAGES = {
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Status page (incidents/health.py): health check results are reused this long.
+STATUS_CHECK_SECONDS = env("STATUS_CHECK_SECONDS", 10, int)
 
 # --- Email: console in development; Postmark in production.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
