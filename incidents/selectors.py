@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
 from functools import lru_cache
 
 from django.db.models import Exists, OuterRef, Prefetch, Q

@@ -1,6 +1,7 @@
 """The gate's one lookup: a signed-in request's session, user, tracked session, membership,
 the "support is viewing" banner and whether an incident banner is due, in ONE statement, sent
-together with the request's workspace context in one round trip (``tenants.postgresql_backend``: ``fetch_in_context``).
+together with the request's workspace context in one round trip
+(``tenants.postgresql_backend``: ``fetch_in_context``).
 
 Invariant: this lookup only saves queries; it decides nothing. Each row it reads is the row
 the code it stands in for reads, under the same conditions: the session row that Django's
@@ -40,8 +41,8 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.models import User, UserSession
 from accounts.sessions import session_key_digest
-from rbac.models import Membership
 from incidents.selectors import workspace_incident_open_sql
+from rbac.models import Membership
 from support.selectors import workspace_support_until_sql
 from tenants.models import Domain, Tenant
 
