@@ -2,7 +2,8 @@
 
 The gate's one lookup already says whether any open incident affects the workspace
 (``request.incident_open``, workspace.gate_lookup), so a page costs a query here only while
-one does; pages the lookup did not run for (sign-in, anonymous) ask the selector. Only the
+one does; pages the lookup did not run for ask the selector. Pages without a member (sign-in,
+anonymous visitors) show no banner. Only the
 incident's public text reaches the template, never which other workspaces it affects.
 """
 
@@ -27,6 +28,8 @@ def incident_banner(request) -> dict:
     tenant = getattr(request, "tenant", None)
     if tenant is None or tenant.is_public:
         return {}
+    if getattr(request, "membership", None) is None:
+        return {}  # members' pages only: an anonymous visitor learns nothing about the host
     known = getattr(request, "incident_open", _NOT_READ)
     if known is False:
         return {}

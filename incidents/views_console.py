@@ -45,7 +45,7 @@ def incident_list(request):
 @incidents_view
 @require_http_methods(["GET", "POST"])
 def incident_new(request):
-    form = IncidentOpenForm(request.POST or None)
+    form = IncidentOpenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -72,7 +72,7 @@ def incident_new(request):
 @require_http_methods(["GET", "POST"])
 def incident_detail(request, pk: int):
     incident = get_object_or_404(Incident.objects.prefetch_related("updates", "workspaces"), pk=pk)
-    form = IncidentUpdateForm(request.POST or None)
+    form = IncidentUpdateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.incident_update_post(

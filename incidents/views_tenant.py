@@ -23,7 +23,9 @@ PREFERENCE_SAVED = "Incident email preference saved."
 @require_http_methods(["GET", "POST"])
 def email_preference(request):
     current = IncidentEmailPreference.objects.filter(user=request.user, updates=True).exists()
-    form = IncidentEmailPreferenceForm(request.POST or None, initial={"updates": current})
+    form = IncidentEmailPreferenceForm(
+        request.POST if request.method == "POST" else None, initial={"updates": current}
+    )
     if request.method == "POST" and form.is_valid():
         services.incident_email_preference_set(
             membership=request.membership, updates=form.cleaned_data["updates"]
