@@ -158,7 +158,8 @@ def test_bad_input_on_the_update_form_is_refused_and_changes_nothing(acme):
         == 404
     )
     incident.refresh_from_db()
-    assert incident.is_open and incident.updates.count() == 1
+    assert incident.is_open
+    assert incident.updates.count() == 1
 
 
 def test_a_resolved_incident_takes_no_more_updates(acme):
@@ -240,7 +241,9 @@ def test_owners_of_affected_workspaces_are_emailed_on_open_and_resolve_each_sepa
     )
     assert sorted(message.to[0] for message in mail.outbox) == owners
     for message in mail.outbox:
-        assert len(message.to) == 1 and not message.cc and not message.bcc
+        assert len(message.to) == 1
+        assert not message.cc
+        assert not message.bcc
         assert message.subject == f"[{acme.name}] Incident: Email delays"
         assert "globex" not in (message.subject + message.body).lower()
     mail.outbox.clear()
