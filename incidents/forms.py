@@ -28,7 +28,7 @@ class IncidentOpenForm(forms.Form):
     body = forms.CharField(max_length=2000, widget=forms.Textarea, label="First update")
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not cleaned.get("affects_all") and not cleaned.get("workspaces"):
             self.add_error("workspaces", "Choose the affected workspaces, or all of them.")
         return cleaned
