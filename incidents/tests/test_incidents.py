@@ -327,3 +327,20 @@ def test_granting_the_capability_is_audited_in_the_platform_stream():
     agent = incident_manager()
     [event] = _platform_events(Event.INCIDENT_CAPABILITY_GRANTED)
     assert event.target_id == str(agent.pk)
+
+
+def test_the_capability_command_grants_and_revokes_and_refuses_a_workspace_member(member):
+    from django.core.management import CommandError, call_command
+
+    from incidents.services import agent_can_manage_incidents
+
+    agent = support_agent("ops@platform.example")
+    call_command("incident_capability", "ops@platform.example")
+    assert agent_can_manage_incidents(agent)
+    call_command("incident_capability", "ops@platform.example", "--revoke")
+    assert not agent_can_manage_incidents(agent)
+    assert len(_platform_events(Event.INCIDENT_CAPABILITY_REVOKED)) == 1
+    with pytest.raises(CommandError, match="Only a platform support agent"):
+        call_command("incident_capability", member("acme", "owner").email)
+    with pytest.raises(CommandError, match="No account"):
+        call_command("incident_capability", "nobody@example.com")
