@@ -29,7 +29,7 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen lint-imports
-	$(UV) run --frozen mypy kernel tenants audit accounts rbac shop desk docrequests api exports support subprocessors workspace config
+	$(UV) run --frozen mypy kernel tenants audit accounts rbac shop desk docrequests api exports support subprocessors incidents workspace config
 
 bench: install
 	$(UV) run --frozen python -m bench

@@ -130,6 +130,13 @@ class Event(IntEnum):
     SUBPROCESSOR_CHANGE_PUBLISHED = 901
     SUBPROCESSOR_CHANGE_REFUSED = 902  # bad input or too little notice for annual plans
     SUBPROCESSOR_NOTICES_SENT = 903  # one beat run's emails to owners: how many, which changes
+    # 911-929: incidents (incidents.services; platform stream and each affected workspace's)
+    INCIDENT_OPENED = 911
+    INCIDENT_UPDATED = 912
+    INCIDENT_RESOLVED = 913
+    INCIDENT_CAPABILITY_GRANTED = 914  # platform stream
+    INCIDENT_CAPABILITY_REVOKED = 915  # platform stream
+    INCIDENT_EMAIL_PREFERENCE_CHANGED = 916  # the workspace's stream where it was changed
 
     # --- 1000: shop records, ten codes per model: +1 created, +2 updated, +3 deleted, +4.. extra
     COMPANY_CREATED = 1001
@@ -353,6 +360,18 @@ EVENT_INFO: dict[Event, EventInfo] = {
     ),
     Event.SUPPORT_CONSOLE_SIGNED_IN: EventInfo(
         "support.console.signed_in", "Support agent signed in to the console"
+    ),
+    Event.INCIDENT_OPENED: EventInfo("incident.opened", "Incident opened"),
+    Event.INCIDENT_UPDATED: EventInfo("incident.updated", "Incident update posted"),
+    Event.INCIDENT_RESOLVED: EventInfo("incident.resolved", "Incident resolved"),
+    Event.INCIDENT_CAPABILITY_GRANTED: EventInfo(
+        "incident.capability.granted", "Platform capability to manage incidents granted"
+    ),
+    Event.INCIDENT_CAPABILITY_REVOKED: EventInfo(
+        "incident.capability.revoked", "Platform capability to manage incidents revoked"
+    ),
+    Event.INCIDENT_EMAIL_PREFERENCE_CHANGED: EventInfo(
+        "incident.email_preference.changed", "Incident update emails switched on or off"
     ),
     Event.EXPORT_STARTED: EventInfo("export.started", "Workspace export started"),
     Event.EXPORT_FINISHED: EventInfo("export.finished", "Workspace export ready"),

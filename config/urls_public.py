@@ -16,7 +16,9 @@ urlpatterns = [
     path("signup/confirm/", signup_views.sign_up_confirm, name="sign-up-confirm"),
     path("signup/confirm/<str:token>/", signup_views.sign_up_link, name="sign-up-link"),
     path("find-workspaces/", account_views.find_workspaces, name="find-workspaces"),
+    path("support/incidents/", include("incidents.urls_console")),
     path("support/", include("support.urls")),
+    path("", include("incidents.urls")),
 ]
 
 # Our pages for errors, the same on every host (kernel/errors.py). A dependency that is

@@ -23,6 +23,7 @@ urlpatterns = [
     path("settings/", include("workspace.urls")),
     path("invitations/", include(rbac_urls.invitation_patterns)),
     path("", include("support.urls_tenant")),
+    path("", include("incidents.urls_tenant")),
     path("", include("shop.urls")),
     path("", include("desk.urls")),
     path("", include("docrequests.urls")),

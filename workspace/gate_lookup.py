@@ -1,13 +1,16 @@
-"""The gate's one lookup: a signed-in request's session, user, tracked session, membership and
-the "support is viewing" banner in ONE statement, sent together with the request's workspace
-context in one round trip (``tenants.postgresql_backend``: ``fetch_in_context``).
+"""The gate's one lookup: a signed-in request's session, user, tracked session, membership,
+the "support is viewing" banner and whether an incident banner is due, in ONE statement, sent
+together with the request's workspace context in one round trip
+(``tenants.postgresql_backend``: ``fetch_in_context``).
 
 Invariant: this lookup only saves queries; it decides nothing. Each row it reads is the row
 the code it stands in for reads, under the same conditions: the session row that Django's
 database session store loads (this key, not expired), the tracked session that
 ``accounts.sessions.session_enforce`` looks for (this key's digest, this workspace), the active
 membership of that user in this workspace that the gate looks for, and the banner's query
-(``support.selectors.workspace_support_until_query``, compiled once per process). The user
+(``support.selectors.workspace_support_until_query``, compiled once per process), and
+whether the incident banner's query (``incidents.selectors.workspace_open_incidents``) finds
+anything. The user
 is accepted only where ``django.contrib.auth.get_user`` would accept it: the session's
 backend is listed and is Django's ``ModelBackend``, the tracked session's user is the
 session's user, the user may authenticate, and the session's hash verifies under the current
@@ -38,6 +41,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.models import User, UserSession
 from accounts.sessions import session_key_digest
+from incidents.selectors import workspace_incident_open_sql
 from rbac.models import Membership
 from support.selectors import workspace_support_until_sql
 from tenants.models import Domain, Tenant
@@ -56,6 +60,8 @@ class GateLookup:
     # hostname row names it); None when it does not (re-addressed, purged): then nothing
     # else was read or primed, and the gate resolves the host again.
     tenant: Tenant | None = None
+    # Whether an open incident affects this workspace (incidents.selectors), for the banner.
+    incident_open: bool = False
 
 
 def _fields(model) -> list:
@@ -79,7 +85,7 @@ def _statement_parts() -> tuple[str, list]:
     # the session is found; it is found only while the host's hostname row still names it.
     text = (
         f"SELECT s.{column(session_model, 'session_data')}, {columns(UserSession, 'us')}, "  # noqa: S608
-        f"{columns(User, 'u')}, {columns(Membership, 'm')}, ({{support}}), "
+        f"{columns(User, 'u')}, {columns(Membership, 'm')}, ({{support}}), ({{incidents}}), "
         f"{columns(Tenant, 't')} "
         f"FROM {quote(Tenant._meta.db_table)} AS t "
         f"LEFT JOIN {quote(session_model._meta.db_table)} AS s "
@@ -123,11 +129,13 @@ def gate_lookup(request, tenant: Tenant) -> GateLookup | None:
         return None
     now = timezone.now()
     support_sql, support_params = workspace_support_until_sql(tenant, now)
+    incident_sql, incident_params = workspace_incident_open_sql(tenant)
     text, (tracked_fields, user_fields, membership_fields, tenant_fields) = _statement_parts()
     rows = connection.fetch_in_context(  # type: ignore[attr-defined]
-        text.replace("{support}", support_sql),
+        text.replace("{support}", support_sql).replace("{incidents}", incident_sql),
         [
             *support_params,
+            *incident_params,
             session_key,
             now,
             session_key_digest(session_key),
@@ -144,26 +152,38 @@ def gate_lookup(request, tenant: Tenant) -> GateLookup | None:
         values.append(row[start : start + len(fields)])
         start += len(fields)
     support_active_until = row[start]
-    current = _instance(Tenant, tenant_fields, row[start + 1 :])
+    incident_open = bool(row[start + 1])
+    current = _instance(Tenant, tenant_fields, row[start + 2 :])
     current.domain_url = _hostname(tenant)  # as the host middleware set it
     if row[0] is None:
         # What the session store does for a missing or expired row: no key, empty data.
         session._session_key = None
         _prime(session, {})
-        return GateLookup(None, None, None, support_active_until, tenant=current)
+        return GateLookup(
+            None, None, None, support_active_until, tenant=current, incident_open=incident_open
+        )
     data = session.decode(row[0])
     _prime(session, data)
     tracked = _instance(UserSession, tracked_fields, values[0])
     user = _instance(User, user_fields, values[1])
     if tracked is None or user is None or not _user_accepted(data, user):
-        return GateLookup(None, None, None, support_active_until, tenant=current)
+        return GateLookup(
+            None, None, None, support_active_until, tenant=current, incident_open=incident_open
+        )
     membership = _instance(Membership, membership_fields, values[2])
     for instance in (tracked, membership):
         if instance is not None:
             type(instance).user.field.set_cached_value(instance, user)
             type(instance).tenant.field.set_cached_value(instance, current)
     request._cached_user = user  # what AuthenticationMiddleware's lazy request.user returns
-    return GateLookup(user.pk, tracked, membership, support_active_until, tenant=current)
+    return GateLookup(
+        user.pk,
+        tracked,
+        membership,
+        support_active_until,
+        tenant=current,
+        incident_open=incident_open,
+    )
 
 
 def _hostname(tenant: Tenant) -> str:

@@ -139,6 +139,7 @@ class WorkspaceGateMiddleware:
                 return unknown_workspace(request)
             if lookup is not None:
                 request.support_active_until = lookup.support_active_until
+                request.incident_open = lookup.incident_open
         request.gate_lookup = lookup
         if tenant is not None and request.user.is_authenticated:
             bound = request.session.get(SESSION_WORKSPACE_KEY)

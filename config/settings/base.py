@@ -87,6 +87,8 @@ SHARED_APPS = [
     "auditlog",
     "support",
     "subprocessors",
+    # The status page, health checks and incidents (public schema).
+    "incidents",
     "workspace",
 ]
 TENANT_APPS = [
@@ -154,6 +156,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "workspace.context_processors.workspace",
                 "support.context_processors.support",
+                "incidents.context_processors.incident_banner",
             ],
         },
     }
@@ -338,6 +341,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "workspace.tasks.lifecycle_run_task",
         "schedule": 24 * 60 * 60,
     },
+    # The worker heartbeat the status page reads (incidents/health.py): stale = jobs down.
+    "incidents-worker-heartbeat": {
+        "task": "incidents.tasks.worker_heartbeat",
+        "schedule": 60,
+    },
     # Rate-limit counters and sign-up requests long expired (accounts/tasks.py).
     "accounts-expired-rows-purge": {
         "task": "accounts.tasks.expired_rows_purge",
@@ -404,6 +412,9 @@ STORAGES = {
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Status page (incidents/health.py): health check results are reused this long.
+STATUS_CHECK_SECONDS = env("STATUS_CHECK_SECONDS", 10, int)
 
 # --- Email: console in development; Postmark in production.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -15,8 +15,9 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from accounts.models import PasswordResetToken, SignInHandoff, UserSession
+from accounts.models import PasswordResetToken, SignInHandoff, User, UserSession
 from accounts.twofactor.models import ActionCode
+from incidents.models import Incident, IncidentWorkspace
 from rbac.models import Invitation, Membership
 from support.models import (
     ImpersonationHandoff,
@@ -65,6 +66,18 @@ def _impersonation(tenant, grant=None):
         ticket_ref="T-1",
         started_at=now,
         last_seen_at=now,
+    )
+
+
+def _incident():
+    agent = User.objects.create_user(f"rls-agent-{secrets.token_hex(4)}@example.com", "x" * 20)
+    return Incident.objects.create(
+        title="RLS",
+        impact="degraded",
+        status="investigating",
+        started_at=timezone.now(),
+        created_by=agent,
+        affects_all=False,
     )
 
 
@@ -117,6 +130,9 @@ BUILDERS = {
     ImpersonationHandoff: lambda tenant, parents: ImpersonationHandoff.objects.create(
         token_digest=_digest(), session=parents["session"], expires_at=_later()
     ),
+    IncidentWorkspace: lambda tenant, parents: IncidentWorkspace.objects.create(
+        incident=parents["incident"], tenant=tenant
+    ),
     Domain: lambda tenant, parents: Domain.objects.create(
         tenant=tenant, domain=f"rls-{secrets.token_hex(4)}.example", is_primary=False
     ),
@@ -132,6 +148,7 @@ def _parents(tenant) -> dict:
             "user": User.objects.create_user(f"rls-{secrets.token_hex(4)}@example.com", "x" * 20),
             "grant": grant,
             "session": _impersonation(tenant, grant),
+            "incident": _incident(),
         }
 
 
