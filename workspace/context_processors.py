@@ -24,6 +24,7 @@ def trust_links() -> dict[str, str]:
         "security": public_url("/security/"),
         "subprocessors": public_url("/security/sub-processors/"),
         "disclosure": public_url("/security/disclosure/"),
+        "status": public_url("/status/"),
     }
 
 

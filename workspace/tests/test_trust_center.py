@@ -110,7 +110,7 @@ def test_security_txt_is_served_by_a_cancelled_workspace_too(acme):
 
 def test_landing_page_links_to_the_trust_center():
     body = _public("/").content.decode()
-    for path in ("/security/", "/security/sub-processors/", "/security/disclosure/"):
+    for path in ("/security/", "/security/sub-processors/", "/security/disclosure/", "/status/"):
         assert f'href="{path}"' in body
 
 
@@ -120,5 +120,5 @@ def test_footer_of_every_page_links_to_the_public_trust_center(host_path, client
     client = client_for("acme", "owner") if host != "localhost" else Client(HTTP_HOST=host)
     body = client.get(path).content.decode()
     footer = body[body.index('<footer class="container app-footer">') :]
-    for path_ in ("/security/", "/security/sub-processors/", "/security/disclosure/"):
+    for path_ in ("/security/", "/security/sub-processors/", "/security/disclosure/", "/status/"):
         assert f'href="http://localhost:8000{path_}"' in footer
