@@ -133,6 +133,13 @@ def _audit_chain(viewer: Membership, caps: frozenset[str]) -> tuple[Check, Chain
     elif digest.problem:
         status = FAILED
         summary = f"The events verify, but the newest signed digest does not: {digest.problem}."
+    elif not report.complete and not report.head_sequence:
+        status = PARTIAL
+        summary = (
+            f"None of the {result.head} events could be verified within the "
+            f"{settings.VERIFY_AUDIT_CHAIN_SECONDS:g} s this page allows; nothing is claimed "
+            "about them now."
+        )
     elif not report.complete:
         status = PARTIAL
         summary = (
