@@ -90,7 +90,7 @@ def security_settings(request):
 @require_capability(SECURITY_VERIFY)
 @require_GET
 def verify_page(request):
-    """"Verify it yourself": every check runs now (``workspace.verify``); the page takes no
+    """ "Verify it yourself": every check runs now (``workspace.verify``); the page takes no
     input, so a query string changes nothing."""
     results = security_checks_run(
         viewer=request.membership,

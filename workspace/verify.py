@@ -5,7 +5,8 @@ audit chain verifier behind ``audit_verify``, the 2FA rule of the gate and the m
 the members and invitations lists, support grants and impersonation sessions, the API token
 list's liveness rule, document requests' ``is_live``, the session timeouts the gate enforces,
 the export jobs list); nothing is read from a stored "passed" flag. A check whose selector the
-viewer's role may not read says so instead of guessing. Each query is bounded: aggregates or
+request may not read (the member's role, narrowed in a support session) says so instead of
+guessing, and a "fix it" link appears only when the request may open the page it leads to. Each query is bounded: aggregates or
 one list of the workspace's members, never a query per member.
 
 The viewer is the Membership of the workspace whose host the request is on (the gate made the
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import formats, timezone
 
 from accounts.selectors import workspace_sessions_active
@@ -34,18 +35,14 @@ from docrequests.selectors import requests_live
 from exports.models import ExportJob
 from exports.selectors import export_jobs_visible
 from kernel.capabilities import (
-    AUDIT_EXPORT,
-    AUDIT_READ,
     DOCREQUESTS_VIEW,
     EXPORTS_RUN,
     MEMBERS_VIEW,
     SECURITY_VERIFY,
-    SETTINGS_SECURITY,
-    SUPPORT_GRANT,
     Capability,
-    has_capability,
     require,
 )
+from kernel.decorators import declared_capability
 from rbac.models import Membership
 from rbac.selectors import invitation_list, membership_list
 from support.selectors import workspace_support_activity
@@ -109,6 +106,13 @@ def _names(members: list[Membership]) -> str:
     shown = ", ".join(m.user.full_name or m.user.email for m in members[:NAMES_SHOWN])
     rest = len(members) - NAMES_SHOWN
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _link(caps: frozenset[str], url_name: str, label: str) -> Link | None:
+    """A link to the page named ``url_name``, only when this request may open it (the
+    capability that page itself declares), so the page never offers a link it would refuse."""
+    url = reverse(url_name)
+    return Link(url, label) if declared_capability(resolve(url).func) in caps else None
 
 
 def _hidden(key: str, title: str, capability: Capability) -> Check:
@@ -180,21 +184,19 @@ def _audit_chain(viewer: Membership, caps: frozenset[str]) -> tuple[Check, Chain
                 f"The anchored event {result.anchor_sequence} was not reached within the time "
                 "allowed, so it was not compared now."
             )
-    more = []
-    if AUDIT_EXPORT in caps:
-        more.append(
-            Link(
-                reverse("audit:digest-download"),
-                "Download the signed digests, the public key and the offline verifier",
-            )
-        )
+    digests = _link(
+        caps,
+        "audit:digest-download",
+        "Download the signed digests, the public key and the offline verifier",
+    )
     evidence.append(
         "To verify offline: export the audit log as JSON Lines from its first event, download "
         "the signed digests, check each signature with openssl and run verify_export.py "
         "(the steps are in the ZIP's README and in docs/audit.md, 'Checking an export "
         "offline')."
     )
-    fix = Link(reverse("audit:event-list"), "Open the audit log") if AUDIT_READ in caps else None
+    fix = _link(caps, "audit:event-list", "Open the audit log")
+    more = [digests] if digests else []
     check = Check("audit-chain", "Audit log integrity", status, summary, evidence, fix, more)
     return check, result
 
@@ -202,15 +204,15 @@ def _audit_chain(viewer: Membership, caps: frozenset[str]) -> tuple[Check, Chain
 # --- People ------------------------------------------------------------------------------------
 
 
-def _people(viewer: Membership, tenant: Tenant, now: datetime) -> list[Check]:
+def _people(viewer: Membership, tenant: Tenant, now: datetime, caps: frozenset[str]) -> list[Check]:
     titles = ("Two-factor authentication", "Members inactive for 90 days", "Open invitations")
-    if not has_capability(viewer, MEMBERS_VIEW):
+    if MEMBERS_VIEW not in caps:
         keys = ("two-factor", "stale-members", "invitations")
         return [_hidden(key, title, MEMBERS_VIEW) for key, title in zip(keys, titles, strict=True)]
     members = list(membership_list(viewer=viewer).filter(is_active=True))
     enrolled = users_with_2fa(m.user_id for m in members)
     missing = [m for m in members if m.user_id not in enrolled]
-    fix_2fa = Link(reverse("two-factor-workspace:settings"), "Two-factor requirement")
+    fix_2fa = _link(caps, "two-factor-workspace:settings", "Two-factor requirement")
     required = "required for every member" if tenant.require_2fa else "not required"
     two_factor = Check(
         "two-factor",
@@ -230,7 +232,7 @@ def _people(viewer: Membership, tenant: Tenant, now: datetime) -> list[Check]:
     signed_in = audit_sign_ins_since(viewer=viewer, since=since)
     eligible = [m for m in members if m.created_at <= since]
     stale = [m for m in eligible if m.user_id not in signed_in]
-    members_link = Link(reverse("rbac:member-list"), "Members")
+    members_link = _link(caps, "rbac:member-list", "Members")
     stale_check = Check(
         "stale-members",
         titles[1],
@@ -266,7 +268,7 @@ def _people(viewer: Membership, tenant: Tenant, now: datetime) -> list[Check]:
 # --- Access from outside -----------------------------------------------------------------------
 
 
-def _support(viewer: Membership, tenant: Tenant, now: datetime) -> Check:
+def _support(tenant: Tenant, now: datetime, caps: frozenset[str]) -> Check:
     activity = workspace_support_activity(tenant, since=now - timedelta(days=SUPPORT_DAYS))
     evidence = [
         f"{activity.grants} access grant{'s' if activity.grants != 1 else ''} in force during "
@@ -291,16 +293,12 @@ def _support(viewer: Membership, tenant: Tenant, now: datetime) -> Check:
             else "Support cannot enter now: there is no live grant."
         )
     )
-    fix = (
-        Link(reverse("support_access:settings"), "Support access")
-        if has_capability(viewer, SUPPORT_GRANT)
-        else None
-    )
+    fix = _link(caps, "support_access:settings", "Support access")
     status = ATTENTION if activity.grants_live else OK
     return Check("support", "Support access (last 90 days)", status, summary, evidence, fix)
 
 
-def _tokens(viewer: Membership, now: datetime) -> Check:
+def _tokens(viewer: Membership, now: datetime, caps: frozenset[str]) -> Check:
     counts = api_token_counts(
         viewer=viewer, now=now, expiring_within=timedelta(days=TOKEN_EXPIRING_DAYS)
     )
@@ -314,12 +312,12 @@ def _tokens(viewer: Membership, now: datetime) -> Check:
         ATTENTION if counts.never_used or counts.expiring else OK,
         f"{counts.live} live token{'s' if counts.live != 1 else ''}.",
         evidence,
-        Link(reverse("api-tokens:list"), "API tokens"),
+        _link(caps, "api-tokens:list", "API tokens"),
     )
 
 
-def _document_links(viewer: Membership, now: datetime) -> Check:
-    if not has_capability(viewer, DOCREQUESTS_VIEW):
+def _document_links(viewer: Membership, now: datetime, caps: frozenset[str]) -> Check:
+    if DOCREQUESTS_VIEW not in caps:
         return _hidden("document-links", "Document request links", DOCREQUESTS_VIEW)
     live = requests_live(viewer, now=now).count()
     return Check(
@@ -329,20 +327,16 @@ def _document_links(viewer: Membership, now: datetime) -> Check:
         f"{live} document request link{'s' if live != 1 else ''} live now: each lets the "
         "client it was sent to upload files until it expires or is revoked.",
         [],
-        Link(reverse("docrequests:list"), "Document requests"),
+        _link(caps, "docrequests:list", "Document requests"),
     )
 
 
 # --- Sessions, export, storage, backups ----------------------------------------------------------
 
 
-def _sessions(viewer: Membership, tenant: Tenant) -> Check:
+def _sessions(tenant: Tenant, caps: frozenset[str]) -> Check:
     live = workspace_sessions_active(tenant=tenant).count()
-    fix = (
-        Link(reverse("workspace:security-settings"), "Security settings")
-        if has_capability(viewer, SETTINGS_SECURITY)
-        else None
-    )
+    fix = _link(caps, "workspace:security-settings", "Security settings")
     return Check(
         "sessions",
         "Sessions and timeouts",
@@ -358,15 +352,15 @@ def _sessions(viewer: Membership, tenant: Tenant) -> Check:
     )
 
 
-def _last_export(viewer: Membership) -> Check:
-    if not has_capability(viewer, EXPORTS_RUN):
+def _last_export(viewer: Membership, caps: frozenset[str]) -> Check:
+    if EXPORTS_RUN not in caps:
         return _hidden("last-export", "Last export", EXPORTS_RUN)
     jobs = export_jobs_visible(viewer=viewer)
     last = jobs.first()
     last_ready = (
         jobs.filter(finished_at__isnull=False).exclude(status=ExportJob.Status.FAILED).first()
     )
-    link = Link(reverse("exports:list"), "Exports")
+    link = _link(caps, "exports:list", "Exports")
     if last is None:
         return Check(
             "last-export", "Last export", INFO, "The workspace has never been exported.", [], link
@@ -442,12 +436,12 @@ def security_checks_run(
     chain, chain_result = _audit_chain(viewer, caps)
     checks = [
         chain,
-        *_people(viewer, tenant, now),
-        _support(viewer, tenant, now),
-        _tokens(viewer, now),
-        _document_links(viewer, now),
-        _sessions(viewer, tenant),
-        _last_export(viewer),
+        *_people(viewer, tenant, now, caps),
+        _support(tenant, now, caps),
+        _tokens(viewer, now, caps),
+        _document_links(viewer, now, caps),
+        _sessions(tenant, caps),
+        _last_export(viewer, caps),
         _storage(),
         _backups(),
     ]

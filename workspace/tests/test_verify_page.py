@@ -235,9 +235,7 @@ def test_two_factor_coverage_follows_enrolment(acme, owner_client, member):
     assert designer.full_name in unenrolled  # named among those without it
 
 
-def test_a_member_who_has_not_signed_in_for_90_days_is_named_until_they_sign_in(
-    acme, owner_client
-):
+def test_a_member_who_has_not_signed_in_for_90_days_is_named_until_they_sign_in(acme, owner_client):
     user = User.objects.create_user("dormant@acme.example", "x" * 16, full_name="Dora Mant")
     membership = Membership.objects.create(user=user, tenant=acme, role=Role.SALES)
     recent = _section(owner_client.get(PAGE), "stale-members")
@@ -280,6 +278,7 @@ def test_a_support_grant_shows_as_live_access(acme, owner_client):
 
     before = _section(owner_client.get(PAGE), "support")
     assert "Support cannot enter now: there is no live grant." in before
+
     def sessions(text: str) -> int:
         return int(re.search(r"(\d+) support sessions? \(", text).group(1))
 
