@@ -6,8 +6,9 @@ the members and invitations lists, support grants and impersonation sessions, th
 list's liveness rule, document requests' ``is_live``, the session timeouts the gate enforces,
 the export jobs list); nothing is read from a stored "passed" flag. A check whose selector the
 request may not read (the member's role, narrowed in a support session) says so instead of
-guessing, and a "fix it" link appears only when the request may open the page it leads to. Each query is bounded: aggregates or
-one list of the workspace's members, never a query per member.
+guessing, and a "fix it" link appears only when the request may open the page it leads to.
+Each query is bounded: aggregates or one list of the workspace's members, never a query per
+member.
 
 The viewer is the Membership of the workspace whose host the request is on (the gate made the
 connection current); running the checks is audited once (``SECURITY_CHECKS_RUN``) with what the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -384,9 +386,9 @@ def _last_export(viewer: Membership, caps: frozenset[str]) -> Check:
 
 
 def _storage() -> Check:
-    private = settings.STORAGES["private"]
-    options = private.get("OPTIONS", {})
-    if private["BACKEND"].endswith("S3Storage"):
+    private: Any = settings.STORAGES["private"]
+    options: Any = private.get("OPTIONS", {})
+    if str(private["BACKEND"]).endswith("S3Storage"):
         region = options.get("region_name") or "the provider's default region"
         files = f"S3-compatible object storage, bucket region: {region}"
     else:
