@@ -390,3 +390,21 @@ def test_storage_says_where_records_and_files_are_and_backups_are_not_yet_availa
     assert "the application server's private disk" in storage
     assert _status(response, "backups") == "unavailable"
     assert "Not yet available" in _section(response, "backups")
+
+
+def test_the_number_of_queries_does_not_grow_with_the_members(acme, owner_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert owner_client.get(PAGE).status_code == 200
+        return len(captured.captured_queries)
+
+    queries()  # the first request of a client warms caches (the host map, the session)
+    before = queries()
+    for number in range(5):
+        user = User.objects.create_user(f"extra{number}@acme.example", "x" * 16)
+        Membership.objects.create(user=user, tenant=acme, role=Role.EMPLOYEE)
+        enroll(user)
+    assert queries() == before
