@@ -181,7 +181,7 @@ def _audit_chain(viewer: Membership, caps: frozenset[str]) -> tuple[Check, Chain
         evidence.append(anchored)
         if result.anchor_checked:
             evidence.append("The stream still holds the anchored event with the anchored link.")
-        elif result.anchor_sequence is not None:
+        elif result.anchor_sequence is not None and broken is None:
             evidence.append(
                 f"The anchored event {result.anchor_sequence} was not reached within the time "
                 "allowed, so it was not compared now."
