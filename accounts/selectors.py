@@ -44,3 +44,13 @@ def password_hash_parameters() -> list[str]:
         .values_list("parameters", flat=True)
         .distinct()
     )
+
+
+def workspace_sessions_active(*, tenant) -> QuerySet[UserSession]:
+    """Every member's live sessions on ``tenant``'s host under its timeouts now (the same rule
+    as ``user_sessions_active`` and the gate's ``sessions.session_expiry_reason``)."""
+    idle, absolute = session_limits(tenant)
+    now = timezone.now()
+    return UserSession.objects.filter(
+        tenant=tenant, created_at__gt=now - absolute, last_seen_at__gt=now - idle
+    )

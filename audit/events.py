@@ -12,7 +12,7 @@ Blocks (hundreds per area; shop records get ten codes per model):
   300 workspace lifecycle           600 support access (reserved for the support app)
                                     700 workspace exports and imports
                                     800 personal API tokens (api)
-                                    900 trust center (sub-processors, status, incidents)
+                                    900 trust center (sub-processors, status, incidents, verify page)
                                     2000-2999 service desk records and actions
 """
 
@@ -125,7 +125,7 @@ class Event(IntEnum):
     API_TOKEN_REFUSED = 803
     WORKSPACE_IMPORTED = 711
 
-    # --- 900: trust center (platform stream)
+    # --- 900: trust center (platform stream, except where said)
     # 901-909: the sub-processor list (subprocessors.services, subprocessors.tasks)
     SUBPROCESSOR_CHANGE_PUBLISHED = 901
     SUBPROCESSOR_CHANGE_REFUSED = 902  # bad input or too little notice for annual plans
@@ -137,6 +137,9 @@ class Event(IntEnum):
     INCIDENT_CAPABILITY_GRANTED = 914  # platform stream
     INCIDENT_CAPABILITY_REVOKED = 915  # platform stream
     INCIDENT_EMAIL_PREFERENCE_CHANGED = 916  # the workspace's stream where it was changed
+    # 931-939: the "Verify it yourself" page (workspace.verify; workspace stream): the checks
+    # it ran and what the audit chain check found (data).
+    SECURITY_CHECKS_RUN = 931
 
     # --- 1000: shop records, ten codes per model: +1 created, +2 updated, +3 deleted, +4.. extra
     COMPANY_CREATED = 1001
@@ -385,6 +388,9 @@ EVENT_INFO: dict[Event, EventInfo] = {
         "api.token.refused", "API request refused: the token does not allow it"
     ),
     Event.WORKSPACE_IMPORTED: EventInfo("workspace.imported", "Workspace imported from an export"),
+    Event.SECURITY_CHECKS_RUN: EventInfo(
+        "trust.security_checks.run", "Security checks run (Verify it yourself)"
+    ),
     Event.COMPANY_CREATED: EventInfo("shop.company.created", "Company created"),
     Event.COMPANY_UPDATED: EventInfo("shop.company.updated", "Company updated"),
     Event.COMPANY_DELETED: EventInfo("shop.company.deleted", "Company deleted"),

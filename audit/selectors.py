@@ -8,8 +8,10 @@ from any other stream is the same 404 as an id that exists nowhere.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -19,11 +21,15 @@ from django.http import Http404
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, require
+from kernel.capabilities import AUDIT_EXPORT, AUDIT_READ, SECURITY_VERIFY, Capability, require
 
 from .chain import ChainReport, chain_verify
+from .events import Event
 from .keys import chain_keys
 from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from .anchoring import DigestCheck
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,8 @@ class AuditFilters:
         }
 
 
-def _viewer_checked(viewer) -> None:
-    require(viewer, AUDIT_READ)
+def _viewer_checked(viewer, capability: Capability = AUDIT_READ) -> None:
+    require(viewer, capability)
     # Fail closed if the connection is not on the viewer's own workspace.
     if getattr(getattr(connection, "tenant", None), "pk", None) != viewer.tenant_id:
         raise PermissionDenied("the audit stream of another workspace")
@@ -125,3 +131,74 @@ def audit_stream_verify(
         return chain_verify(
             events, stream=schema_name, anchors=anchors, keys=chain_keys(), require_keyed=True
         )
+
+
+# --- The "Verify it yourself" page (workspace.verify): the same chain check as audit_verify,
+# within a time budget, and the sign-ins the stream records.
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """One run of the keyed-chain check over the viewer's stream, as far as it got.
+
+    ``report`` covers events 1..``report.head_sequence`` (all of them up to ``head`` when
+    ``report.complete``); ``digest`` is the newest signed digest, its signature checked, whose
+    anchored link the walk compares when it reaches that sequence.
+    """
+
+    head: int  # the newest sequence when the check began
+    report: ChainReport
+    digest: DigestCheck
+    seconds: float
+
+    @property
+    def anchor_sequence(self) -> int | None:
+        return next(iter(self.digest.anchors), None)
+
+    @property
+    def anchor_checked(self) -> bool:
+        """Whether the walk verified the anchored event (and so found its anchored link)."""
+        sequence = self.anchor_sequence
+        return sequence is not None and sequence <= self.report.head_sequence
+
+
+def audit_chain_check(*, viewer, seconds: float, chunk_size: int = 2000) -> ChainCheck:
+    """Verify the viewer's own stream now, under the chain keys and against its newest digest,
+    for at most ``seconds``: a stream too long for the budget is verified from its first event
+    as far as the time allows, and the report says how far (``complete=False``)."""
+    from .anchoring import Stream, audit_digest_check
+
+    _viewer_checked(viewer, SECURITY_VERIFY)
+    started = time.monotonic()
+    tenant = connection.tenant  # type: ignore[attr-defined]
+    digest = audit_digest_check(stream=Stream(tenant.slug, tenant.schema_name, tenant))
+    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    events = (
+        AuditEvent.objects.filter(sequence__lte=head)
+        .order_by("sequence")
+        .iterator(chunk_size=chunk_size)
+    )
+    deadline = started + seconds
+    report = chain_verify(
+        events,
+        stream=tenant.schema_name,
+        anchors=digest.anchors,
+        keys=chain_keys(),
+        require_keyed=True,
+        stop=lambda: time.monotonic() > deadline,
+    )
+    return ChainCheck(head, report, digest, time.monotonic() - started)
+
+
+def audit_sign_ins_since(*, viewer, since: dt.datetime) -> set[int]:
+    """The ids of the users who signed in to the viewer's workspace since ``since``, as its
+    own stream records it (one query on the indexed event type; at most one row per user)."""
+    _viewer_checked(viewer, SECURITY_VERIFY)
+    return set(
+        AuditEvent.objects.filter(
+            event_type=Event.SIGN_IN_SUCCEEDED, timestamp__gte=since, actor_id__isnull=False
+        )
+        .order_by()
+        .values_list("actor_id", flat=True)
+        .distinct()
+    )

@@ -62,3 +62,10 @@ def upload_get(*, viewer: Membership, pk: int) -> Upload:
 
 def company_name_map(ids: set[int]) -> dict[int, str]:
     return company_names(ids)
+
+
+def requests_live(viewer: Membership, *, now) -> QuerySet[DocumentRequest]:
+    """The viewer's visible requests whose link works now (``DocumentRequest.is_live``)."""
+    if not _may_view(viewer):
+        return DocumentRequest.objects.none()
+    return DocumentRequest.objects.filter(status=DocumentRequest.Status.OPEN, expires_at__gt=now)

@@ -76,6 +76,7 @@ Capability = Literal[
     "settings:roles",
     "billing:manage",
     "support:grant",
+    "security:verify",
     "workspace:delete",
 ]
 
@@ -151,6 +152,8 @@ SETTINGS_SECURITY: Final = "settings:security"
 SETTINGS_ROLES_VIEW: Final = "settings:roles"
 BILLING_MANAGE: Final = "billing:manage"
 SUPPORT_GRANT: Final = "support:grant"
+# The "Verify it yourself" page (workspace.verify): live checks of the workspace's security.
+SECURITY_VERIFY: Final = "security:verify"
 WORKSPACE_DELETE: Final = "workspace:delete"
 
 ALL_CAPABILITIES: frozenset[Capability] = frozenset(get_args(Capability))
@@ -178,13 +181,14 @@ def is_capability(value: object) -> TypeGuard[Capability]:
 
 
 # The capabilities whose views only show things: the vocabulary's "<area>:view" and
-# "<area>:read", plus the roles matrix page (the one read capability named otherwise). Every
+# "<area>:read", plus the roles matrix page and the "Verify it yourself" page (the read
+# capabilities named otherwise: one shows the map, the other only runs checks). Every
 # other capability's views are forms or actions. A read-only support session holds only these
 # (support.gate), and a cancelled workspace these plus CANCELLED_WORKSPACE_EXTRA.
 READ_VERBS: frozenset[str] = frozenset({"view", "read"})
 READ_CAPABILITIES: frozenset[Capability] = frozenset(
     capability for capability in ALL_CAPABILITIES if capability.rpartition(":")[2] in READ_VERBS
-) | {SETTINGS_ROLES_VIEW}
+) | {SETTINGS_ROLES_VIEW, SECURITY_VERIFY}
 
 # What a cancelled workspace still lets its members do besides reading, because the
 # cancellation promises it: owners export the data and the audit log, or delete at once, and
@@ -268,6 +272,7 @@ CAPABILITY_LABELS: dict[Capability, str] = {
     SETTINGS_ROLES_VIEW: "See this roles and permissions matrix",
     BILLING_MANAGE: "Manage the subscription and billing",
     SUPPORT_GRANT: "Let platform support into the workspace",
+    SECURITY_VERIFY: "Run the workspace's live security checks (Verify it yourself)",
     WORKSPACE_DELETE: "Delete the workspace",
 }
 CAPABILITY_ORDER: tuple[Capability, ...] = tuple(CAPABILITY_LABELS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from django.db.models import F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Least
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -193,3 +193,41 @@ def workspace_grants(tenant: Tenant):
     return SupportAccessGrant.objects.filter(tenant=tenant).select_related(
         "granted_by", "revoked_by"
     )[:50]
+
+
+@dataclass(frozen=True)
+class SupportActivity:
+    """Support access to one workspace since a moment: what the owner's grants allowed and what
+    agents did under them (the "Verify it yourself" page; the Support access page lists them)."""
+
+    grants: int
+    grants_live: int
+    sessions: int
+    write_sessions: int
+    agents: int
+    last_session_started_at: datetime | None
+    access_disabled: bool
+
+
+def workspace_support_activity(tenant: Tenant, *, since: datetime) -> SupportActivity:
+    """Grants that overlapped ``since``..now and impersonation sessions started since then: two
+    aggregate queries whatever their number."""
+    now = timezone.now()
+    grants = SupportAccessGrant.objects.filter(tenant=tenant, ends_at__gte=since).aggregate(
+        total=Count("pk"), live=Count("pk", filter=SupportAccessGrant.live_q(now))
+    )
+    sessions = ImpersonationSession.objects.filter(tenant=tenant, started_at__gte=since).aggregate(
+        total=Count("pk"),
+        write=Count("pk", filter=Q(write=True)),
+        agents=Count("agent", distinct=True),
+        last=Max("started_at"),
+    )
+    return SupportActivity(
+        grants=grants["total"],
+        grants_live=grants["live"],
+        sessions=sessions["total"],
+        write_sessions=sessions["write"],
+        agents=sessions["agents"],
+        last_session_started_at=sessions["last"],
+        access_disabled=support_access_disabled(tenant),
+    )

@@ -27,7 +27,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.sessions import session_track_forget
 from accounts.twofactor.action_codes import Action, ConfirmedAction
 from accounts.twofactor.stepup import STEP_FIELD, STEP_SEND, action_confirmation_step
-from kernel.capabilities import SETTINGS_SECURITY, WORKSPACE_DELETE, WORKSPACE_VIEW
+from kernel.capabilities import (
+    SECURITY_VERIFY,
+    SETTINGS_SECURITY,
+    WORKSPACE_DELETE,
+    WORKSPACE_VIEW,
+)
 from kernel.decorators import require_capability
 from tenants.models import Tenant
 from tenants.selectors import public_url
@@ -42,6 +47,7 @@ from .lifecycle import (
     workspace_delete_now,
 )
 from .settings_forms import WorkspaceDeleteForm, WorkspaceSecurityForm
+from .verify import STATUS_LABELS, security_checks_run
 
 SECURITY_SETTINGS_SAVED = "Security settings saved."
 WORKSPACE_CANCELLED_MESSAGE = (
@@ -79,6 +85,22 @@ def security_settings(request):
             return redirect("workspace:security-settings")
     status = 400 if form.errors else 200
     return render(request, "workspace/security_settings.html", {"form": form}, status=status)
+
+
+@require_capability(SECURITY_VERIFY)
+@require_GET
+def verify_page(request):
+    """ "Verify it yourself": every check runs now (``workspace.verify``); the page takes no
+    input, so a query string changes nothing."""
+    results = security_checks_run(
+        viewer=request.membership,
+        tenant=_fresh_tenant(request),
+        caps=frozenset(request.capabilities),
+    )
+    context = {"results": results, "status_labels": STATUS_LABELS}
+    response = render(request, "workspace/verify.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- Cancelling and deleting the workspace (owners) -------------------------------------------

@@ -13,6 +13,7 @@ app_name = "workspace"
 urlpatterns = [
     path("", settings_views.settings_index, name="settings"),
     path("security/", settings_views.security_settings, name="security-settings"),
+    path("verify/", settings_views.verify_page, name="verify"),
     path("cancel/", settings_views.workspace_cancel_page, name="cancel"),
     path("delete/", settings_views.workspace_delete_page, name="delete"),
 ]

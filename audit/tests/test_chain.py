@@ -218,3 +218,28 @@ def test_canonical_encoding_does_not_depend_on_key_order():
     two.changes = {"a": [None, "x"], "b": [1, 2]}
     assert canonical_bytes(one) == canonical_bytes(two)
     assert b'"time":"2025-01-01T00:00:00.000000Z"' in canonical_bytes(one)
+
+
+def _stop_after(count: int):
+    """A ``stop`` that lets ``count`` events through, like a time budget running out."""
+    asked = iter(range(10**6))
+    return lambda: next(asked) >= count
+
+
+def test_a_walk_stopped_early_reports_how_far_it_verified_and_nothing_beyond():
+    events = build_stream([f"row {n}" for n in range(6)])
+    anchor = {6: events[-1].hash}
+    report = chain_verify(events, anchors=anchor, stop=_stop_after(3))
+    # Not a break at the unreached anchor, and not a whole-stream pass either.
+    assert report.first_break is None
+    assert report.complete is False
+    assert (report.events, report.head_sequence, report.head_hash) == (3, 3, events[2].hash)
+    assert chain_verify(events, anchors=anchor).complete is True
+
+
+def test_a_walk_stopped_early_still_reports_a_break_it_reached():
+    events = build_stream([f"row {n}" for n in range(6)])
+    events[1].target_label = "edited"
+    report = chain_verify(events, stop=_stop_after(4))
+    assert broken(report).sequence == 2
+    assert report.complete is True  # the break was found before the budget ran out

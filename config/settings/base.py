@@ -524,3 +524,8 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
     },
 }
+
+# --- The "Verify it yourself" page (workspace/verify.py): how long it may spend verifying the
+# audit chain on each visit; a longer stream is verified from its start as far as this allows,
+# and the page says how far it got.
+VERIFY_AUDIT_CHAIN_SECONDS = env("VERIFY_AUDIT_CHAIN_SECONDS", 2.0, float)

@@ -143,6 +143,7 @@ def test_read_only_session_holds_only_the_read_capabilities_of_the_member(acme):
             "members:view",
             "audit:read",
             "settings:roles",
+            "security:verify",
         }
     )
     read_only.write = True
