@@ -12,7 +12,7 @@ Blocks (hundreds per area; shop records get ten codes per model):
   300 workspace lifecycle           600 support access (reserved for the support app)
                                     700 workspace exports and imports
                                     800 personal API tokens (api)
-                                    900 trust center (sub-processors, status, incidents, verify page)
+                                    900 trust center (sub-processors, incidents, verify page)
                                     2000-2999 service desk records and actions
 """
 
