@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import User
 from kernel import storage
 from kernel.roles import Role
+from kernel.samples import pdf_bytes
 from rbac.companies import company_choices
 from rbac.models import Membership
 from tenants.models import Tenant
@@ -65,29 +66,6 @@ LINK_REQUEST = DEMO_REQUESTS[0].title
 
 def demo_link_file(slug: str) -> Path:
     return Path(settings.LOCAL_STATE_DIR) / f"{DEMO_LINK_FILE_PREFIX}{slug}"
-
-
-def _pdf(text: str) -> bytes:
-    """A one-page PDF showing ``text`` (real bytes of the format: it passes sniffing)."""
-    content = f"BT /F1 14 Tf 20 45 Td ({text}) Tj ET".encode("latin-1", "replace")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref_at = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
-    return out + f"startxref\n{xref_at}\n%%EOF\n".encode()
 
 
 def seed_demo_records(*, tenant: Tenant, staff_users: dict[str, User]) -> dict[str, int]:
@@ -155,7 +133,7 @@ def _create(tenant: Tenant, issuer: User, company_id: int, demo: DemoRequest, no
         )
         if position >= demo.received:
             continue
-        data = _pdf(f"{description} - demo")
+        data = pdf_bytes(f"{description} - demo")
         key = storage.storage_key_for(tenant.schema_name)
         storage.write(key, BytesIO(data))
         keys.append(key)

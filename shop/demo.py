@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from kernel.roles import Role
+from kernel.samples import pdf_bytes, png_bytes
 from rbac.models import Membership
 from tenants.models import Tenant
 
 from . import services
 from .models import Company, Order, Quote
-from .samples import pdf_bytes, png_bytes
 from .services import LineInput
 
 COMPANY_COUNT = 36

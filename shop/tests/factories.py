@@ -12,10 +12,10 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from kernel.samples import pdf_bytes, png_bytes
 from rbac.models import Membership
 from shop import services
 from shop.models import Company, Invoice, Order, Quote, StoredFile
-from shop.samples import pdf_bytes, png_bytes
 from shop.services import LineInput
 from tenants.rls import platform_view
 

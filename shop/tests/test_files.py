@@ -12,9 +12,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
+from kernel.samples import pdf_bytes, png_bytes
 from shop import services, storage
 from shop.models import StoredFile
-from shop.samples import pdf_bytes, png_bytes
 from shop.tests import factories
 from shop.tests.factories import (
     EXE_BYTES,
