@@ -302,6 +302,17 @@ class OrderIn(Schema):
     notes: str = Field("", max_length=10000)
 
 
+class TicketMergeIn(Schema):
+    into_id: int = Field(ge=1, le=2**63 - 1, description="The ticket this one merges into.")
+
+
+class SlaOverrideIn(Schema):
+    target: str = Field(max_length=20, description="first_response or resolution")
+    kind: str = Field(max_length=10, description="extend or waive")
+    new_due_at: datetime | None = Field(None, description="The later due time (extend only).")
+    reason: str = Field(max_length=2000, description="Why: recorded, never shown to customers.")
+
+
 class OrderStatusIn(Schema):
     status: str = Field(max_length=20, description="scheduled, in_progress, done, cancelled")
 

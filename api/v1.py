@@ -26,6 +26,7 @@ from audit.models import AuditEvent
 from desk import selectors as desk_selectors
 from desk.models import Ticket
 from desk.services import assets as asset_services
+from desk.services import sla_policies as sla_services
 from desk.services import tickets as ticket_services
 from exports import selectors as export_selectors
 from exports import services as export_services
@@ -137,6 +138,21 @@ def company_create(request: HttpRequest, payload: schemas.CompanyIn):
 def company_update(request: HttpRequest, payload: schemas.CompanyIn, company_id: int = ID):
     company = shop_selectors.company_get(viewer=caller(request), pk=company_id)
     return company_services.company_update(**_writer(request), company=company, **payload.dict())
+
+
+object_route(
+    companies.delete,
+    "/companies/{company_id}",
+    caps.COMPANIES_DELETE,
+    get=lambda viewer, pk: shop_selectors.company_get(viewer=viewer, pk=pk),
+    act=lambda request, company: company_services.company_delete(
+        **_writer(request), company=company
+    ),
+    url_name="company-delete",
+    description="Delete a company without records, as the company page does; one with "
+    "quotes, orders, invoices, files, tickets or assets, or with customer members, is refused "
+    "with the page's message.",
+)
 
 
 def _contacts(viewer: Membership, f: schemas.ContactQuery):
@@ -316,6 +332,29 @@ _quote_action(
 _quote_action(
     "/quotes/{quote_id}/decline", caps.QUOTES_RESPOND, "quote_decline", quote_services.quote_decline
 )
+# Staff record the customer's answer given by phone, email or in person (the quote page's
+# "Record acceptance" and "Record decline"): the same steps, held by those who send quotes.
+_quote_action(
+    "/quotes/{quote_id}/record-acceptance",
+    caps.QUOTES_SEND,
+    "quote_record_acceptance",
+    quote_services.quote_accept,
+)
+_quote_action(
+    "/quotes/{quote_id}/record-decline",
+    caps.QUOTES_SEND,
+    "quote_record_decline",
+    quote_services.quote_decline,
+)
+object_route(
+    sales.delete,
+    "/quotes/{quote_id}",
+    caps.QUOTES_DELETE,
+    get=lambda viewer, pk: shop_selectors.quote_get(viewer=viewer, pk=pk),
+    act=lambda request, quote: quote_services.quote_delete(**_writer(request), quote=quote),
+    url_name="quote-delete",
+    description="Delete a quote, with the quote page's rules.",
+)
 
 list_route(
     sales.get,
@@ -375,6 +414,15 @@ object_route(
     url_name="order-status",
     description="Move the order along its statuses, as the order page's buttons do: "
     "scheduled -> in_progress -> done, back to scheduled, or cancelled before it is done.",
+)
+object_route(
+    sales.delete,
+    "/orders/{order_id}",
+    caps.ORDERS_DELETE,
+    get=lambda viewer, pk: shop_selectors.order_get(viewer=viewer, pk=pk),
+    act=lambda request, order: order_services.order_delete(**_writer(request), order=order),
+    url_name="order-delete",
+    description="Delete an order, with the order page's rules.",
 )
 
 list_route(
@@ -437,6 +485,17 @@ for _verb, _capability, _action, _text in _INVOICE_ACTIONS:
         url_name=f"invoice-{_verb}",
         description=_text,
     )
+object_route(
+    sales.delete,
+    "/invoices/{invoice_id}",
+    caps.INVOICES_DELETE,
+    get=lambda viewer, pk: shop_selectors.invoice_get(viewer=viewer, pk=pk),
+    act=lambda request, invoice: invoice_services.invoice_delete(
+        **_writer(request), invoice=invoice
+    ),
+    url_name="invoice-delete",
+    description="Delete an invoice, with the invoice page's rules.",
+)
 
 
 # --- Files: upload, and downloads through a short-lived link
@@ -466,6 +525,15 @@ detail_route(
     get=lambda viewer, pk: shop_selectors.file_get(viewer=viewer, pk=pk),
     serialize=_same,
     url_name="file",
+)
+object_route(
+    files.delete,
+    "/files/{file_id}",
+    caps.FILES_DELETE,
+    get=lambda viewer, pk: shop_selectors.file_get(viewer=viewer, pk=pk),
+    act=lambda request, stored: file_services.file_delete(**_writer(request), stored_file=stored),
+    url_name="file-delete",
+    description="Delete a file (its bytes once the deletion is committed).",
 )
 
 
@@ -726,6 +794,54 @@ object_route(
     get=_ticket_get,
     act=_ticket_patch,
     url_name="ticket-update",
+)
+
+
+def _ticket_merge(request: HttpRequest, ticket: Ticket, payload: schemas.TicketMergeIn) -> dict:
+    """The ticket page's merge: the target is looked up as the caller sees tickets (another
+    workspace's or one the caller may not see is the missing-object 404)."""
+    into = desk_selectors.ticket_get(viewer=caller(request), pk=payload.into_id)
+    return _ticket(ticket_services.ticket_merge(**_writer(request), ticket=ticket, into=into))
+
+
+object_route(
+    tickets.post,
+    "/tickets/{ticket_id}/merge",
+    caps.TICKETS_WORK,
+    item=schemas.Ticket,
+    payload=schemas.TicketMergeIn,
+    get=_ticket_get,
+    act=_ticket_merge,
+    url_name="ticket-merge",
+    description="Merge this ticket into ``into_id`` (same company, not closed): its "
+    "conversation and attachments move over and it is closed. Answers the target ticket.",
+)
+
+
+def _sla_override(request: HttpRequest, ticket: Ticket, payload: schemas.SlaOverrideIn) -> dict:
+    override = sla_services.sla_override(
+        **_writer(request),
+        ticket=ticket,
+        target=payload.target,
+        kind=payload.kind,
+        new_due_at=payload.new_due_at,
+        reason=payload.reason,
+    )
+    return _ticket(override.ticket)
+
+
+object_route(
+    tickets.post,
+    "/tickets/{ticket_id}/sla-override",
+    caps.SLA_OVERRIDE,
+    item=schemas.Ticket,
+    payload=schemas.SlaOverrideIn,
+    get=_ticket_get,
+    act=_sla_override,
+    url_name="ticket-sla-override",
+    description="Extend one SLA target (first_response or resolution) to a later "
+    "``new_due_at``, or waive it, with the mandatory reason, as the ticket page's override "
+    "form does. Customers never see the reason.",
 )
 
 

@@ -48,6 +48,19 @@ BODIES = {
         "due_date": "2026-02-05",
     },
     ("POST", "/files"): {"company_id": 999_999_999},  # multipart, with a PDF as "upload"
+    ("DELETE", "/companies/{company_id}"): None,
+    ("DELETE", "/quotes/{quote_id}"): None,
+    ("POST", "/quotes/{quote_id}/record-acceptance"): {},
+    ("POST", "/quotes/{quote_id}/record-decline"): {},
+    ("DELETE", "/orders/{order_id}"): None,
+    ("DELETE", "/invoices/{invoice_id}"): None,
+    ("DELETE", "/files/{file_id}"): None,
+    ("POST", "/tickets/{ticket_id}/merge"): {"into_id": 999_999_999},
+    ("POST", "/tickets/{ticket_id}/sla-override"): {
+        "target": "resolution",
+        "kind": "waive",
+        "reason": "Made by the sweep",
+    },
     ("POST", "/exports"): {},
     ("POST", "/exports/{export_id}/link"): {},
 }

@@ -13,12 +13,22 @@ from audit.models import AuditEvent
 from desk.models import Asset, Ticket
 from desk.services import assets as asset_services
 from desk.services import tickets as ticket_services
-from shop.models import Company, Contact, Invoice, Order, Quote
+from desk.services.sla_policies import SLA_OVERRIDE_REASON_REQUIRED
+from shop.models import Company, Contact, Invoice, Order, Quote, StoredFile
 from shop.services import companies as company_services
-from shop.services.companies import CONTACT_NAME_REQUIRED
-from shop.services.invoices import INVOICE_NOT_OPEN
-from shop.services.orders import ORDER_STATUS_CHANGE_NOT_ALLOWED, ORDER_STATUS_UNKNOWN
-from shop.services.quotes import QUOTE_LINE_DESCRIPTION_REQUIRED, QUOTE_NOT_EDITABLE
+from shop.services.companies import COMPANY_HAS_RECORDS, CONTACT_NAME_REQUIRED
+from shop.services.invoices import INVOICE_NOT_OPEN, INVOICE_PAID_NOT_DELETABLE
+from shop.services.orders import (
+    ORDER_HAS_INVOICES,
+    ORDER_STATUS_CHANGE_NOT_ALLOWED,
+    ORDER_STATUS_UNKNOWN,
+)
+from shop.services.quotes import (
+    QUOTE_ACCEPTED_NOT_DELETABLE,
+    QUOTE_LINE_DESCRIPTION_REQUIRED,
+    QUOTE_NOT_EDITABLE,
+    QUOTE_NOT_SENT,
+)
 from shop.tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +323,153 @@ def test_an_asset_with_a_blank_name_or_another_companys_id_is_refused(acme):
     assert unknown.status_code == 404
     with tenant_context(acme):
         assert not Asset.objects.filter(name__in=["", "Back office"]).exists()
+
+
+# --- Deletions the pages offer, with the pages' rules
+
+
+def _deleted(acme, client, token, path: str, event: Event, record) -> None:
+    response = client.delete(path)
+    assert (response.status_code, response.content) == (204, b""), response.content
+    _audited(acme, token, event, record)
+    assert client.delete(path).status_code == 404
+    with tenant_context(acme):
+        assert not type(record).objects.filter(pk=record.pk).exists()
+
+
+def _kept(acme, response, message: str, record) -> None:
+    _problem(response, 422, "", message)
+    with tenant_context(acme):
+        assert type(record).objects.filter(pk=record.pk).exists()
+
+
+def test_a_company_without_records_is_deleted_and_audited_as_the_token(acme):
+    owner = factories.membership(acme, "owner")
+    with tenant_context(acme):
+        company = company_services.company_create(tenant=acme, actor=owner, name="Gone Ltd")
+    token, client = _client()
+    _deleted(acme, client, token, f"/companies/{company.pk}", Event.COMPANY_DELETED, company)
+
+
+def test_a_company_with_records_is_refused_with_the_pages_message(acme):
+    company = _company(acme)  # the seed gave it a request and an asset
+    _token, client = _client()
+    _kept(acme, client.delete(f"/companies/{company.pk}"), COMPANY_HAS_RECORDS, company)
+
+
+def test_a_draft_quote_is_deleted_and_an_accepted_one_is_refused(acme):
+    token, client = _client()
+    draft = _in(acme, factories.make_quote, company=_company(acme))
+    _deleted(acme, client, token, f"/quotes/{draft.pk}", Event.QUOTE_DELETED, draft)
+    accepted = _in(acme, factories.make_quote, company=_company(acme), status="accepted")
+    _kept(acme, client.delete(f"/quotes/{accepted.pk}"), QUOTE_ACCEPTED_NOT_DELETABLE, accepted)
+
+
+def test_an_order_without_invoices_is_deleted_and_one_with_invoices_is_refused(acme):
+    token, client = _client()
+    order = _in(acme, factories.make_order, company=_company(acme))
+    _deleted(acme, client, token, f"/orders/{order.pk}", Event.ORDER_DELETED, order)
+    invoiced = _in(acme, factories.make_order, company=_company(acme))
+    _in(acme, factories.make_invoice, order=invoiced)
+    _kept(acme, client.delete(f"/orders/{invoiced.pk}"), ORDER_HAS_INVOICES, invoiced)
+
+
+def test_an_open_invoice_is_deleted_and_a_paid_one_is_refused(acme):
+    token, client = _client()
+    order = _in(acme, factories.make_order, company=_company(acme))
+    invoice = _in(acme, factories.make_invoice, order=order)
+    _deleted(acme, client, token, f"/invoices/{invoice.pk}", Event.INVOICE_DELETED, invoice)
+    paid = _in(acme, factories.make_invoice, order=order)
+    assert client.post(f"/invoices/{paid.pk}/pay", {}).status_code == 200
+    _kept(acme, client.delete(f"/invoices/{paid.pk}"), INVOICE_PAID_NOT_DELETABLE, paid)
+
+
+def test_a_file_is_deleted_and_audited_and_a_member_without_the_capability_is_refused(acme):
+    stored = _in(acme, factories.make_file, company=_company(acme))
+    _token, expert = _client("expert")
+    refused = expert.delete(f"/files/{stored.pk}")
+    assert refused.status_code == 403, refused.content
+    with tenant_context(acme):
+        assert StoredFile.objects.filter(pk=stored.pk).exists()
+    token, client = _client()
+    _deleted(acme, client, token, f"/files/{stored.pk}", Event.FILE_DELETED, stored)
+
+
+# --- Quote answers recorded by staff
+
+
+def test_staff_record_a_customers_acceptance_and_a_second_answer_is_refused(acme):
+    quote = _in(acme, factories.make_quote, company=_company(acme), status=Quote.Status.SENT)
+    token, client = _client()
+    response = client.post(f"/quotes/{quote.pk}/record-acceptance", {})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "accepted"
+    assert _audited(acme, token, Event.QUOTE_UPDATED, quote).changes["status"][1] == "accepted"
+    again = client.post(f"/quotes/{quote.pk}/record-decline", {})
+    _problem(again, 422, "", QUOTE_NOT_SENT)
+
+
+def test_staff_record_a_customers_decline(acme):
+    quote = _in(acme, factories.make_quote, company=_company(acme), status=Quote.Status.SENT)
+    _token, client = _client()
+    response = client.post(f"/quotes/{quote.pk}/record-decline", {})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "declined"
+
+
+# --- Ticket merge and SLA override (staff only: customers hold neither capability)
+
+
+def test_a_ticket_is_merged_into_another_and_audited_on_both_as_the_token(acme):
+    duplicate, target = _ticket(acme), _ticket(acme)
+    token, client = _client()
+    response = client.post(f"/tickets/{duplicate.pk}/merge", {"into_id": target.pk})
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == target.pk
+    _audited(acme, token, Event.TICKET_MERGED, duplicate)
+    _audited(acme, token, Event.TICKET_MERGED, target)
+    with tenant_context(acme):
+        duplicate.refresh_from_db()
+    assert (duplicate.status, duplicate.merged_into_id) == ("closed", target.pk)
+
+
+def test_a_ticket_merged_into_itself_or_by_a_customer_is_refused(acme):
+    ticket = _ticket(acme)
+    _token, client = _client()
+    itself = client.post(f"/tickets/{ticket.pk}/merge", {"into_id": ticket.pk})
+    _problem(itself, 422, "into", ticket_services.TICKET_MERGE_SAME)
+    _token, customer = _client("customer")
+    by_customer = customer.post(f"/tickets/{ticket.pk}/merge", {"into_id": ticket.pk})
+    assert by_customer.status_code == 403, by_customer.content
+    with tenant_context(acme):
+        ticket.refresh_from_db()
+    assert (ticket.status, ticket.merged_into_id) == ("new", None)
+
+
+def test_an_sla_target_is_waived_with_a_reason_and_audited_as_the_token(acme):
+    ticket = _ticket(acme)
+    assert ticket.resolution_due_at is not None
+    token, client = _client()
+    body = {"target": "resolution", "kind": "waive", "reason": "Customer on holiday"}
+    response = client.post(f"/tickets/{ticket.pk}/sla-override", body)
+    assert response.status_code == 200, response.content
+    event = _audited(acme, token, Event.SLA_OVERRIDDEN, ticket)
+    assert event.additional_data["reason"] == "Customer on holiday"
+    with tenant_context(acme):
+        ticket.refresh_from_db()
+    assert ticket.resolution_due_at is None
+
+
+def test_an_sla_override_without_a_reason_or_by_a_customer_is_refused(acme):
+    ticket = _ticket(acme)
+    _token, client = _client()
+    body = {"target": "resolution", "kind": "waive", "reason": "  "}
+    blank = client.post(f"/tickets/{ticket.pk}/sla-override", body)
+    _problem(blank, 422, "reason", SLA_OVERRIDE_REASON_REQUIRED)
+    _token, customer = _client("customer")
+    body["reason"] = "Mine"
+    by_customer = customer.post(f"/tickets/{ticket.pk}/sla-override", body)
+    assert by_customer.status_code == 403, by_customer.content
+    with tenant_context(acme):
+        ticket.refresh_from_db()
+    assert ticket.resolution_due_at is not None
