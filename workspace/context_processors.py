@@ -14,18 +14,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from tenants.selectors import public_url
-
 from .lifecycle import lifecycle_dates
-
-
-def trust_links() -> dict[str, str]:
-    return {
-        "security": public_url("/security/"),
-        "subprocessors": public_url("/security/sub-processors/"),
-        "disclosure": public_url("/security/disclosure/"),
-        "status": public_url("/status/"),
-    }
 
 
 def workspace(request) -> dict:
@@ -40,6 +29,4 @@ def workspace(request) -> dict:
         "membership": membership,
         "caps": capabilities,
         "app_domain": settings.APP_DOMAIN,
-        # Footer of every page: the public trust center, absolute (workspace hosts too).
-        "trust_links": trust_links(),
     }

@@ -114,7 +114,10 @@ def test_landing_page_links_to_the_trust_center():
         assert f'href="{path}"' in body
 
 
-@pytest.mark.parametrize("host_path", [("localhost", "/signup/"), ("acme.localhost", "/")])
+@pytest.mark.parametrize(
+    "host_path",
+    [("localhost", "/signup/"), ("acme.localhost", "/"), ("acme.localhost", "/no-such-page/")],
+)
 def test_footer_of_every_page_links_to_the_public_trust_center(host_path, client_for):
     host, path = host_path
     client = client_for("acme", "owner") if host != "localhost" else Client(HTTP_HOST=host)
