@@ -58,6 +58,28 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for item in items if item not in here] + here
 
 
+@pytest.fixture(autouse=True)
+def _sessions_removed(django_db_blocker):
+    """Signing in through the browser commits a tracked session (``UserSession``) of a seeded
+    member; remove every one this test made once its transaction has been rolled back, so no
+    later test on this worker counts them. Autouse, so it is set up before ``db`` and torn
+    down after it."""
+    from django.utils import timezone
+
+    started = timezone.now()
+    yield
+    from django.db import connection
+
+    from accounts.models import UserSession
+
+    with django_db_blocker.unblock():
+        # A browser test takes the database through live_site, never a django_db mark (whose
+        # autouse fixture would still hold the test transaction here).
+        assert not connection.in_atomic_block, "request the database through live_site"
+        connection.set_schema_to_public()
+        UserSession.objects.filter(created_at__gte=started).delete()
+
+
 @pytest.fixture
 def live_site(db, settings):
     """``http://localhost:<port>``: the whole application on a free port, in threads.
